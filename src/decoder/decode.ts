@@ -42,6 +42,8 @@ export class Instruction {
   /** effective address size in bytes: 2, 4 or 8 */
   addrSize = 8;
   prefixes = 0;
+  /** the last of F2/F3 (it is the one in effect when both are present), or 0 */
+  lastRepPrefix = 0;
   /** the last segment override prefix (0 ES, 1 CS, 2 SS, 3 DS, 4 FS, 5 GS) or -1 */
   segment = -1;
   rex = 0;
@@ -137,6 +139,7 @@ export function decodeInto(ins: Instruction, code: Uint8Array, offset: number, m
     } else break;
   }
   ins.prefixes = prefixes | (rex ? P_REX : 0);
+  ins.lastRepPrefix = lastRep === 3 ? 0xf2 : lastRep === 2 ? 0xf3 : 0;
   ins.segment = segment;
   ins.rex = rex;
   const addrSize = is64 ? (prefixes & P_ADDRSIZE ? 4 : 8) : (prefixes & P_ADDRSIZE ? 2 : 4);

@@ -53,7 +53,7 @@ add(
   "50+r | push | Zv | d64", "58+r | pop | Zv | d64",
   "60 | pusha/pushad/ | | i64", "61 | popa/popad/ | | i64",
   "62 /r mem | bound | Gv,Ma | i64",
-  "63 /r | arpl | Ewv,Gv | i64 w:z",
+  "63 /r | arpl | Ewr,Gwr | i64 w:z",
   "63 /r | movsxd | Gv,Ez | o64",
   "68 | push | Iz | d64", "69 /r | imul | Gv,Ev,Iz | w:oc u:szap",
   "6A | push | Ibs | d64", "6B /r | imul | Gv,Ev,Ibs | w:oc u:szap",
@@ -151,16 +151,16 @@ for (let opcode = 0xd8; opcode <= 0xdf; opcode++) add(`${opcode.toString(16).toU
 // ---- two-byte map (0F) --------------------------------------------------------------------------
 add(
   "0F 00 /0 | sldt | Ewv |", "0F 00 /1 | str | Ewv |",
-  "0F 00 /2 | lldt | Ewv |", "0F 00 /3 | ltr | Ewv |",
-  "0F 00 /4 | verr | Ewv | w:z", "0F 00 /5 | verw | Ewv | w:z",
+  "0F 00 /2 | lldt | Ewr |", "0F 00 /3 | ltr | Ewr |",
+  "0F 00 /4 | verr | Ewr | w:z", "0F 00 /5 | verw | Ewr | w:z",
   "0F 01 /0 mem | sgdt | Ms |", "0F 01 /1 mem | sidt | Ms |",
   "0F 01 /2 mem | lgdt | Ms |", "0F 01 /3 mem | lidt | Ms |",
   "0F 01 /4 | smsw | Ewv |",
-  "0F 01 /6 | lmsw | Ewv |", "0F 01 /7 mem | invlpg | Mb |",
+  "0F 01 /6 | lmsw | Ewr |", "0F 01 /7 mem | invlpg | M |",
   "NP 0F 01 /1 rm0 | monitor | | unsup", "NP 0F 01 /1 rm1 | mwait | | unsup",
   "NP 0F 01 /1 rm2 | clac | | w:x", "NP 0F 01 /1 rm3 | stac | | w:x",
   "NP 0F 01 /2 rm0 | xgetbv | |", "NP 0F 01 /2 rm1 | xsetbv | |",
-  "NP 0F 01 /7 rm0 | swapgs | | o64", "NP 0F 01 /7 rm1 | rdtscp | |",
+  "0F 01 /7 rm0 | swapgs | | o64", "0F 01 /7 rm1 | rdtscp | |",
   "0F 02 /r | lar | Gv,Ewv | w:z", "0F 03 /r | lsl | Gv,Ewv | w:z",
   "0F 05 | syscall | | r:oszapcdix w:oszapcdix", "0F 06 | clts | |",
   "0F 07 W0 | sysret | | w:oszapcdix", "0F 07 W1 | sysretq | | o64 w:oszapcdix",
@@ -208,7 +208,7 @@ add(
 // Segment register moves: ModRM.reg names ES..GS; MOV to CS is not an instruction.
 for (let sreg = 0; sreg < 6; sreg++) {
   add(`8C /${sreg} mem | mov | Mw,Sw`, `8C /${sreg} reg | mov | Rv,Sw`);
-  if (sreg !== 1) add(`8E /${sreg} | mov | Sw,Ewv`);
+  if (sreg !== 1) add(`8E /${sreg} | mov | Sw,Ewr`);
 }
 
 // Hint NOPs: 0F 19-1F (and the 0F 18 members without a prefetch meaning) are reserved NOPs.
@@ -325,7 +325,7 @@ sse("F0 /r mem", ["F2", "lddqu", "Vx,Mx", "unsup"]);
 add(
   "0F 0E | femms | | unsup", "0F 37 | getsec | | unsup",
   "0F 0D /r mem | prefetch | Mb | unsup", "0F 0D /r reg | reservednop | Ev,Gv |",
-  "0F 1C /0 mem | cldemote | Mb | unsup", "F3 0F 1E /1 reg | rdssp | Ey | unsup",
+  "NP 0F 1C /0 mem | cldemote | Mb | unsup", "F3 0F 1E /1 reg | rdssp | Ey | unsup",
   "0F 18 /6 mem | prefetchit1 | Mb | unsup", "0F 18 /7 mem | prefetchit0 | Mb | unsup",
   "F3 0F 09 | wbnoinvd | | unsup",
   "0F 00 /r | (0F 00) | E | unsup",

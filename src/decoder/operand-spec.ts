@@ -43,7 +43,8 @@ export const S_A = -6; // BOUND's pair of words or doublewords
 export const S_NONE = 0; // no memory size (LEA, prefetch-like operands)
 export const S_BS = -7; // imm8 sign-extended to the operand size
 export const S_FXSAVE = 512; // FXSAVE area
-export const S_WV = -8; // a word in memory, the operand size in a register (LAR, LSL, LMSW)
+export const S_WV = -8; // a word in memory, the operand size in a register (SLDT, STR, SMSW store the full register)
+export const S_WR = -9; // like S_WV, but only the register's low word is read, and it prints as a word (LLDT, LTR, LMSW)
 
 export interface OperandSpec {
   readonly method: number;
@@ -60,7 +61,7 @@ const METHOD_LETTERS: Record<string, number> = {
 };
 
 const SIZE_CODES: Record<string, number> = {
-  b: S_B, w: S_W, wv: S_WV, d: S_D, q: S_Q, dq: S_DQ, v: S_V, z: S_Z, y: S_Y, p: S_P, s: S_S, a: S_A, bs: S_BS,
+  b: S_B, w: S_W, wv: S_WV, wr: S_WR, d: S_D, q: S_Q, dq: S_DQ, v: S_V, z: S_Z, y: S_Y, p: S_P, s: S_S, a: S_A, bs: S_BS,
   // SSE operand types: packed and scalar single/double, and "x" for a full XMM register
   ps: S_DQ, pd: S_DQ, ss: S_D, sd: S_Q, x: S_DQ, pi: S_Q,
   "": S_NONE, fx: S_FXSAVE,
@@ -113,7 +114,7 @@ export function resolveSize(size: number, opSize: number, mode64: boolean, isMem
     case S_S: return mode64 ? 10 : 6;
     case S_A: return opSize * 2;
     case S_BS: return opSize;
-    case S_WV: return isMemory ? 2 : opSize;
+    case S_WV: case S_WR: return isMemory ? 2 : opSize;
     default: return size;
   }
 }

@@ -3,7 +3,7 @@
 import { BASE_RIP, type Instruction } from "./decode.js";
 import {
   M_A, M_C, M_D, M_E, M_FIXED_REG, M_FIXED_SEG, M_G, M_I, M_J, M_M, M_MASKMOV, M_N, M_O, M_ONE, M_P, M_Q, M_R,
-  M_S, M_U, M_V, M_W, M_X, M_XLAT, M_Y, M_Z, S_B, S_BS, S_V, S_W, S_Z, resolveSize, type OperandSpec,
+  M_S, M_U, M_V, M_W, M_X, M_XLAT, M_Y, M_Z, S_B, S_BS, S_V, S_W, S_Z, isRmMethod, resolveSize, type OperandSpec,
 } from "./operand-spec.js";
 import { SEGMENT_NAMES, controlRegisterName, debugRegisterName, gprName, mmxName, xmmName } from "./registers.js";
 import { P_REX } from "./decode.js";
@@ -31,7 +31,7 @@ export function operandsOf(ins: Instruction, ip: bigint): Operand[] {
 function expand(ins: Instruction, spec: OperandSpec, ip: bigint, immediateIndex: number): Operand {
   const hasRex = (ins.prefixes & P_REX) !== 0;
   const mode64 = ins.mode === 64;
-  const size = resolveSize(spec.size, ins.opSize, mode64, ins.mod !== 3);
+  const size = resolveSize(spec.size, ins.opSize, mode64, ins.mod !== 3 && isRmMethod(spec.method));
   switch (spec.method) {
     case M_E: case M_W: case M_Q:
       if (ins.mod !== 3) return memoryOperand(ins, ip, size);
