@@ -117,7 +117,7 @@ export function decodeInto(ins: Instruction, code: Uint8Array, offset: number, m
   let rex = 0;
   let byte = 0;
   for (;;) {
-    if (pos >= limit) return finish(ins, pos >= code.length ? DecodeStatus.Truncated : DecodeStatus.Invalid, pos - offset);
+    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, offset, pos + 1), pos - offset);
     byte = code[pos];
     if (isLegacyPrefix(byte)) {
       switch (byte) {
@@ -149,19 +149,19 @@ export function decodeInto(ins: Instruction, code: Uint8Array, offset: number, m
   let map = MAP_PRIMARY;
   let opcode = code[pos++];
   if (opcode === 0x0f) {
-    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, pos), pos - offset);
+    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, offset, pos + 1), pos - offset);
     opcode = code[pos++];
     map = MAP_0F;
     if (opcode === 0x38 || opcode === 0x3a) {
       map = opcode === 0x38 ? MAP_0F38 : MAP_0F3A;
-      if (pos >= limit) return finish(ins, truncatedOrTooLong(code, pos), pos - offset);
+      if (pos >= limit) return finish(ins, truncatedOrTooLong(code, offset, pos + 1), pos - offset);
       opcode = code[pos++];
     } else if (opcode === 0x0f) {
       // 3DNow!: ModRM operands, then the real opcode as a trailing byte.
       return decodeOpaque(ins, code, offset, pos, limit, addrSize, rex, true, 1);
     }
   } else if (opcode === 0xc4 || opcode === 0xc5 || opcode === 0x62 || opcode === 0x8f) {
-    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, pos), pos - offset);
+    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, offset, pos + 1), pos - offset);
     const next = code[pos];
     if (opcode === 0x8f) {
       if ((next & 0x38) !== 0) return decodeVexFamily(ins, code, offset, pos, limit, addrSize, opcode);
@@ -179,7 +179,7 @@ export function decodeInto(ins: Instruction, code: Uint8Array, offset: number, m
 
   let modrm = 0;
   if (candidates[0].hasModrm) {
-    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, pos), pos - offset);
+    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, offset, pos + 1), pos - offset);
     modrm = code[pos++];
   }
   const mod = modrm >> 6;
@@ -240,7 +240,7 @@ export function decodeInto(ins: Instruction, code: Uint8Array, offset: number, m
     } else {
       ins.mod = mod;
       pos = decodeMemory(ins, code, pos, limit, mod, rmBits, addrSize, rex);
-      if (pos < 0) return finish(ins, truncatedOrTooLong(code, -pos), -pos - offset);
+      if (pos < 0) return finish(ins, truncatedOrTooLong(code, offset, -pos), -pos - offset);
     }
   } else if (row.plusRegister) {
     ins.rm = (opcode & 7) | (rexB << 3);
@@ -262,7 +262,7 @@ export function decodeInto(ins: Instruction, code: Uint8Array, offset: number, m
     } else if (method === M_A) {
       bytes = opSize === 2 ? 4 : 6;
     } else continue;
-    if (pos + bytes > limit) return finish(ins, truncatedOrTooLong(code, pos + bytes), Math.min(pos + bytes, limit) - offset);
+    if (pos + bytes > limit) return finish(ins, truncatedOrTooLong(code, offset, pos + bytes), Math.min(pos + bytes, limit) - offset);
     if (method === M_A) {
       const offsetBytes = bytes - 2;
       ins.imm = readUnsigned(code, pos, offsetBytes);
@@ -292,9 +292,12 @@ function isLegacyPrefix(byte: number): boolean {
   return false;
 }
 
-/** An instruction that needs byte `end` (exclusive end position) is truncated if the buffer ends first, else too long. */
-function truncatedOrTooLong(code: Uint8Array, end: number): DecodeStatus {
-  return end > code.length ? DecodeStatus.Truncated : DecodeStatus.Invalid;
+/**
+ * An instruction that needs the bytes up to `end` (exclusive) is invalid if that makes it longer
+ * than 15 bytes, else truncated if the buffer ends first.
+ */
+function truncatedOrTooLong(code: Uint8Array, offset: number, end: number): DecodeStatus {
+  return end - offset > MAX_INSTRUCTION_LENGTH || end <= code.length ? DecodeStatus.Invalid : DecodeStatus.Truncated;
 }
 
 function readSigned(code: Uint8Array, pos: number, bytes: number): number {
@@ -361,21 +364,21 @@ function decodeMemory(ins: Instruction, code: Uint8Array, pos: number, limit: nu
 function decodeOpaque(ins: Instruction, code: Uint8Array, offset: number, pos: number, limit: number, addrSize: number, rex: number, hasModrm: boolean, immediateBytes: number): void {
   ins.row = OPAQUE_ROW;
   if (hasModrm) {
-    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, pos + 1), pos - offset);
+    if (pos >= limit) return finish(ins, truncatedOrTooLong(code, offset, pos + 1), pos - offset);
     const modrm = code[pos++];
     if (modrm >> 6 !== 3) {
       pos = decodeMemory(ins, code, pos, limit, modrm >> 6, modrm & 7, addrSize, rex);
-      if (pos < 0) return finish(ins, truncatedOrTooLong(code, -pos), Math.min(-pos, limit) - offset);
+      if (pos < 0) return finish(ins, truncatedOrTooLong(code, offset, -pos), Math.min(-pos, limit) - offset);
     }
   }
-  if (pos + immediateBytes > limit) return finish(ins, truncatedOrTooLong(code, pos + immediateBytes), Math.min(pos + immediateBytes, limit) - offset);
+  if (pos + immediateBytes > limit) return finish(ins, truncatedOrTooLong(code, offset, pos + immediateBytes), Math.min(pos + immediateBytes, limit) - offset);
   finish(ins, DecodeStatus.Unsupported, pos + immediateBytes - offset);
 }
 
 /** Length-only decoding of VEX (C4/C5), EVEX (62) and XOP (8F) encoded instructions. `pos` points after the escape byte. */
 function decodeVexFamily(ins: Instruction, code: Uint8Array, offset: number, pos: number, limit: number, addrSize: number, escape: number): void {
   const payload = escape === 0xc5 ? 1 : escape === 0x62 ? 3 : 2;
-  if (pos + payload >= limit) return finish(ins, truncatedOrTooLong(code, pos + payload + 1), Math.min(pos + payload + 1, limit) - offset);
+  if (pos + payload >= limit) return finish(ins, truncatedOrTooLong(code, offset, pos + payload + 1), Math.min(pos + payload + 1, limit) - offset);
   let map: number;
   if (escape === 0xc5) map = 1;
   else if (escape === 0x62) map = code[pos] & 7;

@@ -30,6 +30,8 @@ const CONDITIONAL_JUMP = /^j(?!mp|cxz|ecxz|rcxz)/;
 export function formatIntel(ins: Instruction, ip: bigint): string {
   if (ins.status === DecodeStatus.Invalid || ins.status === DecodeStatus.Truncated) return "(bad)";
   if (ins.row.id < 0) return "(unsupported)";
+  // Rows standing for a whole extension space (x87, VMX...) name it in parentheses and have no real operands.
+  if (ins.row.mnemonics[0].startsWith("(")) return ins.row.mnemonics[0];
   const specs = ins.row.operands;
   const operands = operandsOf(ins, ip);
   let mnemonic = ins.mnemonic;
@@ -212,7 +214,7 @@ function overrideShown(ins: Instruction, defaultSegmentNumber: number): boolean 
 
 /** An encoded displacement of zero ([rbp+0x0]) is printed; implicit operands have none. */
 function hasDisplacementBytes(ins: Instruction, spec: OperandSpec): boolean {
-  return isRmMethod(spec.method) && (ins.mod === 1 || ins.mod === 2);
+  return isRmMethod(spec.method) && (ins.mod === 1 || ins.mod === 2 || ins.base === -1);
 }
 
 function signedHex(value: number): string {

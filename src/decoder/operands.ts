@@ -127,6 +127,7 @@ function memoryOperand(ins: Instruction, ip: bigint, size: number): Operand {
   const segment = ins.segment >= 0 ? ins.segment : stackBased ? 2 : 3;
   return {
     kind: "mem", seg: SEGMENT_NAMES[segment], segmentOverride: ins.segment >= 0, base, index,
-    scale: 1 << ins.scale, disp: mask(disp, addrBits), size, ripRelative,
+    // Without an index the SIB scale bits mean nothing.
+    scale: ins.index >= 0 ? 1 << ins.scale : 1, disp: mask(disp, addrBits), size, ripRelative,
   };
 }
