@@ -70,10 +70,6 @@ export class Instruction {
     const size = this.row.attributes & A_ASZ_BIT ? this.addrSize : this.opSize;
     return names[size === 2 ? 0 : size === 4 ? 1 : 2] || names[1];
   }
-
-  get hasMemoryOperand(): boolean {
-    return this.mod !== 3 && this.row.hasModrm;
-  }
 }
 
 

@@ -3,7 +3,7 @@
 import { parseFlagLetters } from "./flags.js";
 import { OPCODE_ROWS } from "./opcode-table.js";
 import {
-  M_C, M_D, M_I, M_J, M_M, M_N, M_R, M_U, isRmMethod, parseOperandSpec, usesModrm, type OperandSpec,
+  M_C, M_D, M_M, M_N, M_R, M_U, isRmMethod, parseOperandSpec, usesModrm, type OperandSpec,
 } from "./operand-spec.js";
 
 export const MAP_PRIMARY = 0;
@@ -149,7 +149,3 @@ export const OPAQUE_ROW: OpcodeRow = {
   mod: MOD_ANY, modrmRm: -1, rexW: -1, rexB: -1, hasModrm: false, mnemonics: ["(unsupported)"], operands: [],
   attributes: A_UNSUPPORTED, flagsRead: 0, flagsWritten: 0, flagsUndefined: 0, registerCheck: 0,
 };
-
-export function isImmediateMethod(method: number): boolean {
-  return method === M_I || method === M_J;
-}
