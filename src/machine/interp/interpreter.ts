@@ -1,0 +1,194 @@
+// The interpreter: fetch (through the MMU, with a decoded-instruction cache keyed by physical
+// address and invalidated when its page is written), decode, compute the memory operand's address,
+// run the row's semantics, retire. Faults are precise: registers and RIP stay as they were before
+// the faulting instruction, and the exception is delivered through the IDT (or handed to the caller).
+import { DecodeStatus, Instruction, MAX_INSTRUCTION_LENGTH, decodeInto } from "../../decoder/decode.js";
+import { IF } from "../../decoder/flags.js";
+import { M_O, M_XLAT } from "../../decoder/operand-spec.js";
+import { OPCODE_TABLE } from "../../decoder/opcode-rows.js";
+import { DS, TWO_32, type Cpu } from "../cpu.js";
+import { CpuException, VEC_UD } from "../cpu-exception.js";
+import { EVENT_EXTERNAL, deliver, deliverException } from "../interrupts.js";
+import { LazyFlags } from "../lazy-flags.js";
+import { modrmAddress, moffsAddress } from "./operand-access.js";
+import { SEMANTICS } from "./semantics/index.js";
+import type { Semantic } from "./semantics/types.js";
+
+/** How an instruction's memory operand is addressed, precomputed per row. */
+const EA_NONE = 0;
+const EA_MODRM = 1; // ModRM memory operand, accessed
+const EA_MOFFS = 2;
+const EA_XLAT = 3;
+const EA_NOT_ACCESSED = 4; // LEA, hint NOPs, prefetches: the address is never accessed and never faults
+
+const NOT_ACCESSED = new Set(["lea", "nop", "reservednop", "prefetchnta", "prefetcht0", "prefetcht1", "prefetcht2"]);
+
+const EA_KIND: Uint8Array = Uint8Array.from(OPCODE_TABLE, (row) => {
+  if (row.operands.some((o) => o.method === M_O)) return EA_MOFFS;
+  if (row.operands.some((o) => o.method === M_XLAT)) return EA_XLAT;
+  if (!row.hasModrm) return EA_NONE;
+  if (NOT_ACCESSED.has(row.mnemonics[0])) return EA_NOT_ACCESSED;
+  return EA_MODRM;
+});
+
+/** The source of external interrupts (the PIC, in the PC machine). */
+export interface InterruptController {
+  /** a maskable interrupt is waiting */
+  hasPending(): boolean;
+  /** takes the highest-priority pending interrupt and returns its vector */
+  acknowledge(): number;
+}
+
+export class Interpreter {
+  /** decoded instructions by physical page number, then offset in the page */
+  private readonly pages = new Map<number, Array<Instruction | undefined>>();
+  private readonly fetchBuffer = new Uint8Array(MAX_INSTRUCTION_LENGTH);
+  private readonly scratchInstruction = new Instruction();
+  private readonly savedFlags = new LazyFlags();
+  private savedRflags = 0;
+  interruptController: InterruptController | null = null;
+  /** decoded-instruction cache statistics */
+  cacheHits = 0;
+  cacheMisses = 0;
+
+  constructor(readonly cpu: Cpu) {
+    cpu.memory.onCodeWrite = (physical, size) => this.invalidate(physical, size);
+  }
+
+  /** Forgets every decoded instruction. */
+  invalidateAll(): void {
+    for (const page of this.pages.keys()) this.cpu.memory.unmarkCodePage(page);
+    this.pages.clear();
+  }
+
+  /** Forgets decoded instructions on the pages a write touched. */
+  invalidate(physical: number, size: number): void {
+    const first = Math.floor(physical / 4096);
+    const last = Math.floor((physical + size - 1) / 4096);
+    for (let page = first; page <= last; page++) {
+      if (this.pages.delete(page)) this.cpu.memory.unmarkCodePage(page);
+    }
+  }
+
+  /**
+   * Executes one instruction, or delivers one pending external interrupt. Exceptions are delivered
+   * through the IDT; a TripleFault propagates to the caller.
+   */
+  step(): void {
+    const cpu = this.cpu;
+    if (this.interruptController !== null && !cpu.interruptShadow && this.interruptController.hasPending() && cpu.getFlags() & IF) {
+      const vector = this.interruptController.acknowledge();
+      cpu.halted = false;
+      deliver(cpu, vector, null, EVENT_EXTERNAL, cpu.rip);
+      return;
+    }
+    cpu.interruptShadow = false;
+    if (cpu.halted) return;
+    const fault = this.execute();
+    if (fault !== null) deliverException(cpu, fault);
+  }
+
+  /**
+   * Executes one instruction. Returns null when it retired, or the exception it raised (with the
+   * CPU state restored to before the instruction) without delivering it.
+   */
+  execute(): CpuException | null {
+    const cpu = this.cpu;
+    const rip = cpu.rip;
+    let restoreFlags = false;
+    try {
+      const ins = this.fetch(rip);
+      if (ins.status !== DecodeStatus.Ok) throw new CpuException(VEC_UD, null, ins.status === DecodeStatus.Invalid ? "invalid instruction" : "unsupported instruction");
+      const semantic = SEMANTICS[ins.row.id] as Semantic;
+      const next = rip + ins.length;
+      cpu.nextRip = cpu.mode === 64 ? next : next % TWO_32;
+      switch (EA_KIND[ins.row.id]) {
+        case EA_MODRM:
+          if (ins.mod !== 3) {
+            cpu.ea = modrmAddress(cpu, ins, cpu.nextRip);
+            // A faulting memory access must not leave the flags of a half-done instruction behind.
+            this.saveFlags();
+            restoreFlags = true;
+          }
+          break;
+        case EA_MOFFS: cpu.ea = moffsAddress(cpu, ins); break;
+        case EA_XLAT: {
+          const offset = ins.addrSize === 8 ? cpu.regs[6] : ins.addrSize === 4 ? cpu.regs[6] >>> 0 : cpu.regWords[12];
+          const sumLo = (offset >>> 0) + cpu.regBytes[0];
+          const hi = ins.addrSize === 8 ? (cpu.regs[7] + (sumLo >= TWO_32 ? 1 : 0)) | 0 : 0;
+          const lo = ins.addrSize === 2 ? sumLo & 0xffff : sumLo | 0;
+          cpu.ea = cpu.linear(ins.segment >= 0 ? ins.segment : DS, ins.addrSize === 4 ? lo >>> 0 : lo, hi);
+          break;
+        }
+      }
+      semantic(cpu, ins);
+      cpu.rip = cpu.nextRip;
+      cpu.retired++;
+      return null;
+    } catch (error) {
+      if (!(error instanceof CpuException)) throw error;
+      if (restoreFlags) this.restoreFlags();
+      cpu.rip = rip;
+      return error;
+    }
+  }
+
+  private saveFlags(): void {
+    const lazy = this.cpu.lazy, saved = this.savedFlags;
+    saved.op = lazy.op; saved.size = lazy.size; saved.carryIn = lazy.carryIn;
+    saved.aLo = lazy.aLo; saved.aHi = lazy.aHi; saved.bLo = lazy.bLo; saved.bHi = lazy.bHi; saved.rLo = lazy.rLo; saved.rHi = lazy.rHi;
+    this.savedRflags = this.cpu.flags;
+  }
+
+  private restoreFlags(): void {
+    const lazy = this.cpu.lazy, saved = this.savedFlags;
+    lazy.op = saved.op; lazy.size = saved.size; lazy.carryIn = saved.carryIn;
+    lazy.aLo = saved.aLo; lazy.aHi = saved.aHi; lazy.bLo = saved.bLo; lazy.bHi = saved.bHi; lazy.rLo = saved.rLo; lazy.rHi = saved.rHi;
+    this.cpu.flags = this.savedRflags;
+  }
+
+  /** The decoded instruction at linear address `rip` (cached by physical address when it lies in one RAM page). */
+  private fetch(rip: number): Instruction {
+    const cpu = this.cpu;
+    const physical = cpu.mmu.translateFetch(rip);
+    const pageNumber = Math.floor(physical / 4096);
+    const offset = physical - pageNumber * 4096;
+    const page = this.pages.get(pageNumber);
+    const cached = page?.[offset];
+    if (cached !== undefined && cached.mode === cpu.mode) {
+      this.cacheHits++;
+      return cached;
+    }
+    this.cacheMisses++;
+    const ram = cpu.memory.ram;
+    if (offset <= 4096 - MAX_INSTRUCTION_LENGTH && physical + MAX_INSTRUCTION_LENGTH <= ram.length) {
+      const ins = new Instruction();
+      decodeInto(ins, ram, physical, cpu.mode);
+      const list = page ?? this.newPage(pageNumber);
+      list[offset] = ins;
+      return ins;
+    }
+    // Near a page end (or outside RAM): fetch byte by byte through the MMU, so the next page is
+    // translated (and may fault) only if the instruction really extends into it. Not cached.
+    const buffer = this.fetchBuffer;
+    let available = 0;
+    const ins = this.scratchInstruction;
+    for (;;) {
+      buffer[available] = cpu.mmu.fetch8(cpu.next(rip, available));
+      available++;
+      decodeInto(ins, buffer.subarray(0, available), 0, cpu.mode);
+      if (ins.status !== DecodeStatus.Truncated || available === MAX_INSTRUCTION_LENGTH) break;
+    }
+    const copy = new Instruction();
+    Object.assign(copy, ins);
+    return copy;
+  }
+
+  private newPage(pageNumber: number): Array<Instruction | undefined> {
+    const list = new Array<Instruction | undefined>(4096);
+    this.pages.set(pageNumber, list);
+    this.cpu.memory.markCodePage(pageNumber);
+    return list;
+  }
+}
+
