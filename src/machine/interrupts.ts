@@ -23,6 +23,16 @@ export const EXCEPTION_NAMES = [
   "#MC machine check", "#XM SIMD exception", "#VE virtualization", "#CP control protection",
 ];
 
+/**
+ * INT n / INT3 / INTO / INT1, raised by the instruction's semantics: unlike a fault, it is delivered
+ * with the following instruction as return address (and INT n checks the gate's DPL).
+ */
+export class SoftwareInterrupt extends CpuException {
+  constructor(vector: number, readonly returnRip: number) {
+    super(vector, null, `INT ${vector}`);
+  }
+}
+
 const isContributory = (vector: number) => vector === 0 || (vector >= 10 && vector <= 13);
 
 /** What kind of event is being delivered: it decides the pushed RIP and the gate DPL check. */
@@ -37,7 +47,8 @@ export const EVENT_EXTERNAL = 2;
 export function deliverException(cpu: Cpu, exception: CpuException): void {
   if (exception.vector === VEC_PF) cpu.cr2 = cpu.mmu.faultAddress;
   try {
-    deliver(cpu, exception.vector, exception.errorCode, EVENT_EXCEPTION, cpu.rip);
+    if (exception instanceof SoftwareInterrupt) deliver(cpu, exception.vector, null, EVENT_SOFTWARE, exception.returnRip);
+    else deliver(cpu, exception.vector, exception.errorCode, EVENT_EXCEPTION, cpu.rip);
   } catch (second) {
     if (!(second instanceof CpuException)) throw second;
     const first = exception.vector;

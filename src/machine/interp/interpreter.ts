@@ -4,13 +4,13 @@
 // the faulting instruction, and the exception is delivered through the IDT (or handed to the caller).
 import { DecodeStatus, Instruction, MAX_INSTRUCTION_LENGTH, decodeInto } from "../../decoder/decode.js";
 import { IF } from "../../decoder/flags.js";
-import { M_O, M_XLAT } from "../../decoder/operand-spec.js";
+import { M_G, M_O, M_XLAT } from "../../decoder/operand-spec.js";
 import { OPCODE_TABLE } from "../../decoder/opcode-rows.js";
 import { DS, TWO_32, type Cpu } from "../cpu.js";
 import { CpuException, VEC_UD } from "../cpu-exception.js";
 import { EVENT_EXTERNAL, deliver, deliverException } from "../interrupts.js";
 import { LazyFlags } from "../lazy-flags.js";
-import { modrmAddress, moffsAddress } from "./operand-access.js";
+import { modrmAddress, moffsAddress, operandSize, probeWrite, segmentOverride } from "./operand-access.js";
 import { SEMANTICS } from "./semantics/index.js";
 import type { Semantic } from "./semantics/types.js";
 
@@ -21,13 +21,23 @@ const EA_MOFFS = 2;
 const EA_XLAT = 3;
 const EA_NOT_ACCESSED = 4; // LEA, hint NOPs, prefetches: the address is never accessed and never faults
 
-const NOT_ACCESSED = new Set(["lea", "nop", "reservednop", "prefetchnta", "prefetcht0", "prefetcht1", "prefetcht2"]);
+const EA_READ_MODIFY_WRITE = 5; // ModRM memory destination that is read and written: faults report a write
+
+const NOT_ACCESSED = new Set(["lea", "nop", "reservednop", "prefetchnta", "prefetcht0", "prefetcht1", "prefetcht2", "ud0", "ud1"]);
+
+/** Instructions that read and then write their first operand (a write-intent access: its faults have W=1). */
+const READ_MODIFY_WRITE = new Set([
+  "add", "or", "adc", "sbb", "and", "sub", "xor", "inc", "dec", "neg", "not",
+  "rol", "ror", "rcl", "rcr", "shl", "sal", "shr", "sar", "shld", "shrd",
+  "xchg", "xadd", "cmpxchg", "cmpxchg8b",
+]);
 
 const EA_KIND: Uint8Array = Uint8Array.from(OPCODE_TABLE, (row) => {
   if (row.operands.some((o) => o.method === M_O)) return EA_MOFFS;
   if (row.operands.some((o) => o.method === M_XLAT)) return EA_XLAT;
   if (!row.hasModrm) return EA_NONE;
   if (NOT_ACCESSED.has(row.mnemonics[0])) return EA_NOT_ACCESSED;
+  if (READ_MODIFY_WRITE.has(row.mnemonics[0]) && row.operands[0]?.method !== M_G) return EA_READ_MODIFY_WRITE;
   return EA_MODRM;
 });
 
@@ -103,9 +113,10 @@ export class Interpreter {
       const next = rip + ins.length;
       cpu.nextRip = cpu.mode === 64 ? next : next % TWO_32;
       switch (EA_KIND[ins.row.id]) {
-        case EA_MODRM:
+        case EA_MODRM: case EA_READ_MODIFY_WRITE:
           if (ins.mod !== 3) {
             cpu.ea = modrmAddress(cpu, ins, cpu.nextRip);
+            if (EA_KIND[ins.row.id] === EA_READ_MODIFY_WRITE) probeWrite(cpu, cpu.ea, operandSize(ins, 0));
             // A faulting memory access must not leave the flags of a half-done instruction behind.
             this.saveFlags();
             restoreFlags = true;
@@ -117,7 +128,7 @@ export class Interpreter {
           const sumLo = (offset >>> 0) + cpu.regBytes[0];
           const hi = ins.addrSize === 8 ? (cpu.regs[7] + (sumLo >= TWO_32 ? 1 : 0)) | 0 : 0;
           const lo = ins.addrSize === 2 ? sumLo & 0xffff : sumLo | 0;
-          cpu.ea = cpu.linear(ins.segment >= 0 ? ins.segment : DS, ins.addrSize === 4 ? lo >>> 0 : lo, hi);
+          cpu.ea = cpu.linear(segmentOverride(ins, DS), ins.addrSize === 4 ? lo >>> 0 : lo, hi);
           break;
         }
       }

@@ -14,10 +14,17 @@ export function operandSize(ins: Instruction, index: number): number {
   return resolveSize(spec.size, ins.opSize, ins.mode === 64, ins.mod !== 3);
 }
 
-/** The segment a ModRM memory operand uses: the override, else SS for rSP/rBP bases, else DS. */
+/**
+ * The segment a ModRM memory operand uses: the override, else SS for rSP/rBP bases, else DS. Long
+ * mode ignores ES/CS/SS/DS overrides (it matters for which fault a bad address raises: #SS or #GP).
+ */
 export function memorySegment(ins: Instruction): number {
-  if (ins.segment >= 0) return ins.segment;
-  return ins.base === 4 || ins.base === 5 ? SS : DS;
+  return segmentOverride(ins, ins.base === 4 || ins.base === 5 ? SS : DS);
+}
+
+/** The instruction's segment override if it has one that counts in this mode, else `fallback`. */
+export function segmentOverride(ins: Instruction, fallback: number): number {
+  return ins.segment >= 0 && (ins.mode !== 64 || ins.segment >= 4) ? ins.segment : fallback;
 }
 
 /**
@@ -68,7 +75,7 @@ export function modrmAddress(cpu: Cpu, ins: Instruction, nextRip: number): numbe
 
 /** The linear address of a moffs operand (A0-A3). */
 export function moffsAddress(cpu: Cpu, ins: Instruction): number {
-  const segment = ins.segment >= 0 ? ins.segment : DS;
+  const segment = segmentOverride(ins, DS);
   if (ins.addrSize === 8) return cpu.linear(segment, ins.imm, ins.immHi);
   return cpu.linear(segment, ins.addrSize === 2 ? ins.imm & 0xffff : ins.imm, 0);
 }
@@ -76,7 +83,7 @@ export function moffsAddress(cpu: Cpu, ins: Instruction): number {
 /** The linear address of a string operand: DS:rSI (or its override) for X, ES:rDI for Y. */
 export function stringAddress(cpu: Cpu, ins: Instruction, isDestination: boolean): number {
   const reg = isDestination ? 7 : 6;
-  const segment = isDestination ? ES : ins.segment >= 0 ? ins.segment : DS;
+  const segment = isDestination ? ES : segmentOverride(ins, DS);
   switch (ins.addrSize) {
     case 2: return cpu.linear(segment, cpu.regWords[reg << 2], 0);
     case 4: return cpu.linear(segment, cpu.regs[reg << 1], 0);
@@ -155,4 +162,10 @@ function immediate(cpu: Cpu, ins: Instruction, spec: OperandSpec, size: number, 
   }
   cpu.hi = 0;
   return ins.imm >>> 0;
+}
+
+/** Checks that [address, address + size) is writable (both pages when it crosses one), as a read-modify-write does before reading. */
+export function probeWrite(cpu: Cpu, address: number, size: number): void {
+  cpu.mmu.translate(address, 1);
+  if ((address & 0xfff) + size > 4096) cpu.mmu.translate(cpu.next(address, size - 1), 1);
 }

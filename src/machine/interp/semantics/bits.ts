@@ -3,7 +3,7 @@ import type { Instruction } from "../../../decoder/decode.js";
 import { AF, CF, OF, PF, SF, ZF } from "../../../decoder/flags.js";
 import { M_I } from "../../../decoder/operand-spec.js";
 import { TWO_32, type Cpu } from "../../cpu.js";
-import { operandSize, readOperand, writeOperand } from "../operand-access.js";
+import { operandSize, probeWrite, readOperand, writeOperand } from "../operand-access.js";
 import type { SemanticTable } from "./types.js";
 
 const BT = 0, BTS = 1, BTR = 2, BTC = 3;
@@ -26,10 +26,12 @@ function bitTest(kind: number) {
       const units = Math.floor(offset / bits);
       bitIndex = offset - units * bits;
       cpu.ea = cpu.next(cpu.ea, units * size);
+      if (kind !== BT) probeWrite(cpu, cpu.ea, size);
       lo = readOperand(cpu, ins, 0);
       hi = cpu.hi;
     } else {
       bitIndex = offsetLo & (bits - 1);
+      if (kind !== BT && ins.mod !== 3) probeWrite(cpu, cpu.ea, size);
       lo = readOperand(cpu, ins, 0);
       hi = size === 8 ? cpu.hi : 0;
     }

@@ -4,7 +4,7 @@ import type { Instruction } from "../../../decoder/decode.js";
 import { M_A, M_E, M_J } from "../../../decoder/operand-spec.js";
 import { CS, EFER_SCE, SS, TWO_32, type Cpu } from "../../cpu.js";
 import { CpuException, VEC_BP, VEC_DB, VEC_GP, VEC_OF, VEC_UD, invalidOpcode } from "../../cpu-exception.js";
-import { EVENT_SOFTWARE, deliver, interruptReturn, splitHi, splitLo } from "../../interrupts.js";
+import { SoftwareInterrupt, interruptReturn, splitHi, splitLo } from "../../interrupts.js";
 import { readOperand } from "../operand-access.js";
 import { loadCodeSegment } from "./segments.js";
 import type { SemanticTable } from "./types.js";
@@ -125,12 +125,12 @@ function retf(cpu: Cpu, ins: Instruction): void {
   cpu.nextRip = size === 8 ? targetFromPair(lo, hi) : size === 2 ? lo & 0xffff : lo >>> 0;
 }
 
+/** INT n, INT3, INTO, INT1: a trap, delivered with the address of the next instruction as return address. */
 function softwareInterrupt(vectorOf: (cpu: Cpu, ins: Instruction) => number | null) {
   return (cpu: Cpu, ins: Instruction): void => {
     const vector = vectorOf(cpu, ins);
     if (vector === null) return;
-    deliver(cpu, vector, null, EVENT_SOFTWARE, cpu.nextRip);
-    cpu.nextRip = cpu.rip;
+    throw new SoftwareInterrupt(vector, cpu.nextRip);
   };
 }
 

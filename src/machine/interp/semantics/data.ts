@@ -6,7 +6,7 @@ import { AC, AF, CF, DF, IF, OF, PF, SF, ZF } from "../../../decoder/flags.js";
 import { M_E, M_FIXED_SEG, M_M, M_S } from "../../../decoder/operand-spec.js";
 import { ID_FLAG, RFLAGS_FIXED, type Cpu } from "../../cpu.js";
 import { generalProtection } from "../../cpu-exception.js";
-import { modrmAddress, modrmOffset, operandSize, readOperand, writeOperand } from "../operand-access.js";
+import { modrmAddress, modrmOffset, operandSize, probeWrite, readOperand, writeOperand } from "../operand-access.js";
 import { alu, maskTo, signExtend } from "./arithmetic.js";
 import { loadSegmentRegister } from "./segments.js";
 import type { SemanticTable } from "./types.js";
@@ -94,8 +94,8 @@ function cmpxchg(cpu: Cpu, ins: Instruction): void {
     const source = readOperand(cpu, ins, 1);
     writeOperand(cpu, ins, 0, source, cpu.hi);
   } else {
-    // The destination is written back unchanged (a locked cycle always writes), then the accumulator loaded.
-    writeOperand(cpu, ins, 0, destination, destinationHi);
+    // A memory destination is written back unchanged (a locked cycle always writes); a register one is left alone.
+    if (ins.mod !== 3) writeOperand(cpu, ins, 0, destination, destinationHi);
     cpu.writeReg(0, size, false, destination, destinationHi);
   }
 }
@@ -130,6 +130,7 @@ function cmpxchg8b(cpu: Cpu): void {
 function cmpxchg16b(cpu: Cpu): void {
   const address = cpu.ea;
   if (address % 16 !== 0) throw generalProtection(0);
+  probeWrite(cpu, address, 16);
   const lo = cpu.read(address, 8), loHi = cpu.hi;
   const hi = cpu.read(cpu.next(address, 8), 8), hiHi = cpu.hi;
   cpu.getFlags();
@@ -201,7 +202,22 @@ function popf(cpu: Cpu, ins: Instruction): void {
   cpu.setFlags(image, writable);
 }
 
+/** ENTER; the final stack pointer is checked for writability before anything is committed. */
 function enter(cpu: Cpu, ins: Instruction): void {
+  const savedRsp = [cpu.regs[8], cpu.regs[9]], savedRbp = [cpu.regs[10], cpu.regs[11]];
+  try {
+    enterFrame(cpu, ins);
+    const stackSize = cpu.stackSize();
+    const top = cpu.linear(2, stackSize === 2 ? cpu.regWords[16] : cpu.regs[8], stackSize === 8 ? cpu.regs[9] : 0);
+    cpu.mmu.translate(top, 1);
+  } catch (fault) {
+    cpu.setReg64(4, savedRsp[0], savedRsp[1]);
+    cpu.setReg64(5, savedRbp[0], savedRbp[1]);
+    throw fault;
+  }
+}
+
+function enterFrame(cpu: Cpu, ins: Instruction): void {
   const size = ins.opSize;
   const frameSize = ins.imm & 0xffff;
   const level = ins.imm2 & 31;
@@ -276,6 +292,11 @@ function salc(cpu: Cpu): void {
 
 function nothing(): void {}
 
+/** CLFLUSH accesses its line like a read: it faults where a read would. */
+function clflush(cpu: Cpu): void {
+  cpu.mmu.translate(cpu.ea, 0);
+}
+
 export const DATA: SemanticTable = {
   mov, movzx, movsx, movsxd: movsx, lea, xchg, bswap, movbe, xlatb: xlat,
   cmpxchg, xadd, cmpxchg8b, cmpxchg16b,
@@ -285,7 +306,7 @@ export const DATA: SemanticTable = {
   clc: setFlag(CF, 0), stc: setFlag(CF, CF), cld: setFlag(DF, 0), std: setFlag(DF, DF),
   nop: nothing, reservednop: nothing, pause: nothing, endbr64: nothing, endbr32: nothing,
   prefetchnta: nothing, prefetcht0: nothing, prefetcht1: nothing, prefetcht2: nothing,
-  lfence: nothing, mfence: nothing, sfence: nothing, clflush: nothing,
+  lfence: nothing, mfence: nothing, sfence: nothing, clflush,
 };
 for (const suffix of ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]) {
   DATA[`cmov${suffix}`] = cmov;

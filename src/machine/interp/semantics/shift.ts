@@ -38,6 +38,11 @@ function resultFlags(lo: number, hi: number, size: number): number {
   return (zero ? ZF : 0) | (bit(lo, hi, size * 8 - 1) ? SF : 0) | (PARITY[lo & 0xff] ? PF : 0);
 }
 
+/** A 32-bit register destination is written (so zero-extended) even when the count leaves it unchanged. */
+function zeroExtendIfDword(cpu: Cpu, ins: Instruction, size: number, value: number): void {
+  if (size === 4 && ins.mod === 3) writeOperand(cpu, ins, 0, value, 0);
+}
+
 function shiftOrRotate(kind: number) {
   return (cpu: Cpu, ins: Instruction): void => {
     const size = operandSize(ins, 0);
@@ -45,7 +50,7 @@ function shiftOrRotate(kind: number) {
     const a = readOperand(cpu, ins, 0);
     const aHi = size === 8 ? cpu.hi : 0;
     const count = readOperand(cpu, ins, 1) & (size === 8 ? 0x3f : 0x1f);
-    if (count === 0) return;
+    if (count === 0) return zeroExtendIfDword(cpu, ins, size, a);
     let lo: number, hi = 0, cf: number, of: number;
     const flags = cpu.getFlags();
     switch (kind) {
@@ -99,7 +104,7 @@ function shiftOrRotate(kind: number) {
       }
       default: { // RCL, RCR: rotate through CF, one position at a time
         const rotation = size === 1 ? count % 9 : size === 2 ? count % 17 : count;
-        if (rotation === 0) return;
+        if (rotation === 0) return zeroExtendIfDword(cpu, ins, size, a);
         lo = a;
         hi = aHi;
         cf = flags & CF;
@@ -135,7 +140,7 @@ function doubleShift(left: boolean) {
     const b = readOperand(cpu, ins, 1);
     const bHi = size === 8 ? cpu.hi : 0;
     const count = readOperand(cpu, ins, 2) & (size === 8 ? 0x3f : 0x1f);
-    if (count === 0) return;
+    if (count === 0) return zeroExtendIfDword(cpu, ins, size, a);
     let lo: number, hi = 0, cf: number;
     if (size === 8) {
       if (left) {

@@ -21,7 +21,7 @@ import { M_E, M_I, M_V } from "../../../decoder/operand-spec.js";
 import { CR0_EM, CR0_TS, CR4_OSFXSR, CR4_OSXMMEXCPT, DS, type Cpu } from "../../cpu.js";
 import { CpuException, VEC_NM, VEC_XM, generalProtection, invalidOpcode } from "../../cpu-exception.js";
 import { ACCESS_WRITE } from "../../paging.js";
-import { operandSize, readOperand, writeOperand } from "../operand-access.js";
+import { operandSize, readOperand, segmentOverride, writeOperand } from "../operand-access.js";
 import { A, B, F64, I16, I32, R, U16 } from "./sse-lanes.js";
 import {
   EQUAL, LESS, UNORDERED, addSub32, addSub64, beginFp, compare32, compare64, div32, div64, float32To64, float32Value,
@@ -614,7 +614,7 @@ function byteShift(op: LaneOp): Semantic {
 /** MASKMOVDQU: the bytes of XMM[reg] whose mask byte (XMM[rm]) has its top bit set go to DS:rDI. */
 function maskmovdqu(cpu: Cpu, ins: Instruction): void {
   sseCheck(cpu);
-  const segment = ins.segment >= 0 ? ins.segment : DS;
+  const segment = segmentOverride(ins, DS);
   let base: number;
   switch (ins.addrSize) {
     case 2: base = cpu.linear(segment, cpu.regWords[7 << 2], 0); break;
@@ -622,6 +622,9 @@ function maskmovdqu(cpu: Cpu, ins: Instruction): void {
     default: base = cpu.linear(segment, cpu.regs[14], cpu.regs[15]);
   }
   const bytes = cpu.xmmBytes, data = ins.reg << 4, mask = ins.rm << 4;
+  // The whole 16-byte destination is checked for writability before any byte is stored.
+  cpu.mmu.translate(base, 1);
+  cpu.mmu.translate(cpu.next(base, 15), 1);
   for (let i = 0; i < 16; i++) {
     if (bytes[mask + i] & 0x80) cpu.write(cpu.next(base, i), 1, bytes[data + i], 0);
   }
