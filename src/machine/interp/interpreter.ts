@@ -56,6 +56,8 @@ export class Interpreter {
   private readonly scratchInstruction = new Instruction();
   private readonly savedFlags = new LazyFlags();
   private savedRflags = 0;
+  private lastPageNumber = -1;
+  private lastPage: Array<Instruction | undefined> | undefined = undefined;
   interruptController: InterruptController | null = null;
   /** decoded-instruction cache statistics */
   cacheHits = 0;
@@ -69,14 +71,26 @@ export class Interpreter {
   invalidateAll(): void {
     for (const page of this.pages.keys()) this.cpu.memory.unmarkCodePage(page);
     this.pages.clear();
+    this.lastPageNumber = -1;
+    this.lastPage = undefined;
   }
 
-  /** Forgets decoded instructions on the pages a write touched. */
+  /**
+   * Forgets the decoded instructions a write to [physical, physical + size) overlaps: those starting
+   * up to 14 bytes before it (an instruction is at most 15 bytes) through its end. Data that shares
+   * a page with code therefore costs a few lookups per write, not a re-decode of the page.
+   */
   invalidate(physical: number, size: number): void {
-    const first = Math.floor(physical / 4096);
-    const last = Math.floor((physical + size - 1) / 4096);
-    for (let page = first; page <= last; page++) {
-      if (this.pages.delete(page)) this.cpu.memory.unmarkCodePage(page);
+    const end = physical + size;
+    for (let start = Math.max(0, physical - (MAX_INSTRUCTION_LENGTH - 1)); start < end; start++) {
+      const pageNumber = Math.floor(start / 4096);
+      const page = this.pages.get(pageNumber);
+      if (page === undefined) {
+        start = pageNumber * 4096 + 4095; // skip to the next page
+        continue;
+      }
+      const ins = page[start - pageNumber * 4096];
+      if (ins !== undefined && start + ins.length > physical) page[start - pageNumber * 4096] = undefined;
     }
   }
 
@@ -111,7 +125,7 @@ export class Interpreter {
       if (ins.status !== DecodeStatus.Ok) throw new CpuException(VEC_UD, null, ins.status === DecodeStatus.Invalid ? "invalid instruction" : "unsupported instruction");
       const semantic = SEMANTICS[ins.row.id] as Semantic;
       const next = rip + ins.length;
-      cpu.nextRip = cpu.mode === 64 ? next : next % TWO_32;
+      cpu.nextRip = cpu.mode === 64 || next < TWO_32 ? next : next - TWO_32;
       switch (EA_KIND[ins.row.id]) {
         case EA_MODRM: case EA_READ_MODIFY_WRITE:
           if (ins.mod !== 3) {
@@ -164,7 +178,12 @@ export class Interpreter {
     const physical = cpu.mmu.translateFetch(rip);
     const pageNumber = Math.floor(physical / 4096);
     const offset = physical - pageNumber * 4096;
-    const page = this.pages.get(pageNumber);
+    // Consecutive instructions mostly share a page: skip the map lookup then.
+    const page = this.lastPageNumber === pageNumber ? this.lastPage : this.pages.get(pageNumber);
+    if (page !== undefined) {
+      this.lastPageNumber = pageNumber;
+      this.lastPage = page;
+    }
     const cached = page?.[offset];
     if (cached !== undefined && cached.mode === cpu.mode) {
       this.cacheHits++;
@@ -198,6 +217,8 @@ export class Interpreter {
   private newPage(pageNumber: number): Array<Instruction | undefined> {
     const list = new Array<Instruction | undefined>(4096);
     this.pages.set(pageNumber, list);
+    this.lastPageNumber = pageNumber;
+    this.lastPage = list;
     this.cpu.memory.markCodePage(pageNumber);
     return list;
   }

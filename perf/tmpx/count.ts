@@ -1,0 +1,13 @@
+import { PhysicalMemory } from "../../src/machine/memory.js";
+import { Mmu } from "../../src/machine/paging.js";
+const N=4096, DATA=0x400000, MASK=128*1024-4, STRIDE=148, HIGH=-(2**47) + 0x100000;
+const memory = new PhysicalMemory(64<<20);
+const PML4 = 0x10000, PDPT = 0x11000, PD = 0x12000;
+memory.write32(PML4, PDPT | 3); memory.write32(PML4 + 256*8, PDPT | 3); memory.write32(PDPT, PD | 3);
+for (let i = 0; i < 512; i++) memory.write32(PD + i * 8, (i * 0x200000) | 0x83);
+const a = new Mmu(memory); a.setControl((1 << 31) | 1, PML4, 1 << 5, (1 << 8) | (1 << 10));
+for (const [m, base] of [[a, DATA], [a, HIGH + DATA]] as const) for (let p = 0; p < 32; p++) m.translate(base + p * 4096, 1);
+const P = Mmu.prototype as any; const orig = P.readSlow; let calls = 0; const seen: number[] = [];
+P.readSlow = function (l: number, s: number) { calls++; if (seen.length < 5) seen.push(l); return orig.call(this, l, s); };
+let s = 0; for (let i=0;i<N;i++) s += a.read32(DATA + ((i*STRIDE)&MASK));
+console.log(calls, seen.map(x => x.toString(16)), a.walks);
