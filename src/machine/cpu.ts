@@ -7,7 +7,7 @@
 // word views over the same buffer give AL, AH, AX... for free. Operations that produce a 64-bit value
 // return the low half and leave the high half in `cpu.hi`, so nothing allocates.
 import { AC, AF, CF, DF, IF, OF, PF, SF, TF, ZF } from "../decoder/flags.js";
-import { CpuException, VEC_GP } from "./cpu-exception.js";
+import { CpuException, VEC_AC, VEC_GP } from "./cpu-exception.js";
 import { LazyFlags, LAZY_NONE } from "./lazy-flags.js";
 import type { PhysicalMemory } from "./memory.js";
 import type { PortBus } from "./io-bus.js";
@@ -191,6 +191,18 @@ export class Cpu {
   setFlags(value: number, mask: number): void {
     const current = this.getFlags();
     this.flags = (current & ~mask) | (value & mask) | RFLAGS_FIXED;
+    if (mask & AC) this.refreshAlignmentChecks();
+  }
+
+  /** #AC applies to data accesses at CPL 3 with CR0.AM and RFLAGS.AC set. */
+  alignmentChecks = false;
+
+  refreshAlignmentChecks(): void {
+    this.alignmentChecks = this.cpl === 3 && (this.cr0 & CR0_AM) !== 0 && (this.flags & AC) !== 0;
+  }
+
+  private checkAlignment(linear: number, size: number): void {
+    if (this.alignmentChecks && (linear & (size - 1)) !== 0) throw new CpuException(VEC_AC, 0, "misaligned access with alignment checking on");
   }
 
   cf(): number {
@@ -251,6 +263,7 @@ export class Cpu {
   // ---- memory by size (linear addresses) -----------------------------------------------------
 
   read(linear: number, size: number): number {
+    if (this.alignmentChecks) this.checkAlignment(linear, size);
     switch (size) {
       case 1: return this.mmu.read8(linear);
       case 2: return this.mmu.read16(linear);
@@ -264,6 +277,7 @@ export class Cpu {
   }
 
   write(linear: number, size: number, lo: number, hi: number): void {
+    if (this.alignmentChecks) this.checkAlignment(linear, size);
     switch (size) {
       case 1: this.mmu.write8(linear, lo); return;
       case 2: this.mmu.write16(linear, lo); return;
@@ -353,6 +367,7 @@ export class Cpu {
     this.mode = longActive && (this.segAttributes[CS] & SEG_L) !== 0 ? 64 : 32;
     this.mmu.setControl(this.cr0, this.cr3, this.cr4, this.efer);
     this.mmu.cpl = this.cpl;
+    this.refreshAlignmentChecks();
   }
 }
 

@@ -28,7 +28,8 @@ export const EXCEPTION_NAMES = [
  * with the following instruction as return address (and INT n checks the gate's DPL).
  */
 export class SoftwareInterrupt extends CpuException {
-  constructor(vector: number, readonly returnRip: number) {
+  /** `fromInstruction`: INT n/INT3/INTO, whose gate DPL is checked; false for traps like single-step #DB */
+  constructor(vector: number, readonly returnRip: number, readonly fromInstruction = true) {
     super(vector, null, `INT ${vector}`);
   }
 }
@@ -47,7 +48,9 @@ export const EVENT_EXTERNAL = 2;
 export function deliverException(cpu: Cpu, exception: CpuException): void {
   if (exception.vector === VEC_PF) cpu.cr2 = cpu.mmu.faultAddress;
   try {
-    if (exception instanceof SoftwareInterrupt) deliver(cpu, exception.vector, null, EVENT_SOFTWARE, exception.returnRip);
+    if (exception instanceof SoftwareInterrupt) {
+      deliver(cpu, exception.vector, null, exception.fromInstruction ? EVENT_SOFTWARE : EVENT_EXCEPTION, exception.returnRip);
+    }
     else deliver(cpu, exception.vector, exception.errorCode, EVENT_EXCEPTION, cpu.rip);
   } catch (second) {
     if (!(second instanceof CpuException)) throw second;

@@ -142,6 +142,7 @@ export function runUserMode(options: UserModeOptions): UserModeResult {
   cpu.mxcsr = state.mxcsr;
   cpu.lazy.op = 0;
   cpu.flags = (state.rflags & 0x3f7fd5) | 2;
+  cpu.refreshAlignmentChecks();
   cpu.rip = options.codeAddress;
   cpu.retired = 0;
   cpu.halted = false;

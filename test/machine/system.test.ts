@@ -20,14 +20,14 @@ const RESULTS = 0x300000;
  */
 const ENTER_LONG_MODE = `
   lgdt [gdtr]
-  mov dword ptr [0x200000], 0x201003
+  mov dword ptr [0x200000], 0x201007
   mov dword ptr [0x200004], 0
-  mov dword ptr [0x201000], 0x202003
+  mov dword ptr [0x201000], 0x202007
   mov dword ptr [0x201004], 0
-  mov dword ptr [0x202000], 0x000083
-  mov dword ptr [0x202008], 0x200083
-  mov dword ptr [0x202010], 0x400083
-  mov dword ptr [0x202018], 0x600083
+  mov dword ptr [0x202000], 0x000087
+  mov dword ptr [0x202008], 0x200087
+  mov dword ptr [0x202010], 0x400087
+  mov dword ptr [0x202018], 0x600087
   mov eax, cr4
   or eax, 0x20
   mov cr4, eax
@@ -48,8 +48,12 @@ gdt:
   .quad 0x00cf9a000000ffff
   .quad 0x00cf92000000ffff
   .quad 0x00af9a000000ffff
+  .quad 0x00cff2000000ffff
+  .quad 0x00affa000000ffff
+  .quad 0x0000890060000067
+  .quad 0
 gdtr:
-  .word 31
+  .word 63
   .long gdt
 `;
 
@@ -205,6 +209,76 @@ describe("exception delivery through 64-bit IDT gates", () => {
     writeGate64(machine.memory, IDT, 8, handler(0), 0x18);
     runUntilHalt(machine);
     expect(readQword(machine, RESULTS)).toBe(0n);
+  });
+});
+
+describe("privilege levels, single-step and alignment checks", () => {
+  it("IRETQ drops to CPL 3; a misaligned access with CR0.AM and RFLAGS.AC raises #AC(0), delivered on the TSS's RSP0 stack", () => {
+    const machine = boot(`
+      mov rsp, 0x380000
+      mov ax, 0x30
+      ltr ax
+      lidt [idtr]
+      mov qword ptr [0x6004], 0x390000
+      mov rax, cr0
+      or rax, 0x40000
+      mov cr0, rax
+      push 0x23
+      push 0x3a0000
+      push 0x40002
+      push 0x2b
+      lea rax, [rip + user]
+      push rax
+      iretq
+    user:
+      mov eax, [${RESULTS + 0x101}]
+      hlt
+    idtr:
+      .word 0xfff
+      .quad ${IDT}
+    .org 0x800
+      mov rax, [rsp]
+      mov [${RESULTS}], rax
+      mov rax, [rsp + 16]
+      mov [${RESULTS + 8}], rax
+      mov [${RESULTS + 0x10}], rsp
+      mov rax, [rsp + 40]
+      mov [${RESULTS + 0x18}], rax
+      hlt`);
+    writeGate64(machine.memory, IDT, 17, ORIGIN + 0x800, 0x18);
+    runUntilHalt(machine);
+    expect(readQword(machine, RESULTS)).toBe(0n); // #AC error code
+    expect(readQword(machine, RESULTS + 8)).toBe(0x2bn); // interrupted CS: user code, RPL 3
+    expect(readQword(machine, RESULTS + 0x10)).toBe(0x390000n - 48n); // RSP0 stack: SS RSP RFLAGS CS RIP error
+    expect(readQword(machine, RESULTS + 0x18)).toBe(0x23n); // interrupted SS
+    expect(machine.cpu.cpl).toBe(0);
+  });
+
+  it("RFLAGS.TF traps with #DB after the next instruction retires, with the following RIP as return address", () => {
+    const machine = boot(`
+      lidt [idtr]
+      mov rsp, 0x380000
+      pushfq
+      or qword ptr [rsp], 0x100
+      popfq
+    first:
+      inc ebx
+    second:
+      lea rax, [rip + second]
+      mov [${RESULTS + 8}], rax
+      hlt
+    idtr:
+      .word 0xfff
+      .quad ${IDT}
+    .org 0x800
+      mov rax, [rsp]
+      mov [${RESULTS}], rax
+      and qword ptr [rsp + 16], ~0x100
+      iretq`);
+    writeGate64(machine.memory, IDT, 1, ORIGIN + 0x800, 0x18);
+    runUntilHalt(machine);
+    expect(readQword(machine, RESULTS)).toBe(readQword(machine, RESULTS + 8));
+    expect(machine.cpu.regs[6]).toBe(1); // the single-stepped INC ran once
   });
 });
 

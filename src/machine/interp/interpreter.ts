@@ -3,12 +3,12 @@
 // run the row's semantics, retire. Faults are precise: registers and RIP stay as they were before
 // the faulting instruction, and the exception is delivered through the IDT (or handed to the caller).
 import { DecodeStatus, Instruction, MAX_INSTRUCTION_LENGTH, decodeInto } from "../../decoder/decode.js";
-import { IF } from "../../decoder/flags.js";
+import { IF, TF } from "../../decoder/flags.js";
 import { M_G, M_O, M_XLAT } from "../../decoder/operand-spec.js";
 import { OPCODE_TABLE } from "../../decoder/opcode-rows.js";
 import { DS, TWO_32, type Cpu } from "../cpu.js";
-import { CpuException, VEC_UD } from "../cpu-exception.js";
-import { EVENT_EXTERNAL, deliver, deliverException } from "../interrupts.js";
+import { CpuException, VEC_DB, VEC_UD } from "../cpu-exception.js";
+import { EVENT_EXTERNAL, SoftwareInterrupt, deliver, deliverException } from "../interrupts.js";
 import { LazyFlags } from "../lazy-flags.js";
 import { modrmAddress, moffsAddress, operandSize, probeWrite, segmentOverride } from "./operand-access.js";
 import { SEMANTICS } from "./semantics/index.js";
@@ -108,8 +108,14 @@ export class Interpreter {
     }
     cpu.interruptShadow = false;
     if (cpu.halted) return;
+    // TF set when an instruction starts makes it trap with #DB once it retires (single-step).
+    const singleStep = (cpu.getFlags() & TF) !== 0;
     const fault = this.execute();
     if (fault !== null) deliverException(cpu, fault);
+    else if (singleStep) {
+      cpu.dr[6] = (cpu.dr[6] || 0xffff0ff0) | 0x4000; // DR6.BS
+      deliverException(cpu, new SoftwareInterrupt(VEC_DB, cpu.rip, false));
+    }
   }
 
   /**

@@ -126,11 +126,11 @@ function retf(cpu: Cpu, ins: Instruction): void {
 }
 
 /** INT n, INT3, INTO, INT1: a trap, delivered with the address of the next instruction as return address. */
-function softwareInterrupt(vectorOf: (cpu: Cpu, ins: Instruction) => number | null) {
+function softwareInterrupt(vectorOf: (cpu: Cpu, ins: Instruction) => number | null, checksGatePrivilege = true) {
   return (cpu: Cpu, ins: Instruction): void => {
     const vector = vectorOf(cpu, ins);
     if (vector === null) return;
-    throw new SoftwareInterrupt(vector, cpu.nextRip);
+    throw new SoftwareInterrupt(vector, cpu.nextRip, checksGatePrivilege);
   };
 }
 
@@ -193,7 +193,7 @@ export const CONTROL: SemanticTable = {
   jcxz: counterBranch("jcxz"), jecxz: counterBranch("jcxz"), jrcxz: counterBranch("jcxz"),
   int: softwareInterrupt((_cpu, ins) => ins.imm & 0xff),
   int3: softwareInterrupt(() => VEC_BP),
-  int1: softwareInterrupt(() => VEC_DB),
+  int1: softwareInterrupt(() => VEC_DB, false),
   into: softwareInterrupt((cpu) => (cpu.of() ? VEC_OF : null)),
   syscall, sysret, sysretq: sysret, hlt,
   ud0: undefinedInstruction, ud1: undefinedInstruction, ud2: undefinedInstruction,

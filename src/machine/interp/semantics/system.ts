@@ -29,10 +29,10 @@ const CR4_SUPPORTED = 0x1 | 0x2 | 0x8 | 0x10 | 0x20 | 0x80 | 0x100 | 0x200 | 0x4
 
 function readControlRegister(cpu: Cpu, number: number): number {
   switch (number) {
-    case 0: return cpu.cr0;
+    case 0: return cpu.cr0 >>> 0;
     case 2: return cpu.cr2;
     case 3: return cpu.cr3;
-    case 4: return cpu.cr4;
+    case 4: return cpu.cr4 >>> 0;
     default: return cpu.cr8;
   }
 }
@@ -46,7 +46,7 @@ export function writeControlRegister(cpu: Cpu, number: number, lo: number, hi: n
       if (cr0 & CR0_PG && !(cr0 & CR0_PE)) throw generalProtection(0);
       if (cr0 & CR0_PG && !(cpu.cr0 & CR0_PG) && cpu.efer & EFER_LME && !(cpu.cr4 & CR4_PAE)) throw generalProtection(0);
       if (!(cr0 & CR0_PG) && cpu.mode === 64) throw generalProtection(0);
-      cpu.cr0 = cr0 | 0;
+      cpu.cr0 = cr0;
       break;
     }
     case 2: cpu.cr2 = value; return;
