@@ -286,6 +286,30 @@ export class Cpu {
     }
   }
 
+  /**
+   * A supervisor-mode ("implicit") access whatever the CPL: descriptor-table, IDT and TSS accesses
+   * are made as CPL 0 even when user code causes them.
+   */
+  systemRead(linear: number, size: number): number {
+    const cpl = this.mmu.cpl;
+    this.mmu.cpl = 0;
+    try {
+      return this.read(linear, size);
+    } finally {
+      this.mmu.cpl = cpl;
+    }
+  }
+
+  systemWrite(linear: number, size: number, lo: number): void {
+    const cpl = this.mmu.cpl;
+    this.mmu.cpl = 0;
+    try {
+      this.write(linear, size, lo, 0);
+    } finally {
+      this.mmu.cpl = cpl;
+    }
+  }
+
   /** linear + offset in the current address space (wrapping at 2^32 outside 64-bit mode). */
   next(linear: number, offset: number): number {
     const sum = linear + offset;

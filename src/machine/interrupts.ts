@@ -84,8 +84,8 @@ export function deliver(cpu: Cpu, vector: number, errorCode: number | null, kind
   const idtError = vector * 8 + 2 + (kind === EVENT_EXTERNAL ? 1 : 0);
   if (vector * entrySize + entrySize - 1 > cpu.idtrLimit) throw new CpuException(VEC_GP, idtError, `IDT entry ${vector} beyond the IDT limit`);
   const entry = cpu.idtrBase + vector * entrySize;
-  const word0 = cpu.read(entry, 4);
-  const word1 = cpu.read(entry + 4, 4);
+  const word0 = cpu.systemRead(entry, 4);
+  const word1 = cpu.systemRead(entry + 4, 4);
   const type = (word1 >>> 8) & 0x1f;
   const dpl = (word1 >>> 13) & 3;
   const present = (word1 & 0x8000) !== 0;
@@ -98,7 +98,7 @@ export function deliver(cpu: Cpu, vector: number, errorCode: number | null, kind
   if (!present) throw new CpuException(VEC_NP, idtError, `IDT entry ${vector} not present`);
   let ist = 0;
   if (long) {
-    const word2 = cpu.read(entry + 8, 4);
+    const word2 = cpu.systemRead(entry + 8, 4);
     offset = (word2 | 0) * TWO_32 + offset;
     ist = word1 & 7;
   }
@@ -111,14 +111,29 @@ export function deliver(cpu: Cpu, vector: number, errorCode: number | null, kind
   const oldCs = cpu.segSelector[CS];
   const oldSs = cpu.segSelector[SS];
   const oldRspLo = cpu.regs[8], oldRspHi = cpu.regs[9];
-  const privilegeChange = targetDpl < cpu.cpl;
+  const oldCpl = cpu.cpl;
+  const privilegeChange = targetDpl < oldCpl;
+  // The handler's stack is written at the handler's privilege.
+  cpu.mmu.cpl = targetDpl;
+  try {
+    pushFrame();
+  } catch (fault) {
+    cpu.mmu.cpl = oldCpl;
+    throw fault;
+  }
+  loadCodeSegment(cpu, selector, targetDpl);
+  cpu.setFlags(0, TF | NT | RF | VM | (isInterruptGate ? IF : 0));
+  cpu.rip = long ? offset : offset >>> 0;
+  cpu.halted = false;
+
+  function pushFrame(): void {
 
   if (long) {
     // 64-bit: new stack from the IST or the TSS's RSPn on a privilege change, aligned to 16 bytes.
     if (ist !== 0 || privilegeChange) {
       const tssOffset = ist !== 0 ? 0x24 + (ist - 1) * 8 : 4 + targetDpl * 8;
-      const rspLo = cpu.read(cpu.trBase + tssOffset, 4);
-      const rspHi = cpu.read(cpu.trBase + tssOffset + 4, 4);
+      const rspLo = cpu.systemRead(cpu.trBase + tssOffset, 4);
+      const rspHi = cpu.systemRead(cpu.trBase + tssOffset + 4, 4);
       cpu.setReg64(4, rspLo | 0, rspHi | 0);
     }
     if (privilegeChange) {
@@ -144,8 +159,8 @@ export function deliver(cpu: Cpu, vector: number, errorCode: number | null, kind
     }
   } else {
     if (privilegeChange) {
-      const esp = cpu.read(cpu.trBase + 4 + targetDpl * 8, 4);
-      const ss = cpu.read(cpu.trBase + 8 + targetDpl * 8, 2);
+      const esp = cpu.systemRead(cpu.trBase + 4 + targetDpl * 8, 4);
+      const ss = cpu.systemRead(cpu.trBase + 8 + targetDpl * 8, 2);
       const savedCpl = cpu.cpl;
       cpu.cpl = targetDpl;
       loadSegmentRegister(cpu, SS, ss);
@@ -159,10 +174,7 @@ export function deliver(cpu: Cpu, vector: number, errorCode: number | null, kind
     cpu.push(4, returnRip >>> 0, 0);
     if (errorCode !== null) cpu.push(4, errorCode, 0);
   }
-  loadCodeSegment(cpu, selector, targetDpl);
-  cpu.setFlags(0, TF | NT | RF | VM | (isInterruptGate ? IF : 0));
-  cpu.rip = long ? offset : offset >>> 0;
-  cpu.halted = false;
+  }
 }
 
 export function splitLo(value: number): number {

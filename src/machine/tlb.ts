@@ -176,18 +176,17 @@ export class TlbSet {
       }
       return;
     }
-    // Fewer entries than pieces: scan them, and clear the flag unless another cached large page
-    // shares it.
-    const slot = this.largeSlot(linear, shift);
-    let shared = false;
+    // Fewer entries than pieces: scan them. The flag may be cleared when no other piece of a page
+    // of this size is cached (a cheap, conservative stand-in for "no other page shares the flag").
+    let others = false;
     for (let k = 0; k < this.count; k++) {
       const i = this.list[k]!;
       const tag = this.pageTag[i]!;
       if (tag === INVALID_TAG) continue;
       if (tag >= base && tag < end) this.invalidateIndex(i);
-      else if (this.pageShift[i] === shift && this.largeSlot(tag, shift) === slot) shared = true;
+      else if (this.pageShift[i] === shift) others = true;
     }
-    if (!shared) this.setLargeFlag(linear, shift, 0);
+    if (!others) this.setLargeFlag(linear, shift, 0);
   }
 
   private largeSlot(linear: number, shift: number): number {

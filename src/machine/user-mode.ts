@@ -1,7 +1,7 @@
 // Runs a piece of 64-bit user code (CPL 3, flat segments, 4-level paging that maps only the code
 // and the given memory regions) on the interpreter and reports the final state or the first
 // exception, without an IDT. The hardware oracle runs the same code natively and compares.
-import { CS, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, Cpu, DS, EFER_LMA, EFER_LME, EFER_NXE, ES, FS, GS, SEG_L, SS, TWO_32 } from "./cpu.js";
+import { CS, EFER_SCE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, Cpu, DS, EFER_LMA, EFER_LME, EFER_NXE, ES, FS, GS, SEG_L, SS, TWO_32 } from "./cpu.js";
 import { PortBus } from "./io-bus.js";
 import { Interpreter } from "./interp/interpreter.js";
 import { PhysicalMemory } from "./memory.js";
@@ -20,7 +20,8 @@ export interface UserModeState {
 export interface UserModeResult {
   /** the final state; after an exception, the state at the faulting instruction */
   state: UserModeState;
-  exception: { vector: number; errorCode: number | null } | null;
+  /** address: the faulting linear address of a #PF (what CR2 would receive) */
+  exception: { vector: number; errorCode: number | null; address?: number } | null;
   retired: number;
 }
 
@@ -75,7 +76,7 @@ class UserMachine {
     const cpu = this.cpu;
     cpu.cr3 = pml4;
     cpu.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-    cpu.efer = EFER_LME | EFER_LMA | EFER_NXE;
+    cpu.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE; // as Linux leaves it
     cpu.cr0 = CR0_PE | CR0_PG | CR0_WP | 0x10;
     for (const segment of [ES, SS, DS, FS, GS]) {
       cpu.segSelector[segment] = 0x2b;
@@ -153,6 +154,7 @@ export function runUserMode(options: UserModeOptions): UserModeResult {
     const fault = interpreter.execute();
     if (fault !== null) {
       exception = { vector: fault.vector, errorCode: fault.errorCode };
+      if (fault.vector === 14) exception.address = cpu.mmu.faultAddress;
       break;
     }
   }

@@ -22,6 +22,10 @@ const EA_XLAT = 3;
 const EA_NOT_ACCESSED = 4; // LEA, hint NOPs, prefetches: the address is never accessed and never faults
 
 const EA_READ_MODIFY_WRITE = 5; // ModRM memory destination that is read and written: faults report a write
+const EA_AFTER_PRIVILEGE_CHECK = 6; // privileged: the semantics compute the address after checking CPL
+
+/** Privileged instructions with a memory operand: #GP for CPL > 0 comes before any fault of the address. */
+const PRIVILEGED_WITH_MEMORY = new Set(["lgdt", "lidt", "lldt", "ltr", "lmsw", "invlpg"]);
 
 const NOT_ACCESSED = new Set(["lea", "nop", "reservednop", "prefetchnta", "prefetcht0", "prefetcht1", "prefetcht2", "ud0", "ud1"]);
 
@@ -37,6 +41,7 @@ const EA_KIND: Uint8Array = Uint8Array.from(OPCODE_TABLE, (row) => {
   if (row.operands.some((o) => o.method === M_XLAT)) return EA_XLAT;
   if (!row.hasModrm) return EA_NONE;
   if (NOT_ACCESSED.has(row.mnemonics[0])) return EA_NOT_ACCESSED;
+  if (PRIVILEGED_WITH_MEMORY.has(row.mnemonics[0])) return EA_AFTER_PRIVILEGE_CHECK;
   if (READ_MODIFY_WRITE.has(row.mnemonics[0]) && row.operands[0]?.method !== M_G) return EA_READ_MODIFY_WRITE;
   return EA_MODRM;
 });
@@ -197,7 +202,8 @@ export class Interpreter {
     }
     this.cacheMisses++;
     const ram = cpu.memory.ram;
-    if (offset <= 4096 - MAX_INSTRUCTION_LENGTH && physical + MAX_INSTRUCTION_LENGTH <= ram.length) {
+    // Cache only what lies in plain RAM (below any MMIO laid over it) and well inside one page.
+    if (offset <= 4096 - MAX_INSTRUCTION_LENGTH && physical + MAX_INSTRUCTION_LENGTH <= cpu.memory.fastEnd) {
       const ins = new Instruction();
       decodeInto(ins, ram, physical, cpu.mode);
       const list = page ?? this.newPage(pageNumber);

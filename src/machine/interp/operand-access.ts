@@ -167,5 +167,7 @@ function immediate(cpu: Cpu, ins: Instruction, spec: OperandSpec, size: number, 
 /** Checks that [address, address + size) is writable (both pages when it crosses one), as a read-modify-write does before reading. */
 export function probeWrite(cpu: Cpu, address: number, size: number): void {
   cpu.mmu.translate(address, 1);
-  if ((address & 0xfff) + size > 4096) cpu.mmu.translate(cpu.next(address, size - 1), 1);
+  const offset = address & 0xfff;
+  // The second page is reported (CR2) by its first byte, as hardware does.
+  if (offset + size > 4096) cpu.mmu.translate(cpu.next(address, 4096 - offset), 1);
 }

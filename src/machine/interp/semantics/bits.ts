@@ -3,43 +3,55 @@ import type { Instruction } from "../../../decoder/decode.js";
 import { AF, CF, OF, PF, SF, ZF } from "../../../decoder/flags.js";
 import { M_I } from "../../../decoder/operand-spec.js";
 import { TWO_32, type Cpu } from "../../cpu.js";
-import { operandSize, probeWrite, readOperand, writeOperand } from "../operand-access.js";
+import { memorySegment, modrmOffset, operandSize, probeWrite, readOperand, writeOperand } from "../operand-access.js";
 import type { SemanticTable } from "./types.js";
 
 const BT = 0, BTS = 1, BTR = 2, BTC = 3;
 
 /**
- * BT and friends. With a register bit offset and a memory operand, the offset is a signed bit index
- * relative to the operand's address (it can reach outside the operand); otherwise it is taken
- * modulo the operand size.
+ * The linear address of the operand a register bit offset selects in memory: the offset is signed
+ * and moves the operand by (offset >> 3) bytes, rounded down to the operand size, added to the
+ * effective address at the address size (exact 64-bit pair arithmetic).
+ */
+function bitOperandAddress(cpu: Cpu, ins: Instruction, size: number, offsetLo: number, offsetHi: number): number {
+  let shiftedLo: number, shiftedHi: number;
+  if (size === 8) {
+    shiftedLo = ((offsetLo >>> 3) | (offsetHi << 29)) & ~7;
+    shiftedHi = offsetHi >> 3;
+  } else {
+    const signed = size === 4 ? offsetLo | 0 : (offsetLo << 16) >> 16;
+    shiftedLo = (signed >> 3) & ~(size - 1);
+    shiftedHi = shiftedLo >> 31;
+  }
+  const baseLo = modrmOffset(cpu, ins, cpu.nextRip);
+  const sum = (baseLo >>> 0) + (shiftedLo >>> 0);
+  let lo = sum | 0;
+  let hi = (cpu.hi + shiftedHi + (sum >= TWO_32 ? 1 : 0)) | 0;
+  if (ins.addrSize === 4) hi = 0;
+  else if (ins.addrSize === 2) { lo &= 0xffff; hi = 0; }
+  return cpu.linear(memorySegment(ins), lo, hi);
+}
+
+/**
+ * BT and friends. With a register bit offset and a memory operand the offset reaches outside the
+ * operand (see bitOperandAddress); otherwise it is taken modulo the operand size.
  */
 function bitTest(kind: number) {
   return (cpu: Cpu, ins: Instruction): void => {
     const size = operandSize(ins, 0);
-    const bits = size * 8;
     const offsetLo = readOperand(cpu, ins, 1);
     const offsetHi = cpu.hi;
-    let lo: number, hi = 0, bitIndex: number;
-    if (ins.mod !== 3 && ins.row.operands[1].method !== M_I) {
-      // Signed bit offset: move the address by whole operands first.
-      const offset = size === 8 ? offsetHi * TWO_32 + (offsetLo >>> 0) : size === 4 ? offsetLo | 0 : (offsetLo << 16) >> 16;
-      const units = Math.floor(offset / bits);
-      bitIndex = offset - units * bits;
-      cpu.ea = cpu.next(cpu.ea, units * size);
+    if (ins.mod !== 3) {
+      if (ins.row.operands[1].method !== M_I) cpu.ea = bitOperandAddress(cpu, ins, size, offsetLo, offsetHi);
       if (kind !== BT) probeWrite(cpu, cpu.ea, size);
-      lo = readOperand(cpu, ins, 0);
-      hi = cpu.hi;
-    } else {
-      bitIndex = offsetLo & (bits - 1);
-      if (kind !== BT && ins.mod !== 3) probeWrite(cpu, cpu.ea, size);
-      lo = readOperand(cpu, ins, 0);
-      hi = size === 8 ? cpu.hi : 0;
     }
+    const bitIndex = offsetLo & (size * 8 - 1);
+    let lo = readOperand(cpu, ins, 0);
+    let hi = size === 8 ? cpu.hi : 0;
     const inHigh = bitIndex >= 32;
     const mask = 1 << (bitIndex & 31);
     const word = inHigh ? hi : lo;
-    const set = (word & mask) !== 0;
-    cpu.setFlags(set ? CF : 0, CF);
+    cpu.setFlags((word & mask) !== 0 ? CF : 0, CF);
     if (kind === BT) return;
     const updated = kind === BTS ? word | mask : kind === BTR ? word & ~mask : word ^ mask;
     if (inHigh) hi = updated;

@@ -17,8 +17,8 @@ export function readDescriptor(cpu: Cpu, selector: number, out: Descriptor = scr
   const offset = selector & ~7;
   if (offset + 7 > tableLimit) throw new CpuException(VEC_GP, selector & 0xfffc, `selector ${hex(selector)} beyond the descriptor table`);
   const address = cpu.mode === 64 ? tableBase + offset : (tableBase + offset) % TWO_32;
-  out.lo = cpu.read(address, 4);
-  out.hi = cpu.read(cpu.next(address, 4), 4);
+  out.lo = cpu.systemRead(address, 4);
+  out.hi = cpu.systemRead(cpu.next(address, 4), 4);
   return out;
 }
 

@@ -21,7 +21,7 @@ import { M_E, M_I, M_V } from "../../../decoder/operand-spec.js";
 import { CR0_EM, CR0_TS, CR4_OSFXSR, CR4_OSXMMEXCPT, DS, type Cpu } from "../../cpu.js";
 import { CpuException, VEC_NM, VEC_XM, generalProtection, invalidOpcode } from "../../cpu-exception.js";
 import { ACCESS_WRITE } from "../../paging.js";
-import { operandSize, readOperand, segmentOverride, writeOperand } from "../operand-access.js";
+import { operandSize, probeWrite, readOperand, segmentOverride, writeOperand } from "../operand-access.js";
 import { A, B, F64, I16, I32, R, U16 } from "./sse-lanes.js";
 import {
   EQUAL, LESS, UNORDERED, addSub32, addSub64, beginFp, compare32, compare64, div32, div64, float32To64, float32Value,
@@ -114,10 +114,7 @@ function copyAtoR(): void {
 
 /** Writes 16 bytes (dwords[o..o+3]) at `ea`; a page-crossing store checks both pages first. */
 function store16(cpu: Cpu, ea: number, dwords: Int32Array, o: number): void {
-  if ((ea & 0xfff) > 0xff0) {
-    cpu.mmu.translate(ea, ACCESS_WRITE);
-    cpu.mmu.translate(cpu.next(ea, 15), ACCESS_WRITE);
-  }
+  if ((ea & 0xfff) > 0xff0) probeWrite(cpu, ea, 16);
   cpu.write(ea, 8, dwords[o], dwords[o + 1]);
   cpu.write(cpu.next(ea, 8), 8, dwords[o + 2], dwords[o + 3]);
 }
@@ -623,8 +620,7 @@ function maskmovdqu(cpu: Cpu, ins: Instruction): void {
   }
   const bytes = cpu.xmmBytes, data = ins.reg << 4, mask = ins.rm << 4;
   // The whole 16-byte destination is checked for writability before any byte is stored.
-  cpu.mmu.translate(base, 1);
-  cpu.mmu.translate(cpu.next(base, 15), 1);
+  probeWrite(cpu, base, 16);
   for (let i = 0; i < 16; i++) {
     if (bytes[mask + i] & 0x80) cpu.write(cpu.next(base, i), 1, bytes[data + i], 0);
   }

@@ -9,7 +9,7 @@ import {
 import { CpuException, VEC_GP, generalProtection } from "../../cpu-exception.js";
 import { cpuid } from "../../cpuid.js";
 import { splitHi, splitLo } from "../../interrupts.js";
-import { operandSize, readOperand, writeOperand } from "../operand-access.js";
+import { modrmAddress, operandSize, readOperand, writeOperand } from "../operand-access.js";
 import {
   descriptorAttributes, descriptorBase, descriptorLimit, loadSegmentRegister, readDescriptor,
 } from "./segments.js";
@@ -17,6 +17,12 @@ import type { SemanticTable } from "./types.js";
 
 function requireRing0(cpu: Cpu): void {
   if (cpu.cpl !== 0) throw new CpuException(VEC_GP, 0, "privileged instruction at CPL > 0");
+}
+
+/** Privileged instructions with a memory operand compute its address only after the CPL check. */
+function requireRing0ThenAddress(cpu: Cpu, ins: Instruction): void {
+  requireRing0(cpu);
+  if (ins.mod !== 3) cpu.ea = modrmAddress(cpu, ins, cpu.nextRip);
 }
 
 function requireIoPrivilege(cpu: Cpu): void {
@@ -50,7 +56,11 @@ export function writeControlRegister(cpu: Cpu, number: number, lo: number, hi: n
       break;
     }
     case 2: cpu.cr2 = value; return;
-    case 3: cpu.cr3 = value; break;
+    case 3:
+      // Every CR3 write flushes the (non-global) TLB, even with an unchanged value.
+      cpu.mmu.writeCr3(value);
+      cpu.cr3 = value;
+      return;
     case 4: {
       if (hi !== 0 || (lo & ~CR4_SUPPORTED) !== 0) throw generalProtection(0);
       if (!(lo & CR4_PAE) && cpu.efer & EFER_LMA) throw generalProtection(0);
@@ -96,7 +106,7 @@ function clts(cpu: Cpu): void {
 }
 
 function lmsw(cpu: Cpu, ins: Instruction): void {
-  requireRing0(cpu);
+  requireRing0ThenAddress(cpu, ins);
   const value = readOperand(cpu, ins, 0) & 0xf;
   // LMSW can set PE but not clear it.
   cpu.cr0 = (cpu.cr0 & ~0xe) | value | (cpu.cr0 & CR0_PE);
@@ -111,7 +121,7 @@ function smsw(cpu: Cpu, ins: Instruction): void {
 
 function loadTableRegister(isGdt: boolean) {
   return (cpu: Cpu, ins: Instruction): void => {
-    requireRing0(cpu);
+    requireRing0ThenAddress(cpu, ins);
     const limit = cpu.read(cpu.ea, 2);
     let base: number;
     if (cpu.mode === 64) {
@@ -138,7 +148,7 @@ function storeTableRegister(isGdt: boolean) {
 }
 
 function ltr(cpu: Cpu, ins: Instruction): void {
-  requireRing0(cpu);
+  requireRing0ThenAddress(cpu, ins);
   const selector = readOperand(cpu, ins, 0) & 0xffff;
   if ((selector & 0xfffc) === 0 || selector & 4) throw generalProtection(selector & 0xfffc);
   const d = readDescriptor(cpu, selector, { lo: 0, hi: 0 });
@@ -147,7 +157,7 @@ function ltr(cpu: Cpu, ins: Instruction): void {
   if (!(d.hi & 0x8000)) throw new CpuException(11, selector & 0xfffc, "TSS not present");
   let base = descriptorBase(d);
   if (cpu.efer & EFER_LMA) {
-    const upper = cpu.read(cpu.gdtrBase + (selector & ~7) + 8, 4) | 0;
+    const upper = cpu.systemRead(cpu.gdtrBase + (selector & ~7) + 8, 4) | 0;
     base = upper * TWO_32 + base;
   }
   cpu.trSelector = selector;
@@ -156,11 +166,11 @@ function ltr(cpu: Cpu, ins: Instruction): void {
   cpu.trAttributes = descriptorAttributes(d) | 0x2;
   // Mark the descriptor busy.
   const address = cpu.gdtrBase + (selector & ~7) + 4;
-  cpu.write(address, 4, d.hi | 0x200, 0);
+  cpu.systemWrite(address, 4, d.hi | 0x200);
 }
 
 function lldt(cpu: Cpu, ins: Instruction): void {
-  requireRing0(cpu);
+  requireRing0ThenAddress(cpu, ins);
   const selector = readOperand(cpu, ins, 0) & 0xffff;
   if ((selector & 0xfffc) === 0) {
     cpu.ldtrSelector = selector;
@@ -171,7 +181,7 @@ function lldt(cpu: Cpu, ins: Instruction): void {
   const d = readDescriptor(cpu, selector, { lo: 0, hi: 0 });
   if (((d.hi >>> 8) & 0x1f) !== 0x02) throw generalProtection(selector & 0xfffc);
   let base = descriptorBase(d);
-  if (cpu.efer & EFER_LMA) base = (cpu.read(cpu.gdtrBase + (selector & ~7) + 8, 4) | 0) * TWO_32 + base;
+  if (cpu.efer & EFER_LMA) base = (cpu.systemRead(cpu.gdtrBase + (selector & ~7) + 8, 4) | 0) * TWO_32 + base;
   cpu.ldtrSelector = selector;
   cpu.ldtrBase = base;
   cpu.ldtrLimit = descriptorLimit(d);
@@ -364,8 +374,8 @@ function swapgs(cpu: Cpu): void {
   cpu.kernelGsBase = base;
 }
 
-function invlpg(cpu: Cpu): void {
-  requireRing0(cpu);
+function invlpg(cpu: Cpu, ins: Instruction): void {
+  requireRing0ThenAddress(cpu, ins);
   cpu.mmu.invalidatePage(cpu.ea);
 }
 

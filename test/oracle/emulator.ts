@@ -1,0 +1,114 @@
+// The emulator side of the oracle: runUserMode from src/machine/user-mode.ts, loaded at run time so
+// the oracle type-checks and its native half runs before the module exists. The interface below is
+// the contract the oracle codes against (docs/oracle.md).
+//
+// ORACLE_EMULATOR=native swaps the emulator for a second run of the native harness: a self-check of
+// the harness's determinism and of the comparison (it must report zero differences).
+
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { CODE_ADDRESS, SCRATCH_ADDRESS, cloneState, initialScratch, type MachineState } from "./layout.js";
+import type { OracleCase } from "./generate.js";
+import { runNative, type NativeResult } from "./native.js";
+
+export interface UserModeState {
+  gpr: BigUint64Array;
+  rip: bigint;
+  rflags: number;
+  xmm: BigUint64Array;
+  mxcsr: number;
+}
+
+export interface UserModeResult {
+  state: UserModeState;
+  exception: { vector: number; errorCode: number | null } | null;
+  retired: number;
+}
+
+export interface UserModeMemoryRegion {
+  address: number;
+  bytes: Uint8Array;
+}
+
+export type RunUserMode = (options: {
+  code: Uint8Array;
+  codeAddress: number;
+  regions: UserModeMemoryRegion[];
+  state: UserModeState;
+  maxInstructions: number;
+}) => UserModeResult;
+
+/** The emulator's result in the shape the comparison takes. */
+export interface Outcome {
+  state: MachineState;
+  exception: { vector: number; errorCode: number | null } | null;
+  /** the page-fault address, when the side reports one */
+  faultAddress?: bigint;
+  /** the scratch region after the run */
+  memory: Uint8Array;
+  /** set when the side could not run the case at all (emulator threw, harness crashed or timed out) */
+  failure?: string;
+}
+
+export const USER_MODE_MODULE = fileURLToPath(new URL("../../src/machine/user-mode.ts", import.meta.url));
+/** Instructions the emulator may retire per case (self-loops run up to 300 iterations). */
+export const MAX_INSTRUCTIONS = 100_000;
+
+export interface EmulatorUnderTest {
+  name: string;
+  run(cases: readonly OracleCase[]): Outcome[];
+}
+
+/** Loads the emulator under test, or returns why it is not available. */
+export async function loadEmulator(): Promise<EmulatorUnderTest | string> {
+  if (process.env.ORACLE_EMULATOR === "native") return { name: "native harness (self-check)", run: (cases) => runNative(cases).map((r, i) => nativeOutcome(cases[i], r)) };
+  if (!existsSync(USER_MODE_MODULE)) return `runUserMode is not available yet: ${USER_MODE_MODULE} does not exist`;
+  const module = (await import(/* @vite-ignore */ USER_MODE_MODULE)) as { runUserMode?: RunUserMode };
+  const runUserMode = module.runUserMode;
+  if (typeof runUserMode !== "function") return `${USER_MODE_MODULE} does not export runUserMode`;
+  return { name: "runUserMode", run: (cases) => cases.map((c) => emulatorOutcome(runUserMode, c)) };
+}
+
+export function emulatorOutcome(runUserMode: RunUserMode, c: OracleCase): Outcome {
+  const memory = initialScratch(c.scratchSeed, c.patches);
+  try {
+    const result = runUserMode({
+      code: c.code.slice(),
+      codeAddress: CODE_ADDRESS,
+      regions: [{ address: SCRATCH_ADDRESS, bytes: memory }],
+      state: cloneState(c.state),
+      maxInstructions: MAX_INSTRUCTIONS,
+    });
+    const address = (result.exception as { address?: unknown } | null)?.address;
+    return {
+      state: { gpr: result.state.gpr, rip: result.state.rip, rflags: result.state.rflags >>> 0, xmm: result.state.xmm, mxcsr: result.state.mxcsr >>> 0 },
+      exception: result.exception ? { vector: result.exception.vector, errorCode: result.exception.errorCode } : null,
+      faultAddress: typeof address === "bigint" ? address : typeof address === "number" ? BigInt(address) : undefined,
+      memory,
+    };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    return { state: cloneState(c.state), exception: null, memory, failure: `emulator threw: ${message}` };
+  }
+}
+
+/** The native result in the emulator's conventions: traps (#BP, #DB) report the trapping instruction's address. */
+export function nativeOutcome(c: OracleCase, r: NativeResult): Outcome {
+  const memory = initialScratch(c.scratchSeed, c.patches);
+  for (const change of r.changes) memory.set(change.bytes, change.offset);
+  const state = cloneState(r.state);
+  if (r.exception && (r.exception.vector === 3 || r.exception.vector === 1)) {
+    const trapping = c.instructions.find((ins) => BigInt(CODE_ADDRESS + ins.offset + ins.length) === state.rip);
+    if (trapping) state.rip = BigInt(CODE_ADDRESS + trapping.offset);
+  }
+  let failure: string | undefined;
+  if (r.outcome === "timeout") failure = "native run timed out (generator bug: the case does not terminate)";
+  if (r.outcome === "crash") failure = `native harness crashed: ${new TextDecoder().decode(r.changes[0]?.bytes ?? new Uint8Array())}`;
+  return {
+    state,
+    exception: r.exception,
+    faultAddress: r.exception?.vector === 14 ? r.faultAddress : undefined,
+    memory: failure ? initialScratch(c.scratchSeed, c.patches) : memory,
+    failure,
+  };
+}
