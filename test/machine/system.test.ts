@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { IF } from "../../src/decoder/flags.js";
 import { CS, EFER_LMA } from "../../src/machine/cpu.js";
 import { TripleFault } from "../../src/machine/interrupts.js";
+import { describeFatal, registerDump } from "../../src/machine/cpu-dump.js";
 import { rowsWithoutSemantics } from "../../src/machine/interp/semantics/index.js";
 import { assemble } from "./support/assemble.js";
 import { protectedModeMachine, runUntilHalt, writeGate64, type TestMachine } from "./support/test-machine.js";
@@ -320,6 +321,35 @@ describe("external interrupts", () => {
     expect(machine.cpu.halted).toBe(false);
     runUntilHalt(machine);
     expect(readQword(machine, RESULTS + 8)).toBe(202n);
+  });
+});
+
+describe("the interpreter", () => {
+  it("re-decodes code that the program overwrites (self-modifying code) and counts retired instructions exactly", () => {
+    const machine = boot(`
+      mov ecx, 3
+    again:
+      mov eax, 1
+    patch_point:
+      add ebx, eax
+      mov byte ptr [rip + again + 1], 5
+    after:
+      dec ecx
+      jnz again
+      hlt`);
+    runUntilHalt(machine);
+    // First pass adds 1, then the immediate of "mov eax, 1" has become 5: 1 + 5 + 5.
+    expect(machine.cpu.regs[6]).toBe(11);
+    // Long-mode entry (22 instructions, the far jump included), MOV ECX, three passes of 5, and the HLT itself.
+    expect(machine.cpu.retired).toBe(22 + 1 + 3 * 5 + 1);
+  });
+
+  it("names the cause, RIP and instruction of a fatal error in one line, with a register dump", () => {
+    const machine = boot("ud2");
+    expect(() => runUntilHalt(machine)).toThrow(TripleFault);
+    const line = describeFatal(machine.cpu, "triple fault");
+    expect(line).toMatch(/^triple fault at rip 0x0000000000100[0-9a-f]{3} \(64-bit mode\): ud2 \[0f 0b\]$/);
+    expect(registerDump(machine.cpu)).toMatch(/rax=[0-9a-f]{16} .*\nrip=0000000000100/s);
   });
 });
 
