@@ -62,13 +62,22 @@ export function approximationAcceptable(fn: "rcp" | "rsqrt", sourceBits: number,
 
 /**
  * Which byte of a 512-byte FXSAVE/FXRSTOR access lands in CR2 depends on the order the processor
- * accesses the area in (this AMD host reports the highest byte); every other access reports the
- * first byte of its part in the faulting page.
+ * accesses the area in (this AMD host reports the highest byte), and which of CMPS's two memory
+ * operands faults first when both would is the order it reads them in (this host reads ES:rDI
+ * first); every other access reports the first byte of its part in the faulting page.
  */
 function faultAddressIsImplementationSpecific(c: OracleCase, native: Outcome): boolean {
+  return /^(fx(save|rstor)|cmps)/.test(faultingMnemonic(c, native) ?? "");
+}
+
+/** Whether a faulting FXSAVE's area content is implementation-specific (see compareOutcomes). */
+function isFaultingFxsave(c: OracleCase, native: Outcome): boolean {
+  return native.exception?.vector === 14 && /^fxsave/.test(faultingMnemonic(c, native) ?? "");
+}
+
+function faultingMnemonic(c: OracleCase, native: Outcome): string | undefined {
   const offset = Number(native.state.rip - BigInt(CODE_ADDRESS));
-  const ins = c.instructions.find((i) => i.offset === offset);
-  return !!ins && /^fx(save|rstor)/.test(ins.row.mnemonics[0]);
+  return c.instructions.find((i) => i.offset === offset)?.row.mnemonics[0];
 }
 
 export function compareOutcomes(c: OracleCase, native: Outcome, emulator: Outcome): Difference[] {
@@ -131,7 +140,7 @@ export function compareOutcomes(c: OracleCase, native: Outcome, emulator: Outcom
   // A 512-byte FXSAVE that page-faults may or may not have stored its first part (this AMD host
   // does, the emulator checks both pages first and stores nothing): the area's content is
   // implementation-specific then; the fault itself is still compared.
-  if (native.exception?.vector === 14 && faultAddressIsImplementationSpecific(c, native)) return differences;
+  if (isFaultingFxsave(c, native)) return differences;
   const ignored = new Uint8Array(SCRATCH_SIZE);
   for (const m of masks) if (m.kind === "memory") ignored.fill(1, Math.max(0, m.offset), Math.min(SCRATCH_SIZE, m.offset + m.length));
   const nativeRuns: string[] = [], emulatorRuns: string[] = [];

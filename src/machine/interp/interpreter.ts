@@ -22,12 +22,14 @@ const EA_XLAT = 3;
 const EA_NOT_ACCESSED = 4; // LEA, hint NOPs, prefetches: the address is never accessed and never faults
 
 const EA_READ_MODIFY_WRITE = 5; // ModRM memory destination that is read and written: faults report a write
-const EA_AFTER_PRIVILEGE_CHECK = 6; // privileged: the semantics compute the address after checking CPL
+const EA_IN_SEMANTICS = 6; // the semantics compute the address (after a privilege check, or from a bit offset)
 
 /** Privileged instructions with a memory operand: #GP for CPL > 0 comes before any fault of the address. */
 const PRIVILEGED_WITH_MEMORY = new Set(["lgdt", "lidt", "lldt", "ltr", "lmsw", "invlpg"]);
 
 const NOT_ACCESSED = new Set(["lea", "nop", "reservednop", "prefetchnta", "prefetcht0", "prefetcht1", "prefetcht2", "ud0", "ud1"]);
+
+const BIT_TESTS = new Set(["bt", "bts", "btr", "btc"]);
 
 /** Instructions that read and then write their first operand (a write-intent access: its faults have W=1). */
 const READ_MODIFY_WRITE = new Set([
@@ -41,7 +43,9 @@ const EA_KIND: Uint8Array = Uint8Array.from(OPCODE_TABLE, (row) => {
   if (row.operands.some((o) => o.method === M_XLAT)) return EA_XLAT;
   if (!row.hasModrm) return EA_NONE;
   if (NOT_ACCESSED.has(row.mnemonics[0])) return EA_NOT_ACCESSED;
-  if (PRIVILEGED_WITH_MEMORY.has(row.mnemonics[0])) return EA_AFTER_PRIVILEGE_CHECK;
+  if (PRIVILEGED_WITH_MEMORY.has(row.mnemonics[0])) return EA_IN_SEMANTICS;
+  // BT* with a register bit offset address memory relative to the operand: only the final address must be valid.
+  if (BIT_TESTS.has(row.mnemonics[0]) && row.operands[1].method === M_G) return EA_IN_SEMANTICS;
   if (READ_MODIFY_WRITE.has(row.mnemonics[0]) && row.operands[0]?.method !== M_G) return EA_READ_MODIFY_WRITE;
   return EA_MODRM;
 });

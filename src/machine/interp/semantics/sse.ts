@@ -678,6 +678,9 @@ function fxsave(cpu: Cpu): void {
 /** FXRSTOR/FXRSTOR64: MXCSR (reserved bits set: #GP(0), nothing loaded) and the XMM registers. */
 function fxrstor(cpu: Cpu): void {
   const base = fxCheck(cpu);
+  // The whole image is read (and may page-fault) before its MXCSR is validated.
+  cpu.mmu.translate(base, 0);
+  cpu.mmu.translate(cpu.next(base, 511), 0);
   const mxcsr = cpu.read(cpu.next(base, 24), 4) >>> 0;
   if ((mxcsr & ~MXCSR_MASK) !== 0) throw generalProtection(0, "reserved MXCSR bits in FXRSTOR image");
   const registers = cpu.mode === 64 ? 16 : 8;
