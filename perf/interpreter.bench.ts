@@ -3,37 +3,11 @@
 // Run: npx tsx perf/interpreter.bench.ts   (or npm run bench:interpreter)
 import Benchmark from "benchmark";
 import { assemble } from "../test/machine/support/assemble.js";
+import { ENTER_LONG_MODE } from "../test/machine/support/long-mode.js";
 import { protectedModeMachine, runUntilHalt } from "../test/machine/support/test-machine.js";
 
 const ORIGIN = 0x100000;
-const LONG_MODE = `
-  mov dword ptr [0x200000], 0x201003
-  mov dword ptr [0x201000], 0x202003
-  mov dword ptr [0x202000], 0x000083
-  mov dword ptr [0x202008], 0x200083
-  mov dword ptr [0x202010], 0x400083
-  mov dword ptr [0x202018], 0x600083
-  lgdt [gdtr]
-  mov eax, cr4
-  or eax, 0x20
-  mov cr4, eax
-  mov eax, 0x200000
-  mov cr3, eax
-  mov ecx, 0xc0000080
-  rdmsr
-  or eax, 0x100
-  wrmsr
-  mov eax, cr0
-  or eax, 0x80000001
-  mov cr0, eax
-  .byte 0xea
-  .long long_mode
-  .word 0x18
-gdt:
-  .quad 0, 0x00cf9a000000ffff, 0x00cf92000000ffff, 0x00af9a000000ffff
-gdtr:
-  .word 31
-  .long gdt
+const LONG_MODE = `${ENTER_LONG_MODE}
 .code64
 long_mode:
   mov rsp, 0x380000

@@ -9,54 +9,12 @@ import { TripleFault } from "../../src/machine/interrupts.js";
 import { describeFatal, registerDump } from "../../src/machine/cpu-dump.js";
 import { rowsWithoutSemantics } from "../../src/machine/interp/semantics/index.js";
 import { assemble } from "./support/assemble.js";
+import { ENTER_LONG_MODE } from "./support/long-mode.js";
 import { protectedModeMachine, runUntilHalt, writeGate64, type TestMachine } from "./support/test-machine.js";
 
 const ORIGIN = 0x100000;
 const IDT = 0x10000;
 const RESULTS = 0x300000;
-
-/**
- * 32-bit entry code that identity-maps the first 8 MiB with 2 MiB pages, enables PAE, EFER.LME and
- * paging, then far-jumps into the 64-bit code segment at `long_mode` (which the caller provides).
- */
-const ENTER_LONG_MODE = `
-  lgdt [gdtr]
-  mov dword ptr [0x200000], 0x201007
-  mov dword ptr [0x200004], 0
-  mov dword ptr [0x201000], 0x202007
-  mov dword ptr [0x201004], 0
-  mov dword ptr [0x202000], 0x000087
-  mov dword ptr [0x202008], 0x200087
-  mov dword ptr [0x202010], 0x400087
-  mov dword ptr [0x202018], 0x600087
-  mov eax, cr4
-  or eax, 0x20
-  mov cr4, eax
-  mov eax, 0x200000
-  mov cr3, eax
-  mov ecx, 0xc0000080
-  rdmsr
-  or eax, 0x100
-  wrmsr
-  mov eax, cr0
-  or eax, 0x80000001
-  mov cr0, eax
-  .byte 0xea
-  .long long_mode
-  .word 0x18
-gdt:
-  .quad 0
-  .quad 0x00cf9a000000ffff
-  .quad 0x00cf92000000ffff
-  .quad 0x00af9a000000ffff
-  .quad 0x00cff2000000ffff
-  .quad 0x00affa000000ffff
-  .quad 0x0000890060000067
-  .quad 0
-gdtr:
-  .word 63
-  .long gdt
-`;
 
 function boot(longModeCode: string): TestMachine {
   const machine = protectedModeMachine();

@@ -1,42 +1,12 @@
-// The emulator side of the oracle: runUserMode from src/machine/user-mode.ts, loaded at run time so
-// the oracle type-checks and its native half runs before the module exists. The interface below is
-// the contract the oracle codes against (docs/oracle.md).
+// The emulator side of the oracle: runUserMode from src/machine/user-mode.ts.
 //
 // ORACLE_EMULATOR=native swaps the emulator for a second run of the native harness: a self-check of
 // the harness's determinism and of the comparison (it must report zero differences).
 
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { runUserMode } from "../../src/machine/user-mode.js";
 import { CODE_ADDRESS, SCRATCH_ADDRESS, cloneState, initialScratch, type MachineState } from "./layout.js";
 import type { OracleCase } from "./generate.js";
 import { runNative, type NativeResult } from "./native.js";
-
-export interface UserModeState {
-  gpr: BigUint64Array;
-  rip: bigint;
-  rflags: number;
-  xmm: BigUint64Array;
-  mxcsr: number;
-}
-
-export interface UserModeResult {
-  state: UserModeState;
-  exception: { vector: number; errorCode: number | null } | null;
-  retired: number;
-}
-
-export interface UserModeMemoryRegion {
-  address: number;
-  bytes: Uint8Array;
-}
-
-export type RunUserMode = (options: {
-  code: Uint8Array;
-  codeAddress: number;
-  regions: UserModeMemoryRegion[];
-  state: UserModeState;
-  maxInstructions: number;
-}) => UserModeResult;
 
 /** The emulator's result in the shape the comparison takes. */
 export interface Outcome {
@@ -50,7 +20,6 @@ export interface Outcome {
   failure?: string;
 }
 
-export const USER_MODE_MODULE = fileURLToPath(new URL("../../src/machine/user-mode.ts", import.meta.url));
 /** Instructions the emulator may retire per case (self-loops run up to 300 iterations). */
 export const MAX_INSTRUCTIONS = 100_000;
 
@@ -59,17 +28,13 @@ export interface EmulatorUnderTest {
   run(cases: readonly OracleCase[]): Outcome[];
 }
 
-/** Loads the emulator under test, or returns why it is not available. */
+/** The emulator under test (or the native harness again, for the self-check). */
 export async function loadEmulator(): Promise<EmulatorUnderTest | string> {
   if (process.env.ORACLE_EMULATOR === "native") return { name: "native harness (self-check)", run: (cases) => runNative(cases).map((r, i) => nativeOutcome(cases[i], r)) };
-  if (!existsSync(USER_MODE_MODULE)) return `runUserMode is not available yet: ${USER_MODE_MODULE} does not exist`;
-  const module = (await import(/* @vite-ignore */ USER_MODE_MODULE)) as { runUserMode?: RunUserMode };
-  const runUserMode = module.runUserMode;
-  if (typeof runUserMode !== "function") return `${USER_MODE_MODULE} does not export runUserMode`;
-  return { name: "runUserMode", run: (cases) => cases.map((c) => emulatorOutcome(runUserMode, c)) };
+  return { name: "runUserMode", run: (cases) => cases.map(emulatorOutcome) };
 }
 
-export function emulatorOutcome(runUserMode: RunUserMode, c: OracleCase): Outcome {
+export function emulatorOutcome(c: OracleCase): Outcome {
   const memory = initialScratch(c.scratchSeed, c.patches);
   try {
     const result = runUserMode({
@@ -79,11 +44,11 @@ export function emulatorOutcome(runUserMode: RunUserMode, c: OracleCase): Outcom
       state: cloneState(c.state),
       maxInstructions: MAX_INSTRUCTIONS,
     });
-    const address = (result.exception as { address?: unknown } | null)?.address;
+    const address = result.exception?.address;
     return {
       state: { gpr: result.state.gpr, rip: result.state.rip, rflags: result.state.rflags >>> 0, xmm: result.state.xmm, mxcsr: result.state.mxcsr >>> 0 },
       exception: result.exception ? { vector: result.exception.vector, errorCode: result.exception.errorCode } : null,
-      faultAddress: typeof address === "bigint" ? address : typeof address === "number" ? BigInt(address) : undefined,
+      faultAddress: address === undefined ? undefined : BigInt.asUintN(64, BigInt(address)),
       memory,
     };
   } catch (error) {
