@@ -1,25 +1,33 @@
-// The command line: `tsx src/cli.ts [IMAGE] --accel interp|jit -m MiB --append ARGS` boots a kernel
-// (not implemented yet), `tsx src/cli.ts disasm ...` disassembles. Every failure ends with one
+// The command line: `tsx src/cli.ts [IMAGE] --accel interp|jit -m MiB --append ARGS` boots a kernel,
+// `tsx src/cli.ts disasm ...` disassembles. Every failure ends with one
 // "error: ..." line on stderr and a nonzero exit code, never a stack trace (X64EMU_DEBUG=1 adds it).
 
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
-import { registerBootAction } from "./cli/boot.js";
+import { processStdin, registerBootAction } from "./cli/boot.js";
 import { registerDisasmCommand } from "./cli/disasm.js";
 import { CliError, UsageError, oneLine } from "./cli/errors.js";
 
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** a booted guest's serial output (default: decoded as UTF-8 into stdout) */
+  serial?(bytes: Uint8Array): void;
+  /** input for a booted guest's serial port (default: none) */
+  stdin?: NodeJS.ReadableStream | null;
 }
 
 const processIo: CliIo = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
+  serial: (bytes) => void process.stdout.write(bytes),
+  get stdin() {
+    return processStdin();
+  },
 };
 
-export function buildProgram(io: CliIo): Command {
+export function buildProgram(io: CliIo, setExitCode: (code: number) => void = () => {}): Command {
   const program = new Command();
   program
     .name("x64emu")
@@ -43,7 +51,18 @@ export function buildProgram(io: CliIo): Command {
     .enablePositionalOptions();
 
   registerDisasmCommand(program, (text) => io.stdout(text));
-  registerBootAction(program);
+  const decoder = new TextDecoder();
+  registerBootAction(
+    program,
+    {
+      stderr: (text) => io.stderr(text),
+      serial: io.serial ? (bytes) => io.serial!(bytes) : (bytes) => io.stdout(decoder.decode(bytes, { stream: true })),
+      get stdin() {
+        return io.stdin ?? null;
+      },
+    },
+    setExitCode,
+  );
   return program;
 }
 
@@ -59,10 +78,13 @@ function packageVersion(): string {
 /** Runs the CLI on `argv` (arguments after the script name); resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   try {
-    const program = buildProgram(io);
+    let exitCode = 0;
+    const program = buildProgram(io, (code) => {
+      exitCode = code;
+    });
     rejectUnknownCommand(program, argv);
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    return exitCode;
   } catch (error) {
     return reportError(error, io);
   }

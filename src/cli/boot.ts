@@ -1,43 +1,190 @@
-// The default action: boot a kernel image (QEMU-like flags). The machine lands in a later issue;
-// for now the flags are validated and the command reports that booting is not implemented.
+// The default action: boot a multiboot kernel image on the PC model, like
+//   qemu-system-x86_64 -machine q35 -m 512 -nodefaults -display none -serial stdio -no-reboot \
+//     -kernel IMAGE -append ARGS -device isa-debug-exit,iobase=0xf4,iosize=0x04
+// The guest's serial output goes to stdout byte for byte, stdin feeds its serial input, and the exit
+// status is the guest's isa-debug-exit status ((v << 1) | 1). Everything else that ends the run is
+// one "error: ..." line on stderr (a guest fault adds a register dump) and a status of its own.
 
-import { statSync } from "node:fs";
+import { fstatSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import { Option, type Command } from "commander";
-import { CliError, describeFsError } from "./errors.js";
+import { TSC_HZ } from "../machine/clock.js";
+import { MAX_RAM_MIB, MultibootError, parseMultibootKernel } from "../machine/multiboot.js";
+import { DEFAULT_MEMORY_MIB, PcMachine, type StopReason } from "../machine/pc.js";
+import { CliError, UsageError, oneLine, readRegularFile } from "./errors.js";
 import { parseCount } from "./values.js";
 
 export const DEFAULT_IMAGE = "build/kernel.elf";
+
+/** Exit statuses of a boot besides the guest's own (isa-debug-exit statuses are odd). */
+export const EXIT_GUEST_FAULT = 4; // triple fault, or halted for good
+export const EXIT_TIMEOUT = 124; // --timeout expired (as timeout(1))
+export const EXIT_INTERNAL = 70;
 
 export interface BootOptions {
   accel: "interp" | "jit" | "check";
   memory?: string;
   append?: string;
+  clock: "realtime" | "virtual";
+  timeout?: string;
+  stats?: boolean;
+  rtcBase?: string;
+}
+
+/** What booting writes to and reads from. */
+export interface BootIo {
+  stderr(text: string): void;
+  /** the guest's serial output */
+  serial(bytes: Uint8Array): void;
+  /** host input for the guest's serial port, if any */
+  stdin?: NodeJS.ReadableStream | null;
 }
 
 /** Adds the boot arguments and options to the root command and makes booting its action. */
-export function registerBootAction(program: Command): void {
+export function registerBootAction(program: Command, io: BootIo, setExitCode: (code: number) => void): void {
   program
-    .argument("[image]", `multiboot kernel image to boot (default ${DEFAULT_IMAGE})`)
+    .argument("[image]", `multiboot kernel image to boot (default ${DEFAULT_IMAGE}, built by npm run build:guest)`)
     .addOption(
-      new Option("--accel <engine>", "execution engine: interp (interpreter), jit, check (both in lockstep)")
+      new Option("--accel <engine>", "execution engine: interp (interpreter), jit (runs the interpreter until the JIT lands), check (not implemented yet)")
         .choices(["interp", "jit", "check"])
         .default("jit"),
     )
-    .option("-m, --memory <MiB>", "guest RAM in MiB (default 512)")
-    .option("--append <args>", 'kernel command line, e.g. "bench commits=100"')
-    .action((image: string | undefined, options: BootOptions) => {
-      runBoot(image, options);
+    .option("-m, --memory <MiB>", `guest RAM in MiB (default ${DEFAULT_MEMORY_MIB}, at most ${MAX_RAM_MIB})`)
+    .option("--append <args>", 'kernel command line after the image path, e.g. "bench commits=100"')
+    .addOption(
+      new Option("--clock <kind>", `guest time: realtime (host time) or virtual (1 ns per instruction: reproducible runs); the TSC runs at ${TSC_HZ / 1e6} MHz`)
+        .choices(["realtime", "virtual"])
+        .default("realtime"),
+    )
+    .option("--timeout <seconds>", "stop the guest after this much wall time (exit status 124)")
+    .option("--rtc-base <when>", "RTC time at boot: utc (the host clock, default) or an ISO date such as 2024-01-01T00:00:00Z")
+    .option("--stats", "print guest instructions, wall time and MIPS on stderr at exit")
+    .addHelpText(
+      "after",
+      "\nExit status: the guest's isa-debug-exit status ((value << 1) | 1); 0 when the guest resets the machine\n" +
+        "(as qemu -no-reboot); 1 for a bad image, 2 for a bad command line, 4 for a triple fault or a CPU\n" +
+        "halted for good, 124 when --timeout expires, 70 for an internal error.",
+    )
+    .action(async (image: string | undefined, options: BootOptions) => {
+      setExitCode(await runBoot(image, options, io));
     });
 }
 
-export function runBoot(image: string | undefined, options: BootOptions): void {
-  if (options.memory !== undefined) parseCount(options.memory, "-m/--memory");
-  if (image !== undefined) {
-    try {
-      statSync(image);
-    } catch (error) {
-      throw new CliError(describeFsError(image, error));
+function parseTimeout(text: string): number {
+  const value = Number(text.trim());
+  if (!/^\s*[0-9]*\.?[0-9]+\s*$/.test(text) || !Number.isFinite(value) || value <= 0) {
+    throw new UsageError(`--timeout: expected a positive number of seconds, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function parseRtcBase(text: string): Date {
+  if (text === "utc") return new Date();
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`--rtc-base: expected utc or an ISO date like 2024-01-01T00:00:00Z, got ${JSON.stringify(text)}`);
+  return date;
+}
+
+/** Boots `image` and runs it to the end; resolves to the exit status. */
+export async function runBoot(image: string | undefined, options: BootOptions, io: BootIo): Promise<number> {
+  let memoryMiB = DEFAULT_MEMORY_MIB;
+  if (options.memory !== undefined) {
+    memoryMiB = parseCount(options.memory, "-m/--memory");
+    if (memoryMiB < 2 || memoryMiB > MAX_RAM_MIB) {
+      throw new UsageError(`-m/--memory: guest RAM must be 2..${MAX_RAM_MIB} MiB (q35 keeps it below 4 GiB), got ${memoryMiB}`);
     }
   }
-  throw new CliError("booting images is not implemented yet (try the disasm subcommand)");
+  const timeoutSeconds = options.timeout !== undefined ? parseTimeout(options.timeout) : undefined;
+  const rtcBase = options.rtcBase !== undefined ? parseRtcBase(options.rtcBase) : undefined;
+  if (options.accel === "check") throw new CliError("--accel check is not implemented yet (it needs the JIT); use --accel interp");
+
+  const path = image ?? DEFAULT_IMAGE;
+  let bytes: Uint8Array;
+  try {
+    bytes = readRegularFile(path);
+  } catch (error) {
+    if (image === undefined && error instanceof CliError && /no such file/.test(error.message)) {
+      throw new CliError(`${DEFAULT_IMAGE}: no such file (build the default guest image with \`npm run build:guest\`, or name an image)`);
+    }
+    throw error;
+  }
+  const machine = new PcMachine({ memoryMiB, clock: options.clock, rtcBase, onSerialOutput: (chunk) => io.serial(chunk) });
+  try {
+    machine.boot(parseMultibootKernel(bytes), path, options.append ?? "");
+  } catch (error) {
+    if (error instanceof MultibootError) throw new CliError(`${path}: ${error.message}`);
+    throw error;
+  }
+
+  const detachInput = attachInput(machine, io.stdin ?? null);
+  const started = performance.now();
+  let reason: StopReason;
+  try {
+    reason = await machine.run({ timeoutSeconds });
+  } finally {
+    detachInput();
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  if (options.stats) {
+    const instructions = machine.cpu.retired;
+    const mips = instructions / wallSeconds / 1e6;
+    io.stderr(
+      `stats: ${instructions} guest instructions in ${wallSeconds.toFixed(3)} s wall time, ${mips.toFixed(2)} MIPS ` +
+        `(accel ${options.accel === "jit" ? "jit = interpreter for now" : options.accel}, clock ${options.clock}, TSC ${TSC_HZ / 1e6} MHz)\n`,
+    );
+  }
+  return report(reason, machine, io);
+}
+
+function report(reason: StopReason, machine: PcMachine, io: BootIo): number {
+  switch (reason.kind) {
+    case "exit":
+      return reason.status;
+    case "reset":
+      io.stderr(`x64emu: the guest reset the machine (${reason.source}); stopping as qemu -no-reboot does\n`);
+      return 0;
+    case "triple-fault":
+    case "halted":
+      io.stderr(`error: ${oneLine(reason.message)}\n${reason.dump}\n`);
+      return EXIT_GUEST_FAULT;
+    case "timeout":
+      io.stderr(`error: timeout: the guest was still running after ${reason.seconds} s (${machine.cpu.retired} instructions retired)\n`);
+      return EXIT_TIMEOUT;
+    case "instruction-limit":
+      io.stderr(`error: the guest was still running after ${reason.limit} instructions\n`);
+      return EXIT_TIMEOUT;
+    case "internal-error":
+      io.stderr(`error: internal error: ${oneLine(reason.message)} (set X64EMU_DEBUG=1 for details)\n`);
+      if (process.env.X64EMU_DEBUG && reason.error instanceof Error && reason.error.stack) io.stderr(reason.error.stack + "\n");
+      return EXIT_INTERNAL;
+  }
+}
+
+/** Feeds `stream` to the guest's UART; returns the function that stops it. */
+function attachInput(machine: PcMachine, stream: NodeJS.ReadableStream | null): () => void {
+  if (stream === null) return () => {};
+  machine.inputOpen = true;
+  const onData = (chunk: Buffer | string) => machine.receiveInput(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+  const onEnd = () => machine.closeInput();
+  stream.on("data", onData);
+  stream.on("end", onEnd);
+  stream.on("error", onEnd);
+  return () => {
+    stream.off("data", onData);
+    stream.off("end", onEnd);
+    stream.off("error", onEnd);
+    stream.pause();
+    (stream as { destroy?: () => void }).destroy?.();
+  };
+}
+
+/** process.stdin when file descriptor 0 is something to read (pipe, file, terminal), else null. */
+export function processStdin(): NodeJS.ReadableStream | null {
+  try {
+    const stats = fstatSync(0);
+    if (stats.isFIFO() || stats.isSocket() || stats.isFile() || stats.isCharacterDevice()) return process.stdin;
+  } catch {
+    // no standard input at all
+  }
+  return null;
 }

@@ -214,7 +214,7 @@ describe.concurrent("disasm errors: one line on stderr, nonzero exit, no stack t
     ["help for an unknown command", () => ["help", "nope"], /^error: unknown command 'nope'/],
     ["unknown root flag", () => ["--bogus"], /^error: unknown option '--bogus'$/],
     ["bad --accel", () => ["--accel", "warp"], /^error: option '--accel <engine>' argument 'warp' is invalid/],
-    ["booting (not implemented yet)", () => [], /^error: booting images is not implemented yet/, "spawn"],
+    ["booting an image that does not exist", () => ["/nonexistent/kernel.elf"], /^error: .*\/nonexistent\/kernel\.elf/, "spawn"],
   ];
 
   for (const [name, args, message, spawn] of cases) {

@@ -1,0 +1,362 @@
+// The PC: RAM, the port bus and the q35 devices a -kernel guest sees on QEMU 7.2 (-nodefaults), the
+// CPU and its interpreter, the multiboot loader, and the run loop.
+//
+// The run loop executes instructions in batches. Between batches it services device time (PIT,
+// UART character timeout, RTC interrupts) and host input; a batch never runs past the next timer
+// deadline in virtual time, so interrupts arrive at exactly the same instruction in every run. HLT
+// with IF=1 waits for the next event: the realtime clock sleeps the host until then, the virtual
+// clock jumps to it. The run ends on isa-debug-exit, a reset request, a triple fault, HLT with
+// IF=0 (nothing can wake the CPU), the instruction limit or the caller's timeout.
+import { performance } from "node:perf_hooks";
+import { IF } from "../decoder/flags.js";
+import { Clock, NS_PER_INSTRUCTION, TSC_HZ, type ClockKind } from "./clock.js";
+import { describeFatal, registerDump } from "./cpu-dump.js";
+import { Cpu } from "./cpu.js";
+import { CmosRtc, RTC_IRQ } from "./devices/cmos-rtc.js";
+import { DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, DebugExit, debugExitStatus } from "./devices/debug-exit.js";
+import { I8042 } from "./devices/i8042.js";
+import { Pit, SpeakerPort } from "./devices/i8254.js";
+import { PicPair } from "./devices/i8259.js";
+import { PciHost, q35Functions } from "./devices/pci.js";
+import { FastA20Port, PostPort } from "./devices/system-ports.js";
+import { COM1_BASE, COM1_IRQ, Uart16550 } from "./devices/uart16550.js";
+import { Interpreter } from "./interp/interpreter.js";
+import { TripleFault } from "./interrupts.js";
+import { PortBus } from "./io-bus.js";
+import { PhysicalMemory } from "./memory.js";
+import { MAX_RAM_MIB, loadMultiboot, setMultibootEntryState, type BootInfo, type MultibootKernel } from "./multiboot.js";
+
+export const DEFAULT_MEMORY_MIB = 512;
+/** instructions per batch between device-time checks */
+const BATCH = 4096;
+/** wall time one slice of run() executes before yielding to the host event loop */
+const SLICE_MS = 20;
+
+export type StopReason =
+  | { kind: "exit"; value: number; status: number }
+  | { kind: "reset"; source: string }
+  | { kind: "triple-fault"; message: string; dump: string }
+  | { kind: "halted"; message: string; dump: string }
+  | { kind: "timeout"; seconds: number }
+  | { kind: "instruction-limit"; limit: number }
+  | { kind: "internal-error"; message: string; error: unknown };
+
+export interface MachineOptions {
+  /** guest RAM in MiB (1..2815; default 512) */
+  memoryMiB?: number;
+  clock?: ClockKind;
+  /** serial output, in order, flushed between batches and when the run ends */
+  onSerialOutput?: (bytes: Uint8Array) => void;
+  /** the RTC's time at boot (default: the host's clock) */
+  rtcBase?: Date;
+}
+
+export interface RunOptions {
+  /** wall-clock limit in seconds */
+  timeoutSeconds?: number;
+  /** stop after this many retired instructions */
+  maxInstructions?: number;
+}
+
+/** Host input still to come: when the guest waits for it, run() waits for `receiveInput`. */
+export interface InputState {
+  open: boolean;
+}
+
+export class PcMachine {
+  readonly memory: PhysicalMemory;
+  readonly ports = new PortBus();
+  readonly cpu: Cpu;
+  readonly interpreter: Interpreter;
+  readonly clock: Clock;
+  readonly pic = new PicPair();
+  readonly pit: Pit;
+  readonly speaker: SpeakerPort;
+  readonly uart: Uart16550;
+  readonly rtc: CmosRtc;
+  readonly pci: PciHost;
+  readonly debugExit = new DebugExit();
+  readonly keyboard = new I8042();
+  readonly postPort = new PostPort();
+  readonly fastA20 = new FastA20Port();
+  readonly tscHz = TSC_HZ;
+  bootInfo: BootInfo | null = null;
+  /** whether host input may still arrive (set by whoever feeds receiveInput) */
+  inputOpen = false;
+
+  private stopReason: StopReason | null = null;
+  /** guest ns of the earliest device deadline */
+  private nextDeadline = Infinity;
+  /** the current batch stops when cpu.retired reaches this */
+  private batchEnd = 0;
+  private readonly onSerialOutput: (bytes: Uint8Array) => void;
+  private output = new Uint8Array(4096);
+  private outputLength = 0;
+  private inputWaiter: (() => void) | null = null;
+
+  constructor(options: MachineOptions = {}) {
+    const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
+    if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > MAX_RAM_MIB) {
+      throw new RangeError(`guest RAM must be 2..${MAX_RAM_MIB} MiB (q35 keeps that much below 4 GiB), got ${memoryMiB}`);
+    }
+    this.memory = new PhysicalMemory(memoryMiB * 1024 * 1024);
+    this.cpu = new Cpu(this.memory, this.ports);
+    this.interpreter = new Interpreter(this.cpu);
+    this.interpreter.interruptController = this.pic;
+    this.clock = new Clock(options.clock ?? "realtime", this.cpu);
+    this.clock.attach();
+    const now = this.clock.now;
+    this.onSerialOutput = options.onSerialOutput ?? (() => {});
+
+    const pic = this.pic;
+    pic.resetToBiosState();
+    pic.register(this.ports);
+
+    this.pit = new Pit(now);
+    this.pit.onIrq = (level) => pic.setIrq(0, level);
+    this.pit.resetToBiosState();
+    this.ports.register(0x40, 4, this.pit);
+    this.speaker = new SpeakerPort(this.pit, now);
+    this.ports.register(0x61, 1, this.speaker);
+
+    this.uart = new Uart16550(now);
+    this.uart.onIrq = (level) => pic.setIrq(COM1_IRQ, level);
+    this.uart.onTransmit = (byte) => this.serialByte(byte);
+    this.uart.onDeadlineChange = () => this.deadlinesChanged();
+    this.ports.register(COM1_BASE, 8, this.uart);
+
+    this.rtc = new CmosRtc(now, options.rtcBase ?? new Date(), this.memory.ramSize);
+    this.rtc.onIrq = (level) => pic.setIrq(RTC_IRQ, level);
+    this.rtc.onDeadlineChange = () => this.deadlinesChanged();
+    this.ports.register(0x70, 2, this.rtc);
+
+    this.pci = new PciHost(q35Functions());
+    this.pci.onReset = () => this.stop({ kind: "reset", source: "reset control register, port 0xcf9" });
+    this.ports.register(0xcf8, 8, this.pci);
+
+    this.debugExit.onExit = (value) => this.stop({ kind: "exit", value, status: debugExitStatus(value) });
+    this.ports.register(DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, this.debugExit);
+
+    this.keyboard.onIrq = (irq, level) => pic.setIrq(irq, level);
+    this.keyboard.onReset = () => this.stop({ kind: "reset", source: "keyboard controller, port 0x64" });
+    this.ports.register(0x60, 1, this.keyboard);
+    this.ports.register(0x64, 1, this.keyboard);
+    this.ports.register(0x80, 1, this.postPort);
+    this.fastA20.onReset = () => this.stop({ kind: "reset", source: "fast reset, port 0x92" });
+    this.ports.register(0x92, 1, this.fastA20);
+    this.pit.onDeadlineChange = () => this.deadlinesChanged();
+    this.deadlinesChanged();
+  }
+
+  /** Loads a parsed multiboot kernel and sets the CPU at its entry, as QEMU's -kernel does. */
+  boot(kernel: MultibootKernel, kernelPath: string, args: string): BootInfo {
+    const info = loadMultiboot(this.memory, kernel, kernelPath, args);
+    setMultibootEntryState(this.cpu, kernel, info);
+    this.bootInfo = info;
+    return info;
+  }
+
+  /** Ends the run at the end of the current instruction. */
+  stop(reason: StopReason): void {
+    if (this.stopReason === null) this.stopReason = reason;
+    this.batchEnd = 0;
+  }
+
+  /** Host bytes for the UART's receiver. */
+  receiveInput(bytes: ArrayLike<number>): void {
+    this.uart.receive(bytes);
+    this.wakeInputWaiter();
+  }
+
+  /** No more host input will come. */
+  closeInput(): void {
+    this.inputOpen = false;
+    this.wakeInputWaiter();
+  }
+
+  private wakeInputWaiter(): void {
+    const waiter = this.inputWaiter;
+    this.inputWaiter = null;
+    waiter?.();
+  }
+
+  // ---- serial output -----------------------------------------------------------------------------
+
+  private serialByte(byte: number): void {
+    if (this.outputLength === this.output.length) {
+      const bigger = new Uint8Array(this.output.length * 2);
+      bigger.set(this.output);
+      this.output = bigger;
+    }
+    this.output[this.outputLength++] = byte;
+  }
+
+  /** Hands buffered serial output to the sink. */
+  flushOutput(): void {
+    if (this.outputLength === 0) return;
+    const chunk = this.output.slice(0, this.outputLength);
+    this.outputLength = 0;
+    this.onSerialOutput(chunk);
+  }
+
+  // ---- time ------------------------------------------------------------------------------------
+
+  /** A device's deadline may have moved: recompute, and cut the batch there (virtual time). */
+  private deadlinesChanged(): void {
+    const next = Math.min(this.pit.nextDeadline(), this.uart.nextDeadline(), this.rtc.nextDeadline());
+    this.nextDeadline = next;
+    if (this.clock.kind === "virtual" && next !== Infinity) {
+      const instructions = Math.ceil((next - this.clock.now()) / NS_PER_INSTRUCTION);
+      const end = this.cpu.retired + Math.max(instructions, 0);
+      if (end < this.batchEnd) this.batchEnd = end;
+    }
+  }
+
+  private serviceDevices(now: number): void {
+    this.pit.service(now);
+    this.uart.service(now);
+    this.rtc.service(now);
+    this.deadlinesChanged();
+  }
+
+  // ---- running -----------------------------------------------------------------------------------
+
+  /**
+   * Runs until the guest stops (or `options` stop it). Yields to the host event loop every
+   * SLICE_MS of execution so host input and timers get through.
+   */
+  async run(options: RunOptions = {}): Promise<StopReason> {
+    const started = performance.now();
+    const timeoutMs = options.timeoutSeconds !== undefined ? options.timeoutSeconds * 1000 : Infinity;
+    const limit = options.maxInstructions ?? Infinity;
+    for (;;) {
+      const waitNs = this.runSlice(performance.now() + SLICE_MS, limit);
+      this.flushOutput();
+      if (this.stopReason !== null) return this.stopReason;
+      const elapsed = performance.now() - started;
+      if (elapsed >= timeoutMs) {
+        this.stop({ kind: "timeout", seconds: options.timeoutSeconds! });
+        return this.stopReason!;
+      }
+      if (waitNs === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      // Halted: sleep until the next timer event, host input, or the timeout.
+      const remaining = timeoutMs - elapsed;
+      const waitMs = Math.min(waitNs / 1e6, remaining);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.inputWaiter = null;
+          resolve();
+        };
+        // Below ~2 ms setTimeout overshoots: spin through the event loop instead.
+        const timer = waitMs === Infinity ? undefined : setTimeout(done, waitMs >= 2 ? Math.floor(waitMs) - 1 : 0);
+        this.inputWaiter = done;
+      });
+    }
+  }
+
+  /**
+   * Runs until the guest stops or the instruction limit, without waiting for the host (virtual
+   * clock; a guest waiting for input that is not there stops as halted). For tests.
+   */
+  runSync(options: { maxInstructions?: number } = {}): StopReason {
+    const limit = options.maxInstructions ?? Infinity;
+    this.inputOpen = false;
+    for (;;) {
+      const waitNs = this.runSlice(Infinity, limit);
+      this.flushOutput();
+      if (this.stopReason !== null) return this.stopReason;
+      if (waitNs !== 0) this.clock.skipTo(this.clock.now() + waitNs);
+    }
+  }
+
+  /**
+   * Executes batches until `sliceEndMs` (host time), a stop, or a halt that must wait for the host.
+   * Returns 0, or the guest ns to wait (Infinity: until host input) when halted.
+   */
+  private runSlice(sliceEndMs: number, limit: number): number {
+    const cpu = this.cpu;
+    const interpreter = this.interpreter;
+    const clock = this.clock;
+    const virtual = clock.kind === "virtual";
+    for (;;) {
+      if (this.stopReason !== null) return 0;
+      if (cpu.retired >= limit) {
+        this.stop({ kind: "instruction-limit", limit });
+        return 0;
+      }
+      const now = clock.now();
+      if (now >= this.nextDeadline) this.serviceDevices(now);
+      if (this.uart.hasQueuedInput()) this.uart.pumpInput();
+      if (cpu.halted) {
+        if ((cpu.getFlags() & IF) === 0) {
+          this.stop(this.haltedForever("guest halted with interrupts disabled"));
+          return 0;
+        }
+        if (!this.pic.pending) {
+          const next = this.nextDeadline;
+          if (!this.canWake()) {
+            this.stop(this.haltedForever("guest halted waiting for an interrupt that cannot come (no unmasked timer, no host input)"));
+            return 0;
+          }
+          if (virtual && next !== Infinity) {
+            clock.skipTo(next);
+            continue;
+          }
+          return next === Infinity ? Infinity : Math.max(1, next - now);
+        }
+      }
+      // A batch: up to BATCH instructions, and (virtual time) not past the next deadline.
+      let count = BATCH;
+      if (virtual && this.nextDeadline !== Infinity) {
+        count = Math.min(count, Math.max(1, Math.ceil((this.nextDeadline - now) / NS_PER_INSTRUCTION)));
+      }
+      if (limit !== Infinity) count = Math.min(count, limit - cpu.retired);
+      this.batchEnd = cpu.retired + count;
+      // Interrupt deliveries and faults do not retire: bound the steps too.
+      let steps = count + 64;
+      try {
+        // A halted CPU with an interrupt pending: step() delivers it.
+        if (cpu.halted) interpreter.step();
+        while (cpu.retired < this.batchEnd && !cpu.halted && steps-- > 0) interpreter.step();
+      } catch (error) {
+        if (error instanceof TripleFault) {
+          this.stop({ kind: "triple-fault", message: describeFatal(cpu, error.message), dump: registerDump(cpu) });
+        } else {
+          const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          this.stop({ kind: "internal-error", message: describeFatal(cpu, message), error });
+        }
+        return 0;
+      }
+      if (performance.now() >= sliceEndMs) return 0;
+    }
+  }
+
+  /** Whether an interrupt can still reach a halted CPU: a device event on an IRQ the PIC lets through, or host input. */
+  private canWake(): boolean {
+    const masked = (irq: number) =>
+      irq < 8 ? (this.pic.master.imr & (1 << irq)) !== 0 : (this.pic.slave.imr & (1 << (irq - 8))) !== 0 || (this.pic.master.imr & 4) !== 0;
+    if (this.pit.nextDeadline() !== Infinity && !masked(0)) return true;
+    if (this.rtc.nextDeadline() !== Infinity && !masked(RTC_IRQ)) return true;
+    if ((this.uart.nextDeadline() !== Infinity || this.inputOpen || this.uart.hasQueuedInput()) && !masked(COM1_IRQ)) return true;
+    return false;
+  }
+
+  private haltedForever(cause: string): StopReason {
+    const cpu = this.cpu;
+    // HLT has retired: RIP is past it. Name the HLT when that is what precedes RIP.
+    let message: string;
+    try {
+      const hltAt = cpu.next(cpu.rip, -1);
+      message = cpu.mmu.fetch8(hltAt) === 0xf4
+        ? `${cause} (hlt at rip 0x${hltAt.toString(16)})`
+        : describeFatal(cpu, cause);
+    } catch {
+      message = describeFatal(cpu, cause);
+    }
+    return { kind: "halted", message, dump: registerDump(cpu) };
+  }
+}
