@@ -15,6 +15,8 @@ import { CliError, UsageError, oneLine, readRegularFile } from "./errors.js";
 import { parseCount } from "./values.js";
 
 export const DEFAULT_IMAGE = "build/kernel.elf";
+/** The RTC's time at boot under --clock virtual unless --rtc-base says otherwise: runs stay reproducible. */
+export const VIRTUAL_RTC_BASE = "2000-01-01T00:00:00Z";
 
 /** Exit statuses of a boot besides the guest's own (isa-debug-exit statuses are odd). */
 export const EXIT_GUEST_FAULT = 4; // triple fault, or halted for good
@@ -57,7 +59,7 @@ export function registerBootAction(program: Command, io: BootIo, setExitCode: (c
         .default("realtime"),
     )
     .option("--timeout <seconds>", "stop the guest after this much wall time (exit status 124)")
-    .option("--rtc-base <when>", "RTC time at boot: utc (the host clock, default) or an ISO date such as 2024-01-01T00:00:00Z")
+    .option("--rtc-base <when>", `RTC time at boot: utc (the host clock; the default with --clock realtime) or an ISO date such as 2024-01-01T00:00:00Z (default with --clock virtual: ${VIRTUAL_RTC_BASE})`)
     .option("--stats", "print guest instructions, wall time and MIPS on stderr at exit")
     .addHelpText(
       "after",
@@ -95,7 +97,7 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
     }
   }
   const timeoutSeconds = options.timeout !== undefined ? parseTimeout(options.timeout) : undefined;
-  const rtcBase = options.rtcBase !== undefined ? parseRtcBase(options.rtcBase) : undefined;
+  const rtcBase = parseRtcBase(options.rtcBase ?? (options.clock === "virtual" ? VIRTUAL_RTC_BASE : "utc"));
   if (options.accel === "check") throw new CliError("--accel check is not implemented yet (it needs the JIT); use --accel interp");
 
   const path = image ?? DEFAULT_IMAGE;

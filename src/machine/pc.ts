@@ -251,8 +251,11 @@ export class PcMachine {
           this.inputWaiter = null;
           resolve();
         };
-        // Below ~2 ms setTimeout overshoots: spin through the event loop instead.
-        const timer = waitMs === Infinity ? undefined : setTimeout(done, waitMs >= 2 ? Math.floor(waitMs) - 1 : 0);
+        // setTimeout overshoots by a millisecond or so: sleep until just before the event, then
+        // spin through the event loop (setImmediate) for the rest.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        if (waitMs < 2) setImmediate(done);
+        else if (waitMs !== Infinity) timer = setTimeout(done, Math.floor(waitMs) - 1);
         this.inputWaiter = done;
       });
     }

@@ -3,12 +3,13 @@
  *
  *   selftest                 run every group
  *   selftest only=alloc,sched   run the named groups (format string cmdline alloc trap time
- *                               sched promise)
+ *                               sched promise irmin)
  */
 #include "selftest.h"
 #include "alloc/alloc.h"
 #include "arch/arch.h"
 #include "cmdline/cmdline.h"
+#include "irmin/blake2b.h"
 #include "promise/promise.h"
 #include "time/time.h"
 #include "workload.h"
@@ -73,13 +74,20 @@ uint64_t test_random(uint64_t *state) {
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+/* The store's hash: BLAKE2b-512 against RFC 7693 (appendix A and the appendix E self-test). */
+static void selftest_irmin(void) {
+    const char *failure = "";
+    bool ok = blake2b_selftest(&failure);
+    check(ok, "irmin.blake2b-rfc7693", "%s", failure ? failure : "");
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
 } groups[] = {
     {"format", selftest_format}, {"string", selftest_string}, {"cmdline", selftest_cmdline},
     {"alloc", selftest_alloc},   {"trap", selftest_trap},     {"time", selftest_time},
-    {"sched", selftest_sched},   {"promise", selftest_promise},
+    {"sched", selftest_sched},   {"promise", selftest_promise}, {"irmin", selftest_irmin},
 };
 
 static bool selected(const char *only, const char *group) {
@@ -105,7 +113,7 @@ int selftest_main(void) {
                 known |= strlen(groups[g].name) == item && strncmp(p, groups[g].name, item) == 0;
             if (!known)
                 cmdline_usage_error("selftest: only=%s: unknown group '%.*s' (format, string, cmdline, alloc, trap, "
-                                    "time, sched, promise)", only, (int)item, p);
+                                    "time, sched, promise, irmin)", only, (int)item, p);
             p += item;
             if (*p == ',') p++;
         }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const struct workload workloads[] = {
-    {"bench", "the Irmin store benchmark (issue 5; not implemented yet)", bench_main},
+    {"bench", "the Irmin store benchmark (commits= depth= tree_add= display= clear= gc=)", bench_main},
     {"fault", "raise a CPU fault or a panic on purpose, to see the report (kind=...)", fault_main},
     {"selftest", "check the library OS layers; exit 0 only if every check passes", selftest_main},
 };
