@@ -16,7 +16,7 @@ import { parseCount } from "./values.js";
 
 export const DEFAULT_IMAGE = "build/kernel.elf";
 /** The RTC's time at boot under --clock virtual unless --rtc-base says otherwise: runs stay reproducible. */
-export const VIRTUAL_RTC_BASE = "2000-01-01T00:00:00Z";
+export const VIRTUAL_RTC_BASE = "2024-01-01T00:00:00Z";
 
 /** Exit statuses of a boot besides the guest's own (isa-debug-exit statuses are odd). */
 export const EXIT_GUEST_FAULT = 4; // triple fault, or halted for good

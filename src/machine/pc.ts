@@ -162,6 +162,12 @@ export class PcMachine {
     this.batchEnd = 0;
   }
 
+  /** A run stopped by its instruction limit or timeout can go on. */
+  private clearResumableStop(): void {
+    const kind = this.stopReason?.kind;
+    if (kind === "instruction-limit" || kind === "timeout") this.stopReason = null;
+  }
+
   /** Host bytes for the UART's receiver. */
   receiveInput(bytes: ArrayLike<number>): void {
     this.uart.receive(bytes);
@@ -226,6 +232,7 @@ export class PcMachine {
    * SLICE_MS of execution so host input and timers get through.
    */
   async run(options: RunOptions = {}): Promise<StopReason> {
+    this.clearResumableStop();
     const started = performance.now();
     const timeoutMs = options.timeoutSeconds !== undefined ? options.timeoutSeconds * 1000 : Infinity;
     const limit = options.maxInstructions ?? Infinity;
@@ -267,11 +274,16 @@ export class PcMachine {
    */
   runSync(options: { maxInstructions?: number } = {}): StopReason {
     const limit = options.maxInstructions ?? Infinity;
+    this.clearResumableStop();
     this.inputOpen = false;
     for (;;) {
       const waitNs = this.runSlice(Infinity, limit);
       this.flushOutput();
       if (this.stopReason !== null) return this.stopReason;
+      if (waitNs === Infinity) {
+        this.stop(this.haltedForever("guest halted waiting for host input, and there is none"));
+        return this.stopReason!;
+      }
       if (waitNs !== 0) this.clock.skipTo(this.clock.now() + waitNs);
     }
   }
@@ -344,7 +356,9 @@ export class PcMachine {
       irq < 8 ? (this.pic.master.imr & (1 << irq)) !== 0 : (this.pic.slave.imr & (1 << (irq - 8))) !== 0 || (this.pic.master.imr & 4) !== 0;
     if (this.pit.nextDeadline() !== Infinity && !masked(0)) return true;
     if (this.rtc.nextDeadline() !== Infinity && !masked(RTC_IRQ)) return true;
-    if ((this.uart.nextDeadline() !== Infinity || this.inputOpen || this.uart.hasQueuedInput()) && !masked(COM1_IRQ)) return true;
+    // The UART interrupts only for what IER enables; host input matters only if it does.
+    const uartEvents = this.uart.nextDeadline() !== Infinity || this.inputOpen || this.uart.hasQueuedInput();
+    if (uartEvents && this.uart.ier !== 0 && !masked(COM1_IRQ)) return true;
     return false;
   }
 

@@ -2,7 +2,7 @@
 // runs an image on real QEMU or on our machine (the CLI's main() in-process), capturing the serial
 // output as bytes.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +27,7 @@ let built: GuestKernels | null = null;
 export function guestKernels(): GuestKernels {
   if (built !== null) return built;
   const dir = mkdtempSync(join(tmpdir(), "x64emu-guest-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   const source = (name: string) => join(fixtureDir, name);
   const out = (name: string) => join(dir, name);
   const ldScript = source("probe.ld");
