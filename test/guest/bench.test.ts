@@ -4,55 +4,15 @@
 // once the "time:" lines are set aside (the heap figures at gc points included), and both exit with
 // status 1. Without QEMU the emulator half still runs; in CI QEMU is installed by .ci/run, so a
 // missing QEMU fails there instead of skipping.
-import { execFile, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { benchModel, type BenchParameters } from "../irmin/model.js";
-
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-const hasQemu = spawnSync("qemu-system-x86_64", ["--version"], { stdio: "ignore" }).status === 0;
-if (!hasQemu && process.env.CI) throw new Error("qemu-system-x86_64 is missing: .ci/run must install Debian's qemu-system-x86");
+import { bootEmulator, bootQemu, hasQemu, normalized, repoRoot } from "./support/boot.js";
 
 const STATUS_OK = 1; // isa-debug-exit value 0 (docs/guest.md)
-
-interface Run {
-  status: number | null;
-  stdout: string;
-}
-
-function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { cwd: repoRoot, timeout: timeoutMs, encoding: "utf8", maxBuffer: 16 << 20 }, (error, stdout) => {
-      resolve({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout });
-    });
-    child.stdin?.end();
-  });
-}
-
-/** The reference command, serial to a file (QEMU may drop bytes a busy pipe refuses; see qemu-equivalence.test.ts). */
-async function bootQemu(image: string, append: string, serialFile: string): Promise<Run> {
-  const result = await run("qemu-system-x86_64", [
-    "-accel", "tcg", "-machine", "q35", "-m", "512", "-nodefaults", "-display", "none", "-serial", `file:${serialFile}`,
-    "-no-reboot", "-kernel", image, "-append", append, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-  ], 60_000);
-  let stdout = "";
-  try {
-    stdout = readFileSync(serialFile, "utf8");
-  } catch {
-    // QEMU did not start: the status says so
-  }
-  return { status: result.status, stdout };
-}
-
-function bootEmulator(image: string, append: string): Promise<Run> {
-  return run(process.execPath, ["--import", "tsx", "src/cli.ts", image, "--accel", "interp", "--append", append, "--clock", "virtual"], 120_000);
-}
-
-/** Serial output without the timing-bearing lines (the only normalization). */
-const normalized = (output: string): string[] => output.split("\n").filter((line) => !line.includes("time:"));
 
 function benchResult(output: string): { head: string; objects: string } {
   const head = /^head: ([0-9a-f]{128})$/m.exec(output);
