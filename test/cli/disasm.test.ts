@@ -9,12 +9,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseListing } from "./objdump-listing.js";
 import { runCli, runInProcess, type CliResult } from "./run-cli.js";
+import { hostHas } from "../support/host-tools.js";
 
 const spawnAll = process.env.CLI_TEST_SPAWN_ALL === "1";
 /** runs in-process unless CLI_TEST_SPAWN_ALL=1 */
 const run = (args: string[]): Promise<CliResult> => (spawnAll ? runCli(args) : runInProcess(args));
 
-const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
+const hasGcc = hostHas("gcc");
 const tmp = mkdtempSync(join(tmpdir(), "disasm-test-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -13,10 +13,11 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { normalizeMnemonic, parseListing, type ListedInstruction } from "./objdump-listing.js";
 import { runCli } from "./run-cli.js";
+import { hostHas } from "../support/host-tools.js";
 
 const OBJDUMP = "/usr/bin/objdump";
-const hasObjdump = existsSync(OBJDUMP);
-const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
+const hasObjdump = hostHas(OBJDUMP);
+const hasGcc = hostHas("gcc");
 const COUNT = process.env.OBJDUMP_COUNT ?? "2000";
 
 const tmp = mkdtempSync(join(tmpdir(), "objdump-test-"));

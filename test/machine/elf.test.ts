@@ -21,10 +21,11 @@ import {
   STT_FUNC,
   parseElf,
 } from "../../src/machine/elf.js";
+import { hostHas } from "../support/host-tools.js";
 
 const LS = "/usr/bin/ls";
-const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
-const hasReadelf = spawnSync("readelf", ["--version"]).status === 0;
+const hasGcc = hostHas("gcc");
+const hasReadelf = hostHas("readelf");
 
 const tmp = mkdtempSync(join(tmpdir(), "elf-test-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

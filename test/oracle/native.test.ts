@@ -9,8 +9,9 @@ import { generateCase } from "./generate.js";
 import { CODE_ADDRESS, SCRATCH_ADDRESS, SCRATCH_SIZE, initialScratch, newState, type MachineState, type Patch } from "./layout.js";
 import { buildHarness, runNative, type NativeCase } from "./native.js";
 import { generateBatch, runOracle } from "./run.js";
+import { hostHas } from "../support/host-tools.js";
 
-const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
+const hasGcc = hostHas("gcc");
 const onX64Linux = process.platform === "linux" && process.arch === "x64";
 
 function state(setup: (s: MachineState) => void = () => {}): MachineState {

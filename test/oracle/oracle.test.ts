@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { worklist } from "./compare.js";
 import { loadEmulator } from "./emulator.js";
 import { parseNumber, privilegedFromEnv, reproArgs, runOracle, seedFromEnv } from "./run.js";
+import { hostHas } from "../support/host-tools.js";
 
 const TOTAL = parseNumber("ORACLE_CASES", process.env.ORACLE_CASES, 100_000);
 const SEED = seedFromEnv();
@@ -19,7 +20,7 @@ const PRIVILEGED = privilegedFromEnv();
 const REPORT = process.env.ORACLE_REPORT;
 const PROGRESS_EVERY = 1_000_000;
 
-const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
+const hasGcc = hostHas("gcc");
 const onX64Linux = process.platform === "linux" && process.arch === "x64";
 const emulator = await loadEmulator();
 

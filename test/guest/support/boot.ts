@@ -1,13 +1,12 @@
 // Booting a guest image on real QEMU 7.2 (DESIGN.md §3's reference command) and on this emulator,
-// for the tests that compare them. In CI QEMU is installed by .ci/run, so a missing QEMU fails
-// there instead of skipping.
-import { execFile, spawnSync } from "node:child_process";
+// for the tests that compare them.
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { hostHas } from "../../support/host-tools.js";
 
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
-export const hasQemu = spawnSync("qemu-system-x86_64", ["--version"], { stdio: "ignore" }).status === 0;
-if (!hasQemu && process.env.CI) throw new Error("qemu-system-x86_64 is missing: .ci/run must install Debian's qemu-system-x86");
+export const hasQemu = hostHas("qemu-system-x86_64");
 
 export interface Run {
   status: number | null;

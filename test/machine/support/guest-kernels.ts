@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hostHas } from "../../support/host-tools.js";
 
 export const fixtureDir = fileURLToPath(new URL("../../fixtures/guest/", import.meta.url));
 
@@ -49,7 +50,7 @@ export function guestKernels(): GuestKernels {
 export const QEMU = "qemu-system-x86_64";
 
 /** Whether qemu-system-x86_64 runs here. */
-export const qemuAvailable: boolean = spawnSync(QEMU, ["--version"], { stdio: "ignore" }).status === 0;
+export const qemuAvailable: boolean = hostHas(QEMU);
 
 export interface GuestRun {
   status: number | null;
