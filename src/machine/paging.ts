@@ -152,6 +152,13 @@ export class Mmu implements PhysicalMemoryObserver {
     memory.addObserver(this);
   }
 
+  /**
+   * Bumped whenever cached translations may change (flushes, INVLPG, a switch between the user and
+   * supervisor sets): whoever caches linear → physical answers of its own (the JIT's links between
+   * compiled blocks) compares it.
+   */
+  generation = 0;
+
   /** Current privilege level 0..3: 3 makes accesses user-mode accesses. */
   get cpl(): number {
     return this.privilege;
@@ -161,6 +168,7 @@ export class Mmu implements PhysicalMemoryObserver {
     this.privilege = value;
     const tlb = value === 3 ? this.userTlb : this.supervisorTlb;
     if (tlb !== this.tlb) {
+      this.generation++;
       this.tlb = tlb;
       this.readTag = tlb.readTag;
       this.writeTag = tlb.writeTag;
@@ -220,18 +228,21 @@ export class Mmu implements PhysicalMemoryObserver {
 
   /** INVLPG: drops the translation of the page holding `linear` (the whole page if it is large). */
   invalidatePage(linear: number): void {
+    this.generation++;
     this.supervisorTlb.invalidateLinear(linear);
     this.userTlb.invalidateLinear(linear);
   }
 
   /** Drops every cached translation, global ones included. */
   flush(): void {
+    this.generation++;
     this.supervisorTlb.flush(false);
     this.userTlb.flush(false);
   }
 
   /** Drops every non-global translation (what a CR3 load does). */
   flushNonGlobal(): void {
+    this.generation++;
     this.supervisorTlb.flush(true);
     this.userTlb.flush(true);
   }

@@ -20,6 +20,8 @@ import { PicPair } from "./devices/i8259.js";
 import { PciHost, q35Functions } from "./devices/pci.js";
 import { FastA20Port, PostPort } from "./devices/system-ports.js";
 import { COM1_BASE, COM1_IRQ, Uart16550 } from "./devices/uart16550.js";
+import { JitEngine, type JitOptions } from "../jit/engine.js";
+import { JitDivergence } from "../jit/lockstep.js";
 import { Interpreter } from "./interp/interpreter.js";
 import { TripleFault } from "./interrupts.js";
 import { PortBus } from "./io-bus.js";
@@ -39,7 +41,8 @@ export type StopReason =
   | { kind: "halted"; message: string; dump: string }
   | { kind: "timeout"; seconds: number }
   | { kind: "instruction-limit"; limit: number }
-  | { kind: "internal-error"; message: string; error: unknown };
+  | { kind: "internal-error"; message: string; error: unknown }
+  | { kind: "divergence"; report: string };
 
 export interface MachineOptions {
   /** guest RAM in MiB (1..2815; default 512) */
@@ -49,6 +52,10 @@ export interface MachineOptions {
   onSerialOutput?: (bytes: Uint8Array) => void;
   /** the RTC's time at boot (default: the host's clock) */
   rtcBase?: Date;
+  /** execution engine: the interpreter alone (default), or the JIT with the interpreter as fallback */
+  accel?: "interp" | "jit" | "check";
+  /** JIT tuning (threshold, regions, …) */
+  jit?: JitOptions;
 }
 
 export interface RunOptions {
@@ -68,6 +75,8 @@ export class PcMachine {
   readonly ports = new PortBus();
   readonly cpu: Cpu;
   readonly interpreter: Interpreter;
+  /** the JIT, with --accel jit */
+  readonly jit: JitEngine | null;
   readonly clock: Clock;
   readonly pic = new PicPair();
   readonly pit: Pit;
@@ -87,8 +96,8 @@ export class PcMachine {
   private stopReason: StopReason | null = null;
   /** guest ns of the earliest device deadline */
   private nextDeadline = Infinity;
-  /** the current batch stops when cpu.retired reaches this */
-  private batchEnd = 0;
+  /** the current batch stops when cpu.retired reaches this (devices move it; the JIT reads it) */
+  batchEnd = 0;
   private readonly onSerialOutput: (bytes: Uint8Array) => void;
   private output = new Uint8Array(4096);
   private outputLength = 0;
@@ -103,6 +112,9 @@ export class PcMachine {
     this.cpu = new Cpu(this.memory, this.ports);
     this.interpreter = new Interpreter(this.cpu);
     this.interpreter.interruptController = this.pic;
+    this.jit = options.accel === "jit" || options.accel === "check"
+      ? new JitEngine(this.cpu, this.interpreter, { ...options.jit, check: options.accel === "check" })
+      : null;
     this.clock = new Clock(options.clock ?? "realtime", this.cpu);
     this.clock.attach();
     const now = this.clock.now;
@@ -295,6 +307,7 @@ export class PcMachine {
   private runSlice(sliceEndMs: number, limit: number): number {
     const cpu = this.cpu;
     const interpreter = this.interpreter;
+    const jit = this.jit;
     const clock = this.clock;
     const virtual = clock.kind === "virtual";
     for (;;) {
@@ -336,9 +349,12 @@ export class PcMachine {
       try {
         // A halted CPU with an interrupt pending: step() delivers it.
         if (cpu.halted) interpreter.step();
-        while (cpu.retired < this.batchEnd && !cpu.halted && steps-- > 0) interpreter.step();
+        if (jit !== null) jit.run(this, steps);
+        else while (cpu.retired < this.batchEnd && !cpu.halted && steps-- > 0) interpreter.step();
       } catch (error) {
-        if (error instanceof TripleFault) {
+        if (error instanceof JitDivergence) {
+          this.stop({ kind: "divergence", report: error.report });
+        } else if (error instanceof TripleFault) {
           this.stop({ kind: "triple-fault", message: describeFatal(cpu, error.message), dump: registerDump(cpu) });
         } else {
           const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -68,6 +68,10 @@ export class Interpreter {
   private lastPageNumber = -1;
   private lastPage: Array<Instruction | undefined> | undefined = undefined;
   interruptController: InterruptController | null = null;
+  /** length of the last instruction executed (the JIT's cold path follows straight-line code with it) */
+  lastLength = 0;
+  /** row id of the last instruction executed */
+  lastRowId = 0;
   /** decoded-instruction cache statistics */
   cacheHits = 0;
   cacheMisses = 0;
@@ -133,10 +137,27 @@ export class Interpreter {
    */
   execute(): CpuException | null {
     const cpu = this.cpu;
+    let ins: Instruction;
+    try {
+      ins = this.fetch(cpu.rip);
+    } catch (error) {
+      if (!(error instanceof CpuException)) throw error;
+      return error;
+    }
+    return this.executeInstruction(ins);
+  }
+
+  /**
+   * Executes the already decoded instruction `ins` at cpu.rip, as execute() does after fetching it
+   * (the JIT runs the instructions it does not translate inline through this).
+   */
+  executeInstruction(ins: Instruction): CpuException | null {
+    const cpu = this.cpu;
     const rip = cpu.rip;
     let restoreFlags = false;
+    this.lastLength = ins.length;
+    this.lastRowId = ins.row.id;
     try {
-      const ins = this.fetch(rip);
       if (ins.status !== DecodeStatus.Ok) throw new CpuException(VEC_UD, null, ins.status === DecodeStatus.Invalid ? "invalid instruction" : "unsupported instruction");
       const semantic = SEMANTICS[ins.row.id] as Semantic;
       const next = rip + ins.length;

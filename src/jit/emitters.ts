@@ -1,0 +1,539 @@
+// JS-source templates for the instructions that dominate guest code (moves, integer ALU, shifts and
+// rotates, the stack, branches, conditions). Each emitter first decides whether it can translate its
+// instruction (operand forms, mode, flag liveness) and returns false, having written nothing, when
+// it cannot: the translator then runs that instruction inline through the interpreter's semantics.
+// The templates follow the interpreter's semantics (src/machine/interp/semantics) bit for bit; the
+// hardware oracle and --accel check hold both to the same results.
+import { M_E, M_G, M_I, M_J, M_M, M_Z } from "../decoder/operand-spec.js";
+import { P_REX } from "../decoder/decode.js";
+import { relativeTarget } from "./discover.js";
+import {
+  LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, fusedCondition,
+} from "./flags.js";
+import { hex, type UnitWriter, type Value } from "./unit-writer.js";
+
+export type Emitter = (w: UnitWriter) => boolean;
+
+const MASK = [0, 0xff, 0xffff, 0, -1];
+
+/** Wraps a JS int32 expression to `size` bytes in our value convention. */
+function wrap(expr: string, size: number): string {
+  return size === 4 ? `(${expr})|0` : `(${expr})&${MASK[size]}`;
+}
+
+/** The instruction's operands are all general registers, immediates or (addressable) ModRM memory. */
+function plainOperands(w: UnitWriter): boolean {
+  const ins = w.ins;
+  for (let i = 0; i < ins.row.operands.length; i++) if (!w.operandSupported(i)) return false;
+  if (ins.mod !== 3 && ins.row.hasModrm && !w.addressSupported()) return false;
+  return true;
+}
+
+/** Loads the memory operand (if any) at the start of an instruction: returns it, or undefined. */
+function loadMemory(w: UnitWriter, index: number, forWrite: boolean): Value | undefined {
+  if (!w.isMemory(index)) return undefined;
+  w.address();
+  return w.load(w.operandSize(index), forWrite);
+}
+
+/** Condition cc from the pending producer, or from the flags record. */
+function condition(w: UnitWriter, cc: number): string {
+  w.readFlags();
+  if (w.pending !== null) {
+    const fused = fusedCondition(w.pending, cc);
+    if (fused !== null) return fused;
+  }
+  w.flushFlags();
+  return `H.condition(${cc})`;
+}
+
+/** The carry flag as 0/1. */
+function carryFlag(w: UnitWriter): string {
+  const c = condition(w, 2);
+  return c === "H.condition(2)" ? "H.carry()" : `(${c}?1:0)`;
+}
+
+// ---- moves ---------------------------------------------------------------------------------------
+
+const mov: Emitter = (w) => {
+  if (!plainOperands(w)) return false;
+  const size = w.operandSize(0);
+  const memory = w.ins.mod !== 3 && w.ins.row.hasModrm;
+  if (memory) w.mayFault();
+  if (w.isMemory(0)) {
+    w.address();
+    const v = w.read(1);
+    w.store(size, v, false);
+    return true;
+  }
+  const src = loadMemory(w, 1, false);
+  w.writeRegisterOperand(0, w.read(1, src));
+  return true;
+};
+
+const movzx: Emitter = (w) => {
+  if (!plainOperands(w)) return false;
+  if (w.ins.mod !== 3) w.mayFault();
+  const src = loadMemory(w, 1, false);
+  w.writeRegisterOperand(0, w.read(1, src));
+  return true;
+};
+
+const movsx: Emitter = (w) => {
+  if (!plainOperands(w)) return false;
+  if (w.ins.mod !== 3) w.mayFault();
+  const src = loadMemory(w, 1, false);
+  const from = w.operandSize(1), to = w.operandSize(0);
+  const v = w.read(1, src).lo;
+  const s = w.let(from === 1 ? `(${v}<<24)>>24` : from === 2 ? `(${v}<<16)>>16` : `${v}|0`);
+  w.writeRegisterOperand(0, { lo: to === 2 ? `${s}&65535` : s, hi: `${s}>>31` });
+  return true;
+};
+
+const lea: Emitter = (w) => {
+  const ins = w.ins;
+  if (ins.addrSize === 2 || ins.base === 16 /* RIP */ && w.mode !== 64) return false;
+  // the offset only: no segment, no canonical check
+  if (ins.base === 16) {
+    const target = w.gi.nextRip + ins.disp;
+    const hi = Math.floor(target / 4294967296);
+    const value = { lo: String((target - hi * 4294967296) | 0), hi: String(hi | 0) };
+    w.writeRegisterOperand(0, ins.opSize === 2 ? { lo: `${value.lo}&65535`, hi: "0" } : value);
+    return true;
+  }
+  let lo = String(ins.disp | 0);
+  if (ins.base >= 0) lo += `+${w.lo(ins.base)}`;
+  if (ins.index >= 0) lo += `+(${w.lo(ins.index)}<<${ins.scale})`;
+  if (ins.addrSize === 4 || ins.opSize !== 8) {
+    const v = w.let(`(${lo})|0`);
+    w.writeRegisterOperand(0, { lo: ins.opSize === 2 ? `${v}&65535` : v, hi: "0" });
+    return true;
+  }
+  const dispLo = ins.disp >>> 0, dispHi = ins.disp >> 31;
+  let sum = String(dispLo), hi = String(dispHi);
+  if (ins.base >= 0) { sum += `+(${w.lo(ins.base)}>>>0)`; hi += `+${w.hi(ins.base)}`; }
+  if (ins.index >= 0) {
+    const s = ins.scale, il = w.lo(ins.index), ih = w.hi(ins.index);
+    sum += s === 0 ? `+(${il}>>>0)` : `+((${il}<<${s})>>>0)`;
+    hi += s === 0 ? `+${ih}` : `+((${ih}<<${s})|(${il}>>>${32 - s}))`;
+  }
+  const t = w.let(sum);
+  const th = w.let(`(${hi}+(${t}>4294967295?(${t}>8589934591?2:1):0))|0`);
+  w.writeRegisterOperand(0, { lo: `${t}|0`, hi: th });
+  return true;
+};
+
+const movsxd: Emitter = (w) => {
+  if (!plainOperands(w)) return false;
+  if (w.ins.mod !== 3) w.mayFault();
+  const src = loadMemory(w, 1, false);
+  const v = w.let(`${w.read(1, src).lo}|0`);
+  const to = w.operandSize(0);
+  w.writeRegisterOperand(0, { lo: to === 2 ? `${v}&65535` : v, hi: `${v}>>31` });
+  return true;
+};
+
+const xchg: Emitter = (w) => {
+  if (!plainOperands(w) || w.isMemory(0) || w.isMemory(1)) return false;
+  const size = w.operandSize(0);
+  const a = w.read(0), b = w.read(1);
+  const ta = w.let(a.lo), tah = size === 8 ? w.let(a.hi) : "0";
+  const tb = w.let(b.lo), tbh = size === 8 ? w.let(b.hi) : "0";
+  w.writeRegisterOperand(0, { lo: tb, hi: tbh });
+  w.writeRegisterOperand(1, { lo: ta, hi: tah });
+  return true;
+};
+
+// ---- integer ALU ---------------------------------------------------------------------------------
+
+const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7, TEST = 8;
+
+function binary(op: number): Emitter {
+  return (w) => {
+    if (!plainOperands(w)) return false;
+    const size = w.operandSize(0);
+    const writes = op !== CMP && op !== TEST;
+    const memDest = w.isMemory(0);
+    if (w.ins.mod !== 3) w.mayFault();
+    const m0 = memDest ? (w.address(), w.load(size, writes)) : undefined;
+    const m1 = loadMemory(w, 1, false);
+    const a = w.read(0, m0), b = w.read(1, m1);
+    const needFlags = w.flagsOut !== 0 || op === ADC || op === SBB;
+    let carry = "0";
+    if (op === ADC || op === SBB) carry = w.let(carryFlag(w));
+    // operands into locals when the flags record will refer to them
+    const ta = needFlags ? w.let(a.lo) : a.lo;
+    const tah = needFlags && size === 8 ? w.let(a.hi) : a.hi;
+    const tb = needFlags ? w.let(b.lo) : b.lo;
+    const tbh = needFlags && size === 8 ? w.let(b.hi) : b.hi;
+    const r = w.temp(), rh = size === 8 ? w.temp() : "0";
+    if (size !== 8) {
+      switch (op) {
+        case ADD: w.emit(`${r}=${wrap(`${ta}+${tb}`, size)};`); break;
+        case ADC: w.emit(`${r}=${wrap(`${ta}+${tb}+${carry}`, size)};`); break;
+        case SUB: case CMP: w.emit(`${r}=${wrap(`${ta}-${tb}`, size)};`); break;
+        case SBB: w.emit(`${r}=${wrap(`${ta}-${tb}-${carry}`, size)};`); break;
+        case OR: w.emit(`${r}=${ta}|${tb};`); break;
+        case XOR: w.emit(`${r}=${ta}^${tb};`); break;
+        default: w.emit(`${r}=${ta}&${tb};`); break;
+      }
+    } else {
+      switch (op) {
+        case ADD: case ADC:
+          w.emit(`${r}=(${ta}>>>0)+(${tb}>>>0)${op === ADC ? `+${carry}` : ""};${rh}=(${tah}+${tbh}+(${r}>4294967295?1:0))|0;${r}=${r}|0;`);
+          break;
+        case SUB: case CMP: case SBB:
+          w.emit(`${r}=(${ta}>>>0)-(${tb}>>>0)${op === SBB ? `-${carry}` : ""};${rh}=(${tah}-${tbh}-(${r}<0?1:0))|0;${r}=${r}|0;`);
+          break;
+        case OR: w.emit(`${r}=${ta}|${tb};${rh}=${tah}|${tbh};`); break;
+        case XOR: w.emit(`${r}=${ta}^${tb};${rh}=${tah}^${tbh};`); break;
+        default: w.emit(`${r}=${ta}&${tb};${rh}=${tah}&${tbh};`); break;
+      }
+    }
+    if (writes) {
+      if (memDest) w.store(size, { lo: r, hi: rh }, true);
+      else w.writeRegisterOperand(0, { lo: r, hi: rh });
+    }
+    const kind = op === ADD ? LAZY_ADD : op === ADC ? LAZY_ADC : op === SUB || op === CMP ? LAZY_SUB : op === SBB ? LAZY_SBB : LAZY_LOGIC;
+    w.produce({ op: kind, size, a: ta, aHi: size === 8 ? tah : "0", b: tb, bHi: size === 8 ? tbh : "0", r, rHi: rh, carry });
+    return true;
+  };
+}
+
+function incDec(isInc: boolean): Emitter {
+  return (w) => {
+    if (!plainOperands(w)) return false;
+    const size = w.operandSize(0);
+    const memDest = w.isMemory(0);
+    if (memDest) w.mayFault();
+    const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
+    const a = w.read(0, m0);
+    if (w.flagsOut !== 0) {
+      w.readFlags();
+      // INC/DEC keep CF: put it in cpu.flags, where the record takes it from
+      const carry = w.pending !== null ? fusedCondition(w.pending, 2) : null;
+      if (carry !== null) w.emit(`cpu.flags=(cpu.flags&-2)|(${carry}?1:0);`);
+      else { w.flushFlags(); w.emit(`H.materialize();`); }
+    }
+    const ta = w.let(a.lo), tah = size === 8 ? w.let(a.hi) : "0";
+    const r = w.temp(), rh = size === 8 ? w.temp() : "0";
+    const d = isInc ? 1 : -1;
+    if (size === 8) w.emit(`${r}=(${ta}>>>0)+${d};${rh}=(${tah}+(${r}>4294967295?1:${r}<0?-1:0))|0;${r}=${r}|0;`);
+    else w.emit(`${r}=${wrap(`${ta}+${d}`, size)};`);
+    if (memDest) w.store(size, { lo: r, hi: rh }, true);
+    else w.writeRegisterOperand(0, { lo: r, hi: rh });
+    w.produce({ op: isInc ? LAZY_INC : LAZY_DEC, size, a: ta, aHi: tah, b: "1", bHi: "0", r, rHi: rh, carry: "0" });
+    return true;
+  };
+}
+
+const neg: Emitter = (w) => {
+  if (!plainOperands(w)) return false;
+  const size = w.operandSize(0);
+  const memDest = w.isMemory(0);
+  if (memDest) w.mayFault();
+  const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
+  const b = w.read(0, m0);
+  const tb = w.let(b.lo), tbh = size === 8 ? w.let(b.hi) : "0";
+  const r = w.temp(), rh = size === 8 ? w.temp() : "0";
+  if (size === 8) w.emit(`${r}=-(${tb}>>>0);${rh}=(-${tbh}-(${r}<0?1:0))|0;${r}=${r}|0;`);
+  else w.emit(`${r}=${wrap(`-${tb}`, size)};`);
+  if (memDest) w.store(size, { lo: r, hi: rh }, true);
+  else w.writeRegisterOperand(0, { lo: r, hi: rh });
+  w.produce({ op: LAZY_SUB, size, a: "0", aHi: "0", b: tb, bHi: tbh, r, rHi: rh, carry: "0" });
+  return true;
+};
+
+const not: Emitter = (w) => {
+  if (!plainOperands(w)) return false;
+  const size = w.operandSize(0);
+  const memDest = w.isMemory(0);
+  if (memDest) w.mayFault();
+  const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
+  const a = w.read(0, m0);
+  const value = { lo: w.let(size === 8 || size === 4 ? `~${a.lo}` : `(~${a.lo})&${MASK[size]}`), hi: size === 8 ? w.let(`~${a.hi}`) : "0" };
+  if (memDest) w.store(size, value, true);
+  else w.writeRegisterOperand(0, value);
+  return true;
+};
+
+/** CBW/CWDE/CDQE: sign-extends the lower half of rAX into rAX. */
+const signExtendAccumulator: Emitter = (w) => {
+  const size = w.ins.opSize;
+  const v = w.lo(0);
+  if (size === 8) w.writeReg(0, 8, false, { lo: v, hi: `${v}>>31` });
+  else if (size === 4) w.writeReg(0, 4, false, { lo: `(${v}<<16)>>16`, hi: "0" });
+  else w.writeReg(0, 2, false, { lo: `((${v}<<24)>>24)&65535`, hi: "0" });
+  return true;
+};
+
+/** CWD/CDQ/CQO: rDX = the sign of rAX. */
+const signToDx: Emitter = (w) => {
+  const size = w.ins.opSize;
+  if (size === 8) w.writeReg(2, 8, false, { lo: `${w.hi(0)}>>31`, hi: `${w.hi(0)}>>31` });
+  else if (size === 4) w.writeReg(2, 4, false, { lo: `${w.lo(0)}>>31`, hi: "0" });
+  else w.writeReg(2, 2, false, { lo: `((${w.lo(0)}<<16)>>31)&65535`, hi: "0" });
+  return true;
+};
+
+/** IMUL with two or three operands, when nobody reads its flags. */
+const imul: Emitter = (w) => {
+  const ins = w.ins;
+  if (ins.row.operands.length < 2 || w.flagsOut !== 0 || !plainOperands(w)) return false;
+  const size = w.operandSize(0);
+  if (ins.mod !== 3) w.mayFault();
+  const m1 = loadMemory(w, 1, false);
+  const a = w.read(1, m1);
+  const b = ins.row.operands.length === 3 ? w.read(2) : w.read(0);
+  if (size === 8) {
+    const lo = w.let(`H.multiply64(${a.lo},${a.hi},${b.lo},${b.hi})`);
+    w.writeRegisterOperand(0, { lo, hi: "H.hi" });
+  } else if (size === 4) w.writeRegisterOperand(0, { lo: `Math.imul(${a.lo},${b.lo})`, hi: "0" });
+  else w.writeRegisterOperand(0, { lo: `Math.imul(${a.lo},${b.lo})&65535`, hi: "0" });
+  return true;
+};
+
+// ---- shifts and rotates (when nobody reads their flags) -------------------------------------------
+
+const ROL = 0, ROR = 1, SHL = 4, SHR = 5, SAR = 7;
+
+/** The shifted value of a = (lo, hi) by the constant count c (already masked, non-zero). */
+function shiftConstant(kind: number, size: number, a: Value, c: number): Value {
+  if (size === 8) {
+    const { lo, hi } = a;
+    switch (kind) {
+      case SHL: return c >= 32 ? { lo: "0", hi: `${lo}<<${c - 32}` } : { lo: `${lo}<<${c}`, hi: `(${hi}<<${c})|(${lo}>>>${32 - c})` };
+      case SHR: return c >= 32 ? { lo: `(${hi}>>>${c - 32})|0`, hi: "0" } : { lo: `(${lo}>>>${c})|(${hi}<<${32 - c})`, hi: `(${hi}>>>${c})|0` };
+      case SAR: return c >= 32 ? { lo: `${hi}>>${c - 32}`, hi: `${hi}>>31` } : { lo: `(${lo}>>>${c})|(${hi}<<${32 - c})`, hi: `${hi}>>${c}` };
+      case ROL: case ROR: {
+        const left = kind === ROL ? c : 64 - c;
+        if (left === 32) return { lo: hi, hi: lo };
+        if (left < 32) return { lo: `(${lo}<<${left})|(${hi}>>>${32 - left})`, hi: `(${hi}<<${left})|(${lo}>>>${32 - left})` };
+        const l = left - 32;
+        return { lo: `(${hi}<<${l})|(${lo}>>>${32 - l})`, hi: `(${lo}<<${l})|(${hi}>>>${32 - l})` };
+      }
+    }
+  }
+  const v = a.lo, bits = size * 8;
+  switch (kind) {
+    case SHL: return { lo: c >= bits ? "0" : wrap(`${v}<<${c}`, size), hi: "0" };
+    case SHR: return { lo: c >= bits ? "0" : size === 4 ? `(${v}>>>${c})|0` : `${v}>>>${c}`, hi: "0" };
+    case SAR: {
+      const s = size === 1 ? `((${v}<<24)>>24)` : size === 2 ? `((${v}<<16)>>16)` : `(${v}|0)`;
+      return { lo: wrap(`${s}>>${Math.min(c, 31)}`, size), hi: "0" };
+    }
+    default: {
+      const left = (kind === ROL ? c : bits - (c % bits)) % bits;
+      if (left === 0) return { lo: v, hi: "0" };
+      return { lo: wrap(`(${v}<<${left})|(${size === 4 ? v : `(${v}&${MASK[size]})`}>>>${bits - left})`, size), hi: "0" };
+    }
+  }
+}
+
+function shift(kind: number): Emitter {
+  return (w) => {
+    const ins = w.ins;
+    if (w.flagsOut !== 0 || !plainOperands(w)) return false;
+    // constant counts only (immediate or 1)
+    const countSpec = ins.row.operands[1];
+    if (countSpec.method !== M_I && countSpec.notation !== "1") return false;
+    const size = w.operandSize(0);
+    const c = (countSpec.method === M_I ? ins.imm : 1) & (size === 8 ? 63 : 31);
+    const memDest = w.isMemory(0);
+    if (memDest) w.mayFault();
+    const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
+    const a = w.read(0, m0);
+    if (c === 0) {
+      // nothing changes; a 32-bit register destination is still zero-extended
+      if (!memDest && size === 4) w.writeRegisterOperand(0, a);
+      return true;
+    }
+    if (kind === ROL || kind === ROR) {
+      // rotates by (size*8) multiples still need the operand once
+      if (size !== 8 && size !== 4 && c % (size * 8) === 0) {
+        if (memDest) w.store(size, a, true);
+        return true;
+      }
+    }
+    const ta = w.let(a.lo), tah = size === 8 ? w.let(a.hi) : "0";
+    const value = shiftConstant(kind, size, { lo: ta, hi: tah }, c);
+    const r = { lo: w.let(value.lo), hi: size === 8 ? w.let(value.hi) : "0" };
+    if (memDest) w.store(size, r, true);
+    else w.writeRegisterOperand(0, r);
+    return true;
+  };
+}
+
+// ---- conditions ----------------------------------------------------------------------------------
+
+const setcc: Emitter = (w) => {
+  if (!plainOperands(w)) return false;
+  const cc = w.ins.row.opcode & 0xf;
+  if (w.isMemory(0)) {
+    w.mayFault();
+    const c = condition(w, cc);
+    const v = w.let(`${c}?1:0`);
+    w.address();
+    w.store(1, { lo: v, hi: "0" }, false);
+    return true;
+  }
+  w.writeRegisterOperand(0, { lo: `(${condition(w, cc)}?1:0)`, hi: "0" });
+  return true;
+};
+
+const cmov: Emitter = (w) => {
+  if (!plainOperands(w)) return false;
+  const ins = w.ins;
+  if (ins.mod !== 3) w.mayFault();
+  const src = loadMemory(w, 1, false);
+  const v = w.read(1, src);
+  const size = w.operandSize(0);
+  const tv = w.let(v.lo), tvh = size === 8 ? w.let(v.hi) : "0";
+  const c = condition(w, ins.row.opcode & 0xf);
+  w.emit(`if(${c}){`);
+  w.writeRegisterOperand(0, { lo: tv, hi: tvh });
+  if (size === 4) {
+    // a 32-bit destination is zero-extended even when nothing moves
+    w.emit(`}else{`);
+    w.writeReg(ins.reg, 4, false, { lo: w.lo(ins.reg), hi: "0" });
+  }
+  w.emit(`}`);
+  return true;
+};
+
+// ---- the stack (64-bit mode, 64-bit operand size) ------------------------------------------------
+
+function stack64(w: UnitWriter): boolean {
+  return w.mode === 64 && w.ins.opSize === 8;
+}
+
+const push: Emitter = (w) => {
+  if (!stack64(w) || !plainOperands(w)) return false;
+  w.mayFault();
+  const src = loadMemory(w, 0, false);
+  const v = w.read(0, src);
+  // an immediate is sign-extended to 64 bits
+  const value = src !== undefined ? v : w.ins.row.operands[0].method === M_I
+    ? { lo: String(w.ins.imm | 0), hi: String(w.ins.imm >> 31) }
+    : { lo: w.let(v.lo), hi: w.let(v.hi) };
+  w.push(8, value);
+  return true;
+};
+
+const pop: Emitter = (w) => {
+  const ins = w.ins;
+  if (!stack64(w) || !plainOperands(w) || w.isMemory(0)) return false;
+  w.mayFault();
+  const v = w.peek(8);
+  w.adjustStack(8);
+  w.writeRegisterOperand(0, v);
+  void ins;
+  return true;
+};
+
+// ---- control transfers ---------------------------------------------------------------------------
+
+const jcc: Emitter = (w) => {
+  const ins = w.ins;
+  const target = relativeTarget(ins, w.gi.nextRip);
+  if (target === null) return false;
+  const c = condition(w, ins.row.opcode & 0xf);
+  const t = w.let(c);
+  w.flushFlags();
+  const count = w.inBlock + 1;
+  w.emit(`if(${t}){`);
+  w.goto(target, count);
+  w.emit(`}`);
+  w.goto(w.gi.nextRip, count);
+  return true;
+};
+
+/** A 64-bit branch target from a pair: #GP(0) unless canonical. */
+function targetOf(w: UnitWriter, v: Value): string {
+  const lo = w.let(v.lo), hi = w.let(v.hi);
+  w.emit(`if(((${hi}<<16)>>16)!==${hi})H.badTarget();`);
+  return w.let(`${hi}*4294967296+(${lo}>>>0)`);
+}
+
+const jmp: Emitter = (w) => {
+  const ins = w.ins;
+  const method = ins.row.operands[0].method;
+  const count = w.inBlock + 1;
+  if (method === M_J) {
+    const target = relativeTarget(ins, w.gi.nextRip);
+    if (target === null) return false;
+    w.flushFlags();
+    w.goto(target, count);
+    return true;
+  }
+  if (method !== M_E || w.mode !== 64 || ins.opSize !== 8 || !plainOperands(w)) return false;
+  if (ins.mod !== 3) w.mayFault();
+  const src = loadMemory(w, 0, false);
+  const target = targetOf(w, w.read(0, src));
+  w.flushFlags();
+  w.exit(target, null, count);
+  return true;
+};
+
+const call: Emitter = (w) => {
+  const ins = w.ins;
+  const method = ins.row.operands[0].method;
+  if (!stack64(w)) return false;
+  const count = w.inBlock + 1;
+  const next = w.gi.nextRip;
+  const nextHi = Math.floor(next / 4294967296);
+  const returnAddress = { lo: String((next - nextHi * 4294967296) | 0), hi: String(nextHi | 0) };
+  if (method === M_J) {
+    const target = relativeTarget(ins, next);
+    if (target === null) return false;
+    w.mayFault();
+    w.push(8, returnAddress);
+    w.flushFlags();
+    w.exit(String(target), target, count);
+    return true;
+  }
+  if (method !== M_E || !plainOperands(w)) return false;
+  w.mayFault();
+  const src = loadMemory(w, 0, false);
+  const target = targetOf(w, w.read(0, src));
+  w.push(8, returnAddress);
+  w.flushFlags();
+  w.exit(target, null, count);
+  return true;
+};
+
+const ret: Emitter = (w) => {
+  const ins = w.ins;
+  if (!stack64(w)) return false;
+  w.mayFault();
+  const v = w.peek(8);
+  const target = targetOf(w, v);
+  w.adjustStack(8 + (ins.row.operands.length > 0 ? ins.imm & 0xffff : 0));
+  w.flushFlags();
+  w.exit(target, null, w.inBlock + 1);
+  return true;
+};
+
+const nothing: Emitter = () => true;
+
+/** Emitters by mnemonic (rows not listed, or whose emitter declines, run through the shared semantics). */
+export const EMITTERS: Record<string, Emitter> = {
+  mov, movzx, movsx, movsxd, lea, xchg,
+  add: binary(ADD), or: binary(OR), adc: binary(ADC), sbb: binary(SBB), and: binary(AND),
+  sub: binary(SUB), xor: binary(XOR), cmp: binary(CMP), test: binary(TEST),
+  inc: incDec(true), dec: incDec(false), neg, not, imul,
+  cbw: signExtendAccumulator, cwde: signExtendAccumulator, cdqe: signExtendAccumulator,
+  cwd: signToDx, cdq: signToDx, cqo: signToDx,
+  shl: shift(SHL), sal: shift(SHL), shr: shift(SHR), sar: shift(SAR), rol: shift(ROL), ror: shift(ROR),
+  push, pop, jmp, call, ret,
+  nop: nothing, endbr64: nothing, endbr32: nothing, pause: nothing,
+  prefetchnta: nothing, prefetcht0: nothing, prefetcht1: nothing, prefetcht2: nothing,
+  lfence: nothing, mfence: nothing, sfence: nothing,
+};
+for (const cc of ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]) {
+  EMITTERS[`j${cc}`] = jcc;
+  EMITTERS[`set${cc}`] = setcc;
+  EMITTERS[`cmov${cc}`] = cmov;
+}
+
+void M_G; void M_M; void M_Z; void P_REX; void hex;

@@ -1,0 +1,414 @@
+// The JIT engine: the dispatcher that runs compiled units, follows the direct links between them,
+// counts how often cold code is entered (tiering), compiles hot entries, and hands everything it
+// does not compile to the interpreter: cold code, instructions left to the interpreter, pending
+// interrupts, single-stepping, alignment checking, and the last few instructions of a batch that a
+// whole unit would overrun (so interrupts arrive at exactly the same instruction as in the
+// interpreter, and --clock virtual gives the same run under both engines).
+import { IF, TF } from "../decoder/flags.js";
+import { P_REX } from "../decoder/decode.js";
+import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
+import { CpuException, VEC_GP, VEC_SS } from "../machine/cpu-exception.js";
+import { deliverException } from "../machine/interrupts.js";
+import { PARITY } from "../machine/lazy-flags.js";
+import type { Interpreter } from "../machine/interp/interpreter.js";
+import { probeWrite } from "../machine/interp/operand-access.js";
+import { CodeCache, Unit, type UnitFunction } from "./code-cache.js";
+import { decodeBlock, discoverRegion, type GuestBlock } from "./discover.js";
+import { INSTRUCTION_KIND, KIND_STRAIGHT } from "./instruction-kinds.js";
+import { translateUnit, type TranslateOptions } from "./translate.js";
+import { JitDivergence, WriteLog, differences, divergenceReport, memoryDifferences, restore, snapshot, type CpuSnapshot } from "./lockstep.js";
+import { TLB_SIZE } from "../machine/tlb.js";
+
+export interface JitOptions {
+  /** executions of an entry point before it is compiled */
+  threshold?: number;
+  /** compile the blocks of a loop into one function */
+  regions?: boolean;
+  /** every instruction through the shared semantics (testing the helper path) */
+  helperOnly?: boolean;
+  /** called with each compiled unit (--jit-dump, tests) */
+  onCompile?: (unit: Unit) => void;
+  /** --accel check: run every unit in lockstep with the interpreter and stop at the first divergence */
+  check?: boolean;
+}
+
+export const DEFAULT_THRESHOLD = 16;
+
+/** What the batch loop reads: the retired-instruction count at which the current batch ends. */
+export interface BatchLimit {
+  batchEnd: number;
+}
+
+export interface JitStats {
+  unitsCompiled: number;
+  regionsCompiled: number;
+  compileMs: number;
+  cacheUnits: number;
+  cacheSourceBytes: number;
+  dispatches: number;
+  linkHits: number;
+  cacheHits: number;
+  cacheMisses: number;
+  invalidations: number;
+  interpreterSteps: number;
+  jitInstructions: number;
+}
+
+/** Shared with generated code (E.jit): the unit running, whether it was invalidated, its fault. */
+class JitState {
+  current: Unit | null = null;
+  stale = false;
+  fault: CpuException | null = null;
+}
+
+export class JitEngine {
+  readonly cache = new CodeCache();
+  private readonly heat = new Map<number, number>();
+  private readonly state = new JitState();
+  private readonly helpers: Record<string, unknown>;
+  readonly threshold: number;
+  private readonly regions: boolean;
+  private readonly translateOptions: TranslateOptions;
+  private readonly onCompile: ((unit: Unit) => void) | undefined;
+  private unitCounter = 0;
+  private readonly writeLog: WriteLog | null;
+  /** check mode: write tags that never match, so every store reaches the write log */
+  private readonly noWrites = new Float64Array(TLB_SIZE).fill(-1);
+  /** check mode: units compared */
+  checkedUnits = 0;
+
+  // statistics
+  unitsCompiled = 0;
+  regionsCompiled = 0;
+  compileMs = 0;
+  dispatches = 0;
+  linkHits = 0;
+  cacheHits = 0;
+  cacheMisses = 0;
+  interpreterSteps = 0;
+  jitInstructions = 0;
+
+  constructor(readonly cpu: Cpu, readonly interpreter: Interpreter, options: JitOptions = {}) {
+    this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
+    this.regions = options.regions ?? true;
+    this.translateOptions = { helperOnly: options.helperOnly };
+    this.onCompile = options.onCompile;
+    const memory = cpu.memory;
+    const interpreterInvalidate = memory.onCodeWrite;
+    memory.onCodeWrite = (physical, size) => {
+      interpreterInvalidate?.(physical, size);
+      this.invalidate(physical, size);
+    };
+    this.helpers = makeHelpers(cpu);
+    this.writeLog = options.check ? new WriteLog(memory) : null;
+  }
+
+  /** Forgets every compiled unit. */
+  invalidateAll(): void {
+    this.cache.clear();
+    this.heat.clear();
+    if (this.state.current !== null) this.state.stale = true;
+  }
+
+  private invalidate(physical: number, size: number): void {
+    const dropped = this.cache.invalidate(physical, size);
+    for (const unit of dropped) if (unit === this.state.current) this.state.stale = true;
+  }
+
+  /**
+   * Runs until cpu.retired reaches limit.batchEnd (re-read after every unit: devices move it), the
+   * CPU halts, or `steps` dispatches. Exceptions are delivered; a TripleFault propagates.
+   */
+  run(limit: BatchLimit, steps: number): void {
+    const cpu = this.cpu;
+    const interpreter = this.interpreter;
+    const pic = interpreter.interruptController;
+    const state = this.state;
+    let previous: Unit | null = null;
+    let exit = 0;
+    while (cpu.retired < limit.batchEnd && !cpu.halted && steps-- > 0) {
+      this.dispatches++;
+      if (cpu.interruptShadow || (cpu.flags & TF) !== 0 || cpu.alignmentChecks || (pic !== null && (cpu.flags & IF) !== 0 && pic.hasPending())) {
+        interpreter.step();
+        this.interpreterSteps++;
+        previous = null;
+        continue;
+      }
+      let unit: Unit | undefined;
+      if (previous !== null) {
+        const link = previous.links[exit];
+        if (link !== undefined && link.valid && link.rip === cpu.rip && previous.linkGeneration === cpu.mmu.generation) {
+          unit = link;
+          this.linkHits++;
+        }
+      }
+      if (unit === undefined) {
+        unit = this.lookup();
+        if (unit !== undefined && previous !== null && unit.fn !== null) {
+          if (previous.linkGeneration !== cpu.mmu.generation) {
+            previous.links.fill(undefined);
+            previous.linkGeneration = cpu.mmu.generation;
+          }
+          previous.links[exit] = unit;
+        }
+      }
+      if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd - cpu.retired) {
+        this.interpretStraight(limit);
+        previous = null;
+        continue;
+      }
+      const before = cpu.retired;
+      state.current = unit;
+      unit.runs++;
+      exit = this.writeLog !== null ? this.runChecked(unit, limit.batchEnd - before) : unit.fn(limit.batchEnd - before);
+      state.current = null;
+      this.jitInstructions += cpu.retired - before;
+      if (exit < 0) {
+        const fault = state.fault!;
+        state.fault = null;
+        state.stale = false;
+        previous = null;
+        deliverException(cpu, fault);
+        continue;
+      }
+      if (state.stale) {
+        state.stale = false;
+        previous = null;
+        continue;
+      }
+      previous = unit;
+    }
+  }
+
+  /**
+   * Check mode: runs `unit`, undoes it, runs the interpreter for as many instructions from the same
+   * state, and compares. Continues from the interpreter's state; throws JitDivergence on a difference.
+   */
+  private runChecked(unit: Unit, budget: number): number {
+    const cpu = this.cpu, mmu = cpu.mmu, log = this.writeLog!, state = this.state;
+    const entry = snapshot(cpu);
+    const writeTag = mmu.writeTag;
+    mmu.writeTag = this.noWrites;
+    log.clear();
+    log.active = true;
+    let exit: number;
+    let jitState: CpuSnapshot, jitAfter: Map<number, number>;
+    try {
+      exit = unit.fn!(budget);
+      jitState = snapshot(cpu);
+      jitAfter = log.current();
+      log.undo();
+      log.clear();
+      restore(cpu, entry);
+      // the TLB remembers the accessed/dirty bits the undone run set: walk again
+      mmu.flush();
+    } finally {
+      mmu.writeTag = writeTag;
+    }
+    const jitFault = exit < 0 ? state.fault : null;
+    const stale = state.stale;
+    mmu.writeTag = this.noWrites;
+    let interpFault: CpuException | null = null;
+    try {
+      const count = jitState.retired - entry.retired;
+      for (let k = 0; k < count && interpFault === null; k++) interpFault = this.interpreter.execute();
+      if (jitFault !== null && interpFault === null) interpFault = this.interpreter.execute();
+    } finally {
+      mmu.writeTag = writeTag;
+      log.active = false;
+    }
+    const interpState = snapshot(cpu);
+    const problems = differences(jitState, interpState);
+    problems.push(...memoryDifferences(jitAfter, log.before, cpu.memory));
+    if ((jitFault === null) !== (interpFault === null) || (jitFault !== null && (jitFault.vector !== interpFault!.vector || jitFault.errorCode !== interpFault!.errorCode))) {
+      problems.push(`fault: jit ${jitFault?.message ?? "none"}, interp ${interpFault?.message ?? "none"}`);
+    }
+    if (problems.length > 0) {
+      problems.push(`instructions: jit ${jitState.retired - entry.retired}, interp ${interpState.retired - entry.retired}; bytes written: jit ${describeWrites(jitAfter)}, interp ${describeWrites(log.before)}`);
+      throw new JitDivergence(divergenceReport(unit, entry, problems, jitFault, interpFault));
+    }
+    this.checkedUnits++;
+    state.fault = interpFault;
+    state.stale = stale;
+    return exit;
+  }
+
+  /** The compiled unit for cpu.rip, compiling it when it has become hot; undefined while cold. */
+  private lookup(): Unit | undefined {
+    const cpu = this.cpu;
+    const rip = cpu.rip;
+    let physical: number;
+    try {
+      physical = cpu.mmu.translateFetch(rip);
+    } catch (error) {
+      if (error instanceof CpuException) return undefined; // the interpreter delivers the fault
+      throw error;
+    }
+    const unit = this.cache.get(physical);
+    if (unit !== undefined && unit.rip === rip && unit.mode === cpu.mode) {
+      this.cacheHits++;
+      return unit;
+    }
+    this.cacheMisses++;
+    const heat = (this.heat.get(physical) ?? 0) + 1;
+    if (heat < this.threshold) {
+      this.heat.set(physical, heat);
+      return undefined;
+    }
+    this.heat.delete(physical);
+    return this.compile(rip, physical);
+  }
+
+  /** Interprets from cpu.rip through straight-line code, up to and including the next branch. */
+  private interpretStraight(limit: BatchLimit): void {
+    const cpu = this.cpu;
+    const interpreter = this.interpreter;
+    for (;;) {
+      const rip = cpu.rip;
+      interpreter.step();
+      this.interpreterSteps++;
+      if (cpu.halted || cpu.retired >= limit.batchEnd || INSTRUCTION_KIND[interpreter.lastRowId] !== KIND_STRAIGHT) return;
+      const next = rip + interpreter.lastLength;
+      if (cpu.rip !== (cpu.mode === 64 ? next : next % TWO_32)) return; // an exception or interrupt
+      if (cpu.interruptShadow || (cpu.flags & TF) !== 0) return;
+      if ((cpu.rip & 0xfff) === 0) return; // a new page: maybe a compiled unit starts there
+    }
+  }
+
+  /** Compiles the unit at linear `rip` = `physical`. */
+  compile(rip: number, physical: number): Unit {
+    const started = performance.now();
+    const cpu = this.cpu;
+    const memory = cpu.memory;
+    const mode = cpu.mode;
+    const pageStart = physical - (physical % 4096);
+    let unit: Unit;
+    const decode = (at: number, phys: number): GuestBlock => decodeBlock(memory.ram, at, phys, mode);
+    const entry = pageStart + 4096 <= memory.fastEnd ? decode(rip, physical) : null;
+    if (entry === null || entry.instructions.length === 0) {
+      unit = new Unit(null, rip, physical, mode, 0, [physical, physical + 1], [], [], new Float64Array(0), 0, "", "");
+    } else {
+      const blocks = this.regions ? discoverRegion(entry, decode) : [entry];
+      const translated = translateUnit(blocks, mode, this.translateOptions);
+      const name = `unit_${(this.unitCounter++).toString(36)}_${hexName(rip)}`;
+      const source = `${translated.body}\n//# sourceURL=jit/${name}.js`;
+      const factory = new Function("E", source) as (env: unknown) => UnitFunction;
+      const ranges: number[] = [];
+      for (const block of blocks) {
+        ranges.push(block.physical, block.physical + (block.endRip - block.rip));
+        memory.markCodePage(Math.floor(block.physical / 4096));
+      }
+      const interpreter = this.interpreter;
+      const instructions = translated.instructions, rips = translated.rips;
+      const exec = (index: number): CpuException | null => {
+        cpu.rip = rips[index];
+        const fault = interpreter.executeInstruction(instructions[index]);
+        // the unit counts its instructions itself
+        if (fault === null) cpu.retired--;
+        return fault;
+      };
+      const fn = factory({
+        cpu, regs: cpu.regs, lazy: cpu.lazy, mmu: cpu.mmu, view: memory.view, ram: memory.ram,
+        helpers: this.helpers, exec, jit: this.state, CpuException, parity: PARITY,
+        rips, before: translated.before,
+      });
+      unit = new Unit(fn, rip, physical, mode, entry.instructions.length, ranges, translated.exits, instructions, rips, blocks.length, source, name);
+      this.unitsCompiled++;
+      if (blocks.length > 1) this.regionsCompiled++;
+    }
+    this.cache.add(unit);
+    this.compileMs += performance.now() - started;
+    if (unit.fn !== null) this.onCompile?.(unit);
+    return unit;
+  }
+
+  stats(): JitStats {
+    return {
+      unitsCompiled: this.unitsCompiled,
+      regionsCompiled: this.regionsCompiled,
+      compileMs: this.compileMs,
+      cacheUnits: this.cache.size,
+      cacheSourceBytes: this.cache.sourceBytes,
+      dispatches: this.dispatches,
+      linkHits: this.linkHits,
+      cacheHits: this.cacheHits,
+      cacheMisses: this.cacheMisses,
+      invalidations: this.cache.invalidations,
+      interpreterSteps: this.interpreterSteps,
+      jitInstructions: this.jitInstructions,
+    };
+  }
+}
+
+function describeWrites(writes: Map<number, number>): string {
+  let low = Infinity, high = -Infinity;
+  for (const at of writes.keys()) {
+    if (at < low) low = at;
+    if (at > high) high = at;
+  }
+  return writes.size === 0 ? "none" : `${writes.size} in 0x${low.toString(16)}..0x${high.toString(16)}`;
+}
+
+function hexName(rip: number): string {
+  return rip < 0 ? `n${(-rip).toString(16)}` : rip.toString(16);
+}
+
+/** The runtime helpers generated code calls (E.helpers): slow paths and faults. */
+function makeHelpers(cpu: Cpu): Record<string, unknown> {
+  const mmu = cpu.mmu;
+  const helpers = {
+    hi: 0,
+    read(x: number, size: number): number {
+      switch (size) {
+        case 1: return mmu.read8(x);
+        case 2: return mmu.read16(x);
+        case 4: return mmu.read32(x);
+        default: return mmu.read64(x);
+      }
+    },
+    readForWrite(x: number, size: number): number {
+      probeWrite(cpu, x, size);
+      return helpers.read(x, size);
+    },
+    write(x: number, size: number, lo: number, hi: number): void {
+      switch (size) {
+        case 1: mmu.write8(x, lo); return;
+        case 2: mmu.write16(x, lo); return;
+        case 4: mmu.write32(x, lo); return;
+        default: mmu.write64(x, lo, hi);
+      }
+    },
+    linear(segment: number, offset: number): number {
+      return cpu.linear(segment, offset >>> 0, 0);
+    },
+    nonCanonical(segment: number): never {
+      throw new CpuException(segment === SS ? VEC_SS : VEC_GP, 0, "non-canonical address");
+    },
+    badTarget(): never {
+      throw new CpuException(VEC_GP, 0, "branch to a non-canonical address");
+    },
+    condition(cc: number): boolean {
+      return cpu.condition(cc);
+    },
+    carry(): number {
+      return cpu.cf() !== 0 ? 1 : 0;
+    },
+    materialize(): void {
+      cpu.getFlags();
+    },
+    /** the low 64 bits of a 64x64-bit product (high half in helpers.hi) */
+    multiply64(aLo: number, aHi: number, bLo: number, bHi: number): number {
+      // (aHi·2^32 + aLo)(bHi·2^32 + bLo) mod 2^64 = aLo·bLo + 2^32 (aHi·bLo + aLo·bHi)
+      const a0 = aLo & 0xffff, a1 = aLo >>> 16, b0 = bLo & 0xffff, b1 = bLo >>> 16;
+      const low = a0 * b0;
+      const middle = a1 * b0 + a0 * b1 + Math.floor(low / 65536);
+      const lo = ((middle & 0xffff) << 16) | (low & 0xffff);
+      const carry = Math.floor(middle / 65536) + a1 * b1;
+      helpers.hi = (carry + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) | 0;
+      return lo | 0;
+    },
+  };
+  return helpers;
+}
+
+void P_REX;
