@@ -5,7 +5,7 @@
 // status is the guest's isa-debug-exit status ((v << 1) | 1). Everything else that ends the run is
 // one "error: ..." line on stderr (a guest fault adds a register dump) and a status of its own.
 
-import { fstatSync } from "node:fs";
+import { fstatSync, mkdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Option, type Command } from "commander";
 import { TSC_HZ } from "../machine/clock.js";
@@ -13,6 +13,9 @@ import { MAX_RAM_MIB, MultibootError, parseMultibootKernel } from "../machine/mu
 import { DEFAULT_MEMORY_MIB, PcMachine, type StopReason } from "../machine/pc.js";
 import { CliError, UsageError, oneLine, readRegularFile } from "./errors.js";
 import { parseCount } from "./values.js";
+import { formatJitStats } from "../jit/stats.js";
+import type { Unit } from "../jit/code-cache.js";
+import { writeUnitFiles } from "../jit/dump.js";
 
 export const DEFAULT_IMAGE = "build/kernel.elf";
 /** The RTC's time at boot under --clock virtual unless --rtc-base says otherwise: runs stay reproducible. */
@@ -32,6 +35,8 @@ export interface BootOptions {
   timeout?: string;
   stats?: boolean;
   rtcBase?: string;
+  jitDump?: string;
+  jitThreshold?: string;
 }
 
 /** What booting writes to and reads from. */
@@ -61,7 +66,9 @@ export function registerBootAction(program: Command, io: BootIo, setExitCode: (c
     )
     .option("--timeout <seconds>", "stop the guest after this much wall time (exit status 124)")
     .option("--rtc-base <when>", `RTC time at boot: utc (the host clock; the default with --clock realtime) or an ISO date such as 2024-01-01T00:00:00Z (default with --clock virtual: ${VIRTUAL_RTC_BASE})`)
-    .option("--stats", "print guest instructions, wall time and MIPS on stderr at exit")
+    .option("--stats", "print guest instructions, wall time and MIPS (and the JIT's statistics) on stderr at exit")
+    .option("--jit-dump <dir>", "write every compiled unit's JavaScript and source map to <dir> (for Chrome DevTools or node --enable-source-maps)")
+    .option("--jit-threshold <n>", "executions of a guest entry point before the JIT compiles it (default 16)")
     .addHelpText(
       "after",
       "\nExit status: the guest's isa-debug-exit status ((value << 1) | 1); 0 when the guest resets the machine\n" +
@@ -100,6 +107,8 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
   const timeoutSeconds = options.timeout !== undefined ? parseTimeout(options.timeout) : undefined;
   const rtcBase = parseRtcBase(options.rtcBase ?? (options.clock === "virtual" ? VIRTUAL_RTC_BASE : "utc"));
 
+  const jitOptions = { threshold: options.jitThreshold !== undefined ? parseJitThreshold(options.jitThreshold) : undefined, onCompile: options.jitDump !== undefined ? jitDumper(options.jitDump) : undefined };
+
   const path = image ?? DEFAULT_IMAGE;
   let bytes: Uint8Array;
   try {
@@ -113,6 +122,7 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
   const machine = new PcMachine({
     memoryMiB, clock: options.clock, rtcBase, onSerialOutput: (chunk) => io.serial(chunk),
     accel: options.accel,
+    jit: jitOptions,
   });
   try {
     machine.boot(parseMultibootKernel(bytes), path, options.append ?? "");
@@ -137,8 +147,25 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
       `stats: ${instructions} guest instructions in ${wallSeconds.toFixed(3)} s wall time, ${mips.toFixed(2)} MIPS ` +
         `(accel ${options.accel}, clock ${options.clock}, TSC ${TSC_HZ / 1e6} MHz)\n`,
     );
+    if (machine.jit !== null) io.stderr(formatJitStats(machine.jit.stats(), instructions));
   }
   return report(reason, machine, io);
+}
+
+function parseJitThreshold(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new UsageError(`--jit-threshold: expected a positive whole number, got '${text}'`);
+  return value;
+}
+
+/** --jit-dump: writes each unit's source (and source map) into `dir`, which is created if needed. */
+function jitDumper(dir: string): (unit: Unit) => void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new CliError(`--jit-dump: cannot create directory '${dir}': ${(error as Error).message}`);
+  }
+  return (unit) => writeUnitFiles(dir, unit);
 }
 
 function report(reason: StopReason, machine: PcMachine, io: BootIo): number {
