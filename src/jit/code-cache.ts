@@ -30,6 +30,8 @@ export class Unit {
     readonly blockCount: number,
     readonly source: string,
     readonly name: string,
+    /** the source map (JSON) from generated lines to guest instructions */
+    readonly map: string,
   ) {
     this.links = new Array<Unit | undefined>(exits.length).fill(undefined);
   }

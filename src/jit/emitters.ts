@@ -8,9 +8,9 @@ import { M_E, M_G, M_I, M_J, M_M, M_Z } from "../decoder/operand-spec.js";
 import { P_REX } from "../decoder/decode.js";
 import { relativeTarget } from "./discover.js";
 import {
-  LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, fusedCondition,
+  LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, directProducer, fusedCondition,
 } from "./flags.js";
-import { hex, type UnitWriter, type Value } from "./unit-writer.js";
+import { hex, literal, type UnitWriter, type Value } from "./unit-writer.js";
 
 export type Emitter = (w: UnitWriter) => boolean;
 
@@ -39,8 +39,8 @@ function loadMemory(w: UnitWriter, index: number, forWrite: boolean): Value | un
 /** Condition cc from the pending producer, or from the flags record. */
 function condition(w: UnitWriter, cc: number): string {
   w.readFlags();
-  if (w.pending !== null) {
-    const fused = fusedCondition(w.pending, cc);
+  if (w.fusable !== null) {
+    const fused = fusedCondition(w.fusable, cc);
     if (fused !== null) return fused;
   }
   w.flushFlags();
@@ -97,7 +97,7 @@ const lea: Emitter = (w) => {
   if (ins.base === 16) {
     const target = w.gi.nextRip + ins.disp;
     const hi = Math.floor(target / 4294967296);
-    const value = { lo: String((target - hi * 4294967296) | 0), hi: String(hi | 0) };
+    const value = { lo: literal((target - hi * 4294967296) | 0), hi: literal(hi | 0) };
     w.writeRegisterOperand(0, ins.opSize === 2 ? { lo: `${value.lo}&65535`, hi: "0" } : value);
     return true;
   }
@@ -211,7 +211,7 @@ function incDec(isInc: boolean): Emitter {
     if (w.flagsOut !== 0) {
       w.readFlags();
       // INC/DEC keep CF: put it in cpu.flags, where the record takes it from
-      const carry = w.pending !== null ? fusedCondition(w.pending, 2) : null;
+      const carry = w.fusable !== null ? fusedCondition(w.fusable, 2) : null;
       if (carry !== null) w.emit(`cpu.flags=(cpu.flags&-2)|(${carry}?1:0);`);
       else { w.flushFlags(); w.emit(`H.materialize();`); }
     }
@@ -276,23 +276,6 @@ const signToDx: Emitter = (w) => {
   return true;
 };
 
-/** IMUL with two or three operands, when nobody reads its flags. */
-const imul: Emitter = (w) => {
-  const ins = w.ins;
-  if (ins.row.operands.length < 2 || w.flagsOut !== 0 || !plainOperands(w)) return false;
-  const size = w.operandSize(0);
-  if (ins.mod !== 3) w.mayFault();
-  const m1 = loadMemory(w, 1, false);
-  const a = w.read(1, m1);
-  const b = ins.row.operands.length === 3 ? w.read(2) : w.read(0);
-  if (size === 8) {
-    const lo = w.let(`H.multiply64(${a.lo},${a.hi},${b.lo},${b.hi})`);
-    w.writeRegisterOperand(0, { lo, hi: "H.hi" });
-  } else if (size === 4) w.writeRegisterOperand(0, { lo: `Math.imul(${a.lo},${b.lo})`, hi: "0" });
-  else w.writeRegisterOperand(0, { lo: `Math.imul(${a.lo},${b.lo})&65535`, hi: "0" });
-  return true;
-};
-
 // ---- shifts and rotates (when nobody reads their flags) -------------------------------------------
 
 const ROL = 0, ROR = 1, SHL = 4, SHR = 5, SAR = 7;
@@ -330,39 +313,102 @@ function shiftConstant(kind: number, size: number, a: Value, c: number): Value {
   }
 }
 
+/** Bit `index` of a value held as lo (and hi for 64-bit), as a 0/1 expression. */
+function bitOf(v: Value, index: number): string {
+  return index >= 32 ? `((${v.hi}>>>${index - 32})&1)` : `((${v.lo}>>>${index})&1)`;
+}
+
+/** SF, ZF and PF of a result, as flag bits. */
+function resultFlags(r: Value, size: number): string {
+  const zero = size === 8 ? `((${r.lo}|${r.hi})===0?64:0)` : `(${r.lo}===0?64:0)`;
+  return `${zero}|(${bitOf(r, size * 8 - 1)}<<7)|(P[${r.lo}&255]<<2)`;
+}
+
 function shift(kind: number): Emitter {
   return (w) => {
     const ins = w.ins;
-    if (w.flagsOut !== 0 || !plainOperands(w)) return false;
+    if (!plainOperands(w)) return false;
     // constant counts only (immediate or 1)
     const countSpec = ins.row.operands[1];
     if (countSpec.method !== M_I && countSpec.notation !== "1") return false;
     const size = w.operandSize(0);
+    const bits = size * 8;
     const c = (countSpec.method === M_I ? ins.imm : 1) & (size === 8 ? 63 : 31);
     const memDest = w.isMemory(0);
     if (memDest) w.mayFault();
     const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
     const a = w.read(0, m0);
     if (c === 0) {
-      // nothing changes; a 32-bit register destination is still zero-extended
+      // nothing changes, flags included; a 32-bit register destination is still zero-extended
       if (!memDest && size === 4) w.writeRegisterOperand(0, a);
       return true;
     }
-    if (kind === ROL || kind === ROR) {
-      // rotates by (size*8) multiples still need the operand once
-      if (size !== 8 && size !== 4 && c % (size * 8) === 0) {
-        if (memDest) w.store(size, a, true);
-        return true;
-      }
-    }
-    const ta = w.let(a.lo), tah = size === 8 ? w.let(a.hi) : "0";
-    const value = shiftConstant(kind, size, { lo: ta, hi: tah }, c);
+    const ta = { lo: w.let(a.lo), hi: size === 8 ? w.let(a.hi) : "0" };
+    const value = shiftConstant(kind, size, ta, c);
     const r = { lo: w.let(value.lo), hi: size === 8 ? w.let(value.hi) : "0" };
     if (memDest) w.store(size, r, true);
     else w.writeRegisterOperand(0, r);
+    if (w.flagsOut === 0) {
+      w.produce(directProducer(size, "0"));
+      return true;
+    }
+    const msb = bitOf(r, bits - 1);
+    switch (kind) {
+      case SHL: {
+        const cf = c <= bits ? bitOf(ta, bits - c) : "0";
+        w.produce(directProducer(size, `${resultFlags(r, size)}|${cf}|((${msb}^${cf})<<11)`));
+        break;
+      }
+      case SHR: {
+        const cf = c <= bits ? bitOf(ta, c - 1) : "0";
+        w.produce(directProducer(size, `${resultFlags(r, size)}|${cf}|(${bitOf(ta, bits - 1)}<<11)`));
+        break;
+      }
+      case SAR:
+        w.produce(directProducer(size, `${resultFlags(r, size)}|${bitOf(ta, Math.min(c - 1, bits - 1))}`));
+        break;
+      case ROL: {
+        const cf = `(${r.lo}&1)`;
+        w.patch(CF_OF, `${cf}|((${msb}^${cf})<<11)`);
+        break;
+      }
+      default: {
+        w.patch(CF_OF, `${msb}|((${msb}^${bitOf(r, bits - 2)})<<11)`);
+      }
+    }
     return true;
   };
 }
+
+const CF_OF = 0x801;
+
+/** IMUL with two or three operands (16/32-bit; 64-bit only when nobody reads its flags). */
+const imul: Emitter = (w) => {
+  const ins = w.ins;
+  if (ins.row.operands.length < 2 || !plainOperands(w)) return false;
+  const size = w.operandSize(0);
+  if (size === 8 && w.flagsOut !== 0) return false;
+  if (ins.mod !== 3) w.mayFault();
+  const m1 = loadMemory(w, 1, false);
+  const a = w.read(1, m1);
+  const b = ins.row.operands.length === 3 ? w.read(2) : w.read(0);
+  if (size === 8) {
+    const lo = w.let(`H.multiply64(${a.lo},${a.hi},${b.lo},${b.hi})`);
+    w.writeRegisterOperand(0, { lo, hi: "H.hi" });
+    w.produce(directProducer(size, "0"));
+    return true;
+  }
+  const sa = w.let(size === 2 ? `(${a.lo}<<16)>>16` : `${a.lo}|0`);
+  const sb = w.let(size === 2 ? `(${b.lo}<<16)>>16` : `${b.lo}|0`);
+  const r = w.let(size === 2 ? `Math.imul(${sa},${sb})&65535` : `Math.imul(${sa},${sb})`);
+  w.writeRegisterOperand(0, { lo: r, hi: "0" });
+  if (w.flagsOut !== 0) {
+    // CF = OF = the product does not fit; SF and PF from the result; ZF and AF clear
+    const fits = size === 2 ? `((${r}<<16)>>16)===${sa}*${sb}` : `${r}===${sa}*${sb}`;
+    w.produce(directProducer(size, `(${fits}?0:0x801)|(${bitOf({ lo: r, hi: "0" }, size * 8 - 1)}<<7)|(P[${r}&255]<<2)`));
+  } else w.produce(directProducer(size, "0"));
+  return true;
+};
 
 // ---- conditions ----------------------------------------------------------------------------------
 
@@ -414,7 +460,7 @@ const push: Emitter = (w) => {
   const v = w.read(0, src);
   // an immediate is sign-extended to 64 bits
   const value = src !== undefined ? v : w.ins.row.operands[0].method === M_I
-    ? { lo: String(w.ins.imm | 0), hi: String(w.ins.imm >> 31) }
+    ? { lo: literal(w.ins.imm | 0), hi: literal(w.ins.imm >> 31) }
     : { lo: w.let(v.lo), hi: w.let(v.hi) };
   w.push(8, value);
   return true;
@@ -482,7 +528,7 @@ const call: Emitter = (w) => {
   const count = w.inBlock + 1;
   const next = w.gi.nextRip;
   const nextHi = Math.floor(next / 4294967296);
-  const returnAddress = { lo: String((next - nextHi * 4294967296) | 0), hi: String(nextHi | 0) };
+  const returnAddress = { lo: literal((next - nextHi * 4294967296) | 0), hi: literal(nextHi | 0) };
   if (method === M_J) {
     const target = relativeTarget(ins, next);
     if (target === null) return false;

@@ -16,6 +16,7 @@ import { CodeCache, Unit, type UnitFunction } from "./code-cache.js";
 import { decodeBlock, discoverRegion, type GuestBlock } from "./discover.js";
 import { INSTRUCTION_KIND, KIND_STRAIGHT } from "./instruction-kinds.js";
 import { translateUnit, type TranslateOptions } from "./translate.js";
+import { finishSource } from "./source-map.js";
 import { JitDivergence, WriteLog, differences, divergenceReport, memoryDifferences, restore, snapshot, type CpuSnapshot } from "./lockstep.js";
 import { TLB_SIZE } from "../machine/tlb.js";
 
@@ -286,13 +287,18 @@ export class JitEngine {
     const decode = (at: number, phys: number): GuestBlock => decodeBlock(memory.ram, at, phys, mode);
     const entry = pageStart + 4096 <= memory.fastEnd ? decode(rip, physical) : null;
     if (entry === null || entry.instructions.length === 0) {
-      unit = new Unit(null, rip, physical, mode, 0, [physical, physical + 1], [], [], new Float64Array(0), 0, "", "");
+      unit = new Unit(null, rip, physical, mode, 0, [physical, physical + 1], [], [], new Float64Array(0), 0, "", "", "");
     } else {
       const blocks = this.regions ? discoverRegion(entry, decode) : [entry];
       const translated = translateUnit(blocks, mode, this.translateOptions);
       const name = `unit_${(this.unitCounter++).toString(36)}_${hexName(rip)}`;
-      const source = `${translated.body}\n//# sourceURL=jit/${name}.js`;
-      const factory = new Function("E", source) as (env: unknown) => UnitFunction;
+      const { source, map } = finishSource(name, translated);
+      let factory: (env: unknown) => UnitFunction;
+      try {
+        factory = new Function("E", source) as (env: unknown) => UnitFunction;
+      } catch (error) {
+        throw new Error(`JIT: generated code for ${name} does not compile (${(error as Error).message}):\n${translated.body}`);
+      }
       const ranges: number[] = [];
       for (const block of blocks) {
         ranges.push(block.physical, block.physical + (block.endRip - block.rip));
@@ -312,7 +318,7 @@ export class JitEngine {
         helpers: this.helpers, exec, jit: this.state, CpuException, parity: PARITY,
         rips, before: translated.before,
       });
-      unit = new Unit(fn, rip, physical, mode, entry.instructions.length, ranges, translated.exits, instructions, rips, blocks.length, source, name);
+      unit = new Unit(fn, rip, physical, mode, entry.instructions.length, ranges, translated.exits, instructions, rips, blocks.length, source, name, map);
       this.unitsCompiled++;
       if (blocks.length > 1) this.regionsCompiled++;
     }

@@ -18,10 +18,24 @@ export interface Producer {
   readonly rHi: string;
   /** carry/borrow in (ADC/SBB) */
   readonly carry: string;
+  /**
+   * For instructions that set the flags outright (shifts, IMUL): an expression for the six
+   * arithmetic flag bits; the record is then "no lazy operation" plus these bits in cpu.flags.
+   */
+  readonly direct?: string;
+}
+
+/** The six arithmetic flags in RFLAGS. */
+export const ARITH_MASK = 0x8d5;
+
+/** A producer whose flags are given outright by `bits` (an expression of CF|PF|AF|ZF|SF|OF bits). */
+export function directProducer(size: number, bits: string): Producer {
+  return { op: 0, size, a: "0", aHi: "0", b: "0", bHi: "0", r: "0", rHi: "0", carry: "0", direct: bits };
 }
 
 /** Statements that write the producer's lazy-flags record. */
 export function recordStore(p: Producer): string {
+  if (p.direct !== undefined) return `L.op=0;cpu.flags=(cpu.flags&${~ARITH_MASK})|(${p.direct});`;
   let s = `L.op=${p.op};L.size=${p.size};L.aLo=${p.a};L.aHi=${p.aHi};L.bLo=${p.b};L.bHi=${p.bHi};L.rLo=${p.r};L.rHi=${p.rHi};`;
   if (p.op === LAZY_ADC || p.op === LAZY_SBB) s += `L.carryIn=${p.carry};`;
   return s;
@@ -71,6 +85,7 @@ function parity(lo: string): string {
  * when it needs the flags record (the carry of INC/DEC, ADC/SBB).
  */
 export function fusedCondition(p: Producer, cc: number): string | null {
+  if (p.direct !== undefined) return directCondition(p.direct, cc);
   const { size, a, aHi, b, bHi, r, rHi } = p;
   let c: string | null = null;
   const zero = isZero(r, rHi, size);
@@ -136,6 +151,25 @@ export function fusedCondition(p: Producer, cc: number): string | null {
       return null;
   }
   if (c === null) return null;
+  return cc & 1 ? `!${c}` : c;
+}
+
+/** Condition cc from flag bits given outright. */
+function directCondition(bits: string, cc: number): string {
+  const f = `(${bits})`;
+  const flag = (mask: number) => `((${f}&${mask})!==0)`;
+  const sNotO = `(((${f}>>7)^(${f}>>11))&1)!==0`;
+  let c: string;
+  switch (cc >> 1) {
+    case 0: c = flag(0x800); break;
+    case 1: c = flag(1); break;
+    case 2: c = flag(0x40); break;
+    case 3: c = flag(0x41); break;
+    case 4: c = flag(0x80); break;
+    case 5: c = flag(4); break;
+    case 6: c = `(${sNotO})`; break;
+    default: c = `(${flag(0x40)}||${sNotO})`; break;
+  }
   return cc & 1 ? `!${c}` : c;
 }
 

@@ -40,6 +40,7 @@ function flagLiveness(block: GuestBlock, mode: 64 | 32, helperOnly: boolean): In
     const gi = block.instructions[k];
     probe.begin(gi, k, k, live);
     probe.pending = null;
+    probe.patches = [];
     const emitter = helperOnly ? undefined : EMITTERS[gi.ins.mnemonic] ?? EMITTERS[gi.ins.row.mnemonics[0]];
     const templated = emitter !== undefined && emitter(probe);
     if (!templated) live = 2; // the shared semantics may read anything
@@ -71,6 +72,7 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
     const liveness = flagLiveness(block, mode, options.helperOnly === true);
     if (region) w.emit(`case ${blockNumber}:{`);
     w.pending = null;
+    w.patches = [];
     block.instructions.forEach((gi: GuestInstruction, k) => {
       const index = instructions.length;
       instructions.push(gi.ins);

@@ -26,6 +26,11 @@ export function hex(value: number): string {
   return value < 0 ? `-0x${(-value).toString(16)}` : `0x${value.toString(16)}`;
 }
 
+/** A number as a JS literal that is safe after any operator (negative ones in parentheses: a - -1). */
+export function literal(value: number): string {
+  return value < 0 || Object.is(value, -0) ? `(${value})` : String(value);
+}
+
 export class UnitWriter {
   readonly lines: string[] = [];
   private readonly temps = new Set<string>(["x", "xl", "xh", "o", "k", "p", "e"]);
@@ -225,7 +230,7 @@ export class UnitWriter {
     if (size === 1) lo &= 0xff;
     else if (size === 2) lo &= 0xffff;
     // Iz and Ibs are sign-extended to a 64-bit operation even where the immediate itself is 32 bits
-    return { lo: String(lo), hi: String(hi) };
+    return { lo: literal(lo), hi: literal(hi) };
   }
 
   // ---- memory --------------------------------------------------------------------------------
@@ -392,30 +397,57 @@ export class UnitWriter {
     this.didReadFlags = true;
   }
 
+  /**
+   * Updates of some flags on top of the pending state (rotates change CF and OF only): statements
+   * applied, in order, after the pending record is written and materialized.
+   */
+  patches: string[] = [];
+
   /** Makes `p` the pending producer (when anyone may need the flags). */
   produce(p: Producer): void {
     if (p.op !== LAZY_INC && p.op !== LAZY_DEC) this.didWriteAllFlags = true;
     this.pending = this.flagsOut === 0 ? null : p;
+    this.patches = [];
+  }
+
+  /** Sets the flags in `mask` to `bits` on top of the current flags (a partial writer such as a rotate). */
+  patch(mask: number, bits: string): void {
+    this.didReadFlags = true; // the other flags pass through
+    this.patches.push(`cpu.flags=(cpu.flags&${~mask})|(${bits});`);
+  }
+
+  /** Whether the pending state is one producer alone (its conditions can be computed from its locals). */
+  get fusable(): Producer | null {
+    return this.patches.length === 0 ? this.pending : null;
+  }
+
+  private pendingStore(): string {
+    let s = this.pending !== null ? recordStore(this.pending) : "";
+    if (this.patches.length > 0) s += `H.materialize();${this.patches.join("")}`;
+    return s;
   }
 
   /** Writes the pending producer's record: the full flags are needed from here on. */
   flushFlags(): void {
     this.didReadFlags = true;
-    if (this.pending === null) return;
-    this.emit(recordStore(this.pending));
+    const store = this.pendingStore();
+    if (store !== "") this.emit(store);
     this.pending = null;
+    this.patches = [];
   }
 
   /** Writes the pending producer's record on one path only (an exit inside a condition): it stays pending. */
   storeFlagsOnThisPath(): void {
-    if (this.pending !== null) this.emit(recordStore(this.pending));
+    const store = this.pendingStore();
+    if (store !== "") this.emit(store);
   }
 
   /** Notes that the current instruction may fault: the catch handler writes the pending record. */
   mayFault(): void {
     this.didFault = true;
     this.emit(`i=${this.index};`);
-    if (this.pending !== null) this.faultFlags.set(this.index, recordStore(this.pending));
+    const store = this.pendingStore();
+    if (store !== "") this.faultFlags.set(this.index, store);
   }
 
   // ---- control -------------------------------------------------------------------------------
