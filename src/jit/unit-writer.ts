@@ -67,10 +67,39 @@ export class UnitWriter {
     this.lines.push(code);
   }
 
-  temp(prefix = "t"): string {
-    const name = `${prefix}${this.tempCounter++}`;
+  /**
+   * A local for the current instruction. Locals are reused by later instructions once nothing
+   * pending refers to them: an unoptimized JS frame initializes every local on each call, so a
+   * unit with hundreds of them pays for it on every dispatch.
+   */
+  temp(_prefix = "t"): string {
+    const name = this.freeTemps.pop() ?? `t${this.tempCounter++}`;
     this.temps.add(name);
+    this.instructionTemps.push(name);
     return name;
+  }
+
+  private readonly freeTemps: string[] = [];
+  /** temps handed out since the last release, still possibly referenced */
+  private instructionTemps: string[] = [];
+
+  /** Frees the temps no pending flags state refers to (at the start of each instruction). */
+  private releaseTemps(): void {
+    const referenced = new Set<string>();
+    const note = (text: string) => {
+      for (const match of text.matchAll(/\bt\d+\b/g)) referenced.add(match[0]);
+    };
+    if (this.pending !== null) {
+      const p = this.pending;
+      note(`${p.a} ${p.aHi} ${p.b} ${p.bHi} ${p.r} ${p.rHi} ${p.carry} ${p.direct ?? ""}`);
+    }
+    for (const patch of this.patches) note(patch);
+    const kept: string[] = [];
+    for (const name of this.instructionTemps) {
+      if (referenced.has(name)) kept.push(name);
+      else this.freeTemps.push(name);
+    }
+    this.instructionTemps = kept;
   }
 
   /** A new local holding `expr`. */
@@ -381,6 +410,7 @@ export class UnitWriter {
 
   /** Starts an instruction. */
   begin(gi: GuestInstruction, index: number, inBlock: number, flagsOut: number): void {
+    this.releaseTemps();
     this.gi = gi;
     this.ins = gi.ins;
     this.index = index;
