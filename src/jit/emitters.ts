@@ -95,7 +95,7 @@ const lea: Emitter = (w) => {
   if (ins.addrSize === 2 || ins.base === 16 /* RIP */ && w.mode !== 64) return false;
   // the offset only: no segment, no canonical check
   if (ins.base === 16) {
-    const target = w.gi.nextRip + ins.disp;
+    const target = w.ripRelative();
     const hi = Math.floor(target / 4294967296);
     const value = { lo: literal((target - hi * 4294967296) | 0), hi: literal(hi | 0) };
     w.writeRegisterOperand(0, ins.opSize === 2 ? { lo: `${value.lo}&65535`, hi: "0" } : value);

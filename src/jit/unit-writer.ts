@@ -273,10 +273,16 @@ export class UnitWriter {
     if (ins.addrSize === 2) return false;
     if (ins.segment >= 4) return false;
     if (ins.base === BASE_RIP) {
-      const target = this.gi.nextRip + ins.disp;
+      const target = this.ripRelative();
       return target >= -(2 ** 47) && target < 2 ** 47;
     }
     return true;
+  }
+
+  /** The offset of a RIP-relative operand (EIP-relative with a 32-bit address size: wraps at 4 GiB). */
+  ripRelative(): number {
+    const target = this.gi.nextRip + this.ins.disp;
+    return this.ins.addrSize === 4 ? ((target % TWO_32) + TWO_32) % TWO_32 : target;
   }
 
   /** Computes the linear address of the ModRM memory operand into x (number) and xl (its low 32 bits, int32). */
@@ -284,7 +290,7 @@ export class UnitWriter {
     const ins = this.ins;
     const segment = ins.segment >= 0 ? ins.segment : ins.base === 4 || ins.base === 5 ? SS : DS;
     if (ins.base === BASE_RIP) {
-      const target = this.gi.nextRip + ins.disp;
+      const target = this.ripRelative();
       const targetHi = Math.floor(target / TWO_32);
       this.emit(`x=${target};xl=${(target - targetHi * TWO_32) | 0};`);
       return;
