@@ -95,7 +95,7 @@ describe("boot: bad inputs end with one error line", () => {
     ["a bad --clock", () => [images.spin!, "--clock", "fast"], /^error: option '--clock <kind>' argument 'fast' is invalid/, 2],
     ["a bad --timeout", () => [images.spin!, "--timeout", "soon"], /^error: --timeout: expected a positive number of seconds/, 2],
     ["a bad --rtc-base", () => [images.spin!, "--rtc-base", "yesterday"], /^error: --rtc-base: expected utc or an ISO date/, 2],
-    ["--accel check", () => [images.spin!, "--accel", "check"], /^error: --accel check is not implemented yet/, 1],
+    ["--jit-threshold 0", () => [images.spin!, "--jit-threshold", "0"], /^error: --jit-threshold: expected a positive whole number, got '0'$/, 2],
   ];
   for (const [name, args, message, status] of cases) {
     it(name, async () => {
@@ -174,7 +174,7 @@ describe("boot: the ticks kernel (PIT, PIC, TSC, RTC, UART interrupt)", () => {
     const result = await runOurs(guestKernels().ticksElf, virtualArgs);
     expect(result.status, result.stderr).toBe(67);
     expect(result.serial.toString("latin1")).toBe(TICKS_VIRTUAL);
-    expect(result.stderr).toMatch(/^stats: \d+ guest instructions in [0-9.]+ s wall time, [0-9.]+ MIPS \(accel jit = interpreter for now, clock virtual, TSC 1000 MHz\)\n$/);
+    expect(result.stderr).toMatch(/^stats: \d+ guest instructions in [0-9.]+ s wall time, [0-9.]+ MIPS \(accel jit, clock virtual, TSC 1000 MHz\)\nstats: jit: \d+ units compiled .*% of instructions in JIT code\n$/);
   });
 
   it("--clock virtual is deterministic: the same output and instruction count twice (the RTC starts at 2024-01-01)", async () => {
@@ -238,15 +238,16 @@ describe("boot: serial input from stdin (child process)", () => {
 });
 
 describe("boot: --help", () => {
-  it("documents the boot options and says that jit runs the interpreter for now", async () => {
+  it("documents the boot options and the engines", async () => {
     const { main } = await import("../../src/cli.js");
     let out = "";
     const status = await main(["--help"], { stdout: (text) => void (out += text), stderr: () => {} });
     expect(status).toBe(0);
-    for (const option of ["--accel <engine>", "-m, --memory <MiB>", "--append <args>", "--clock <kind>", "--timeout <seconds>", "--stats", "--rtc-base <when>"]) {
+    for (const option of ["--accel <engine>", "-m, --memory <MiB>", "--append <args>", "--clock <kind>", "--timeout <seconds>", "--stats", "--rtc-base <when>", "--jit-dump <dir>", "--jit-threshold <n>"]) {
       expect(out).toContain(option);
     }
-    expect(out).toMatch(/jit \(runs the\s+interpreter until the JIT lands\)/);
+    expect(out).toMatch(/jit \(compiles hot\s+guest\s+code\s+to\s+JavaScript\)/);
+    expect(out).toMatch(/check\s+\(JIT\s+and\s+interpreter\s+in\s+lockstep/);
     expect(out).toMatch(/TSC runs at 1000\s+MHz/);
   });
 });
