@@ -436,6 +436,8 @@ const cmov: Emitter = (w) => {
   const size = w.operandSize(0);
   const tv = w.let(v.lo), tvh = size === 8 ? w.let(v.hi) : "0";
   const c = condition(w, ins.row.opcode & 0xf);
+  // the destination is written on one path only: its local must hold the guest value on the other
+  w.lo(ins.reg);
   w.emit(`if(${c}){`);
   w.writeRegisterOperand(0, { lo: tv, hi: tvh });
   if (size === 4) {

@@ -320,7 +320,7 @@ export class JitEngine {
       });
       unit = new Unit(fn, rip, physical, mode, entry.instructions.length, ranges, translated.exits, instructions, rips, blocks.length, source, name, map);
       this.unitsCompiled++;
-      if (blocks.length > 1) this.regionsCompiled++;
+      if (blocks.length > 1 || entry.successors.includes(entry.rip)) this.regionsCompiled++;
     }
     this.cache.add(unit);
     this.compileMs += performance.now() - started;

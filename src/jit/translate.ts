@@ -33,7 +33,7 @@ export interface TranslatedUnit {
 /** Liveness of the flags after each instruction of `block` (0 dead, 1 faults only, 2 needed). */
 function flagLiveness(block: GuestBlock, mode: 64 | 32, helperOnly: boolean): Int8Array {
   const out = new Int8Array(block.instructions.length);
-  const probe = new UnitWriter(mode, new Map(), []);
+  const probe = new UnitWriter(mode, false, new Map(), []);
   let live = 2; // at the block's end the next block may read them
   for (let k = block.instructions.length - 1; k >= 0; k--) {
     out[k] = live;
@@ -57,16 +57,17 @@ export interface TranslateOptions {
 }
 
 export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: TranslateOptions = {}): TranslatedUnit {
+  // a region: several blocks, or one block that jumps back to its own start
+  const region = blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip);
   const regionBlocks = new Map<number, number>();
-  if (blocks.length > 1) blocks.forEach((block, i) => regionBlocks.set(block.rip, i));
+  if (region) blocks.forEach((block, i) => regionBlocks.set(block.rip, i));
   const counts = blocks.map((block) => block.instructions.length);
-  const w = new UnitWriter(mode, regionBlocks, counts);
+  const w = new UnitWriter(mode, !region, regionBlocks, counts);
   const instructions: Instruction[] = [];
   const rips: number[] = [];
   const before: number[] = [];
   const lines: number[] = [];
   let templated = 0, helpers = 0;
-  const region = blocks.length > 1;
 
   blocks.forEach((block, blockNumber) => {
     const liveness = flagLiveness(block, mode, options.helperOnly === true);
@@ -89,7 +90,8 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
         helpers++;
         // through the interpreter's semantics, with the registers and flags in the CPU
         w.flushFlags();
-        w.emit(`i=${index};/*WB*/e=X(${index});if(e!==null)throw e;/*RL*/`);
+        w.emit(`i=${index};${w.writeBackHere()}e=X(${index});if(e!==null)throw e;/*RL*/`);
+        w.synchronized();
         if (isBranch) {
           w.exit("cpu.rip", null, k + 1);
           return;
@@ -114,7 +116,8 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
   const reload = w.reloadRegisters();
   const body = w.lines.map((line) => line.replaceAll("/*WB*/", writeBack).replaceAll("/*RL*/", reload));
   const faultCases = [...w.faultFlags].map(([index, store]) => `case ${index}:${store}break;`).join("");
-  const registers = [...w.usedRegs].sort((a, b) => a - b).map((r) => `r${r}=R[${2 * r}],h${r}=R[${2 * r + 1}]`);
+  const loads = w.precise ? w.entryLoads : w.usedRegs;
+  const registers = [...w.usedRegs].sort((a, b) => a - b).map((r) => (loads.has(r) ? `r${r}=R[${2 * r}],h${r}=R[${2 * r + 1}]` : `r${r},h${r}`));
   const head = [
     `"use strict";`,
     `const cpu=E.cpu,R=E.regs,L=E.lazy,M=E.mmu,V=E.view,U8=E.ram,H=E.helpers,X=E.exec,J=E.jit,CE=E.CpuException,P=E.parity,RIP=E.rips,BEFORE=E.before;`,
@@ -130,7 +133,7 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
     `}catch(e){`,
     `if(!(e instanceof CE))throw e;`,
     faultCases !== "" ? `switch(i){${faultCases}}` : ``,
-    `${writeBack}cpu.retired+=n+BEFORE[i];cpu.rip=RIP[i];J.fault=e;return -1;`,
+    `${w.faultWriteBack()}cpu.retired+=n+BEFORE[i];cpu.rip=RIP[i];J.fault=e;return -1;`,
     `}`,
     `};`,
   ];

@@ -4,7 +4,8 @@
 // writes into the source is a number it formatted or a fixed piece of text: never guest bytes.
 import { BASE_RIP, P_REX, type Instruction } from "../decoder/decode.js";
 import { M_E, M_FIXED_REG, M_G, M_I, M_M, M_ONE, M_R, M_Z, S_B, S_BS, S_V, S_W, S_Z, resolveSize } from "../decoder/operand-spec.js";
-import { DS, SS } from "../machine/cpu.js";
+import { SS } from "../machine/cpu.js";
+import { memorySegment } from "../machine/interp/operand-access.js";
 import type { GuestInstruction } from "./discover.js";
 import { LAZY_DEC, LAZY_INC, recordStore, type Producer } from "./flags.js";
 
@@ -57,6 +58,8 @@ export class UnitWriter {
 
   constructor(
     readonly mode: 64 | 32,
+    /** a single-block unit: registers loaded and written back only as needed */
+    readonly precise: boolean,
     /** the linear address of a region block → its number, for transfers that stay inside */
     private readonly regionBlocks: Map<number, number>,
     /** instruction counts by region block number */
@@ -115,14 +118,66 @@ export class UnitWriter {
 
   // ---- registers -----------------------------------------------------------------------------
 
+  /** Reads register `reg`'s low half (a register read before the unit writes it is loaded on entry). */
   lo(reg: number): string {
-    this.usedRegs.add(reg);
+    this.noteRead(reg);
     return `r${reg}`;
   }
 
   hi(reg: number): string {
-    this.usedRegs.add(reg);
+    this.noteRead(reg);
     return `h${reg}`;
+  }
+
+  // Register bookkeeping. In a single-block unit ("precise"), only registers read before they are
+  // written are loaded on entry, and each exit writes back the registers written before it. A
+  // region's blocks run in any order: there every register used is loaded and every register
+  // written is written back.
+  /** registers whose locals hold the guest value at this point of the emission */
+  private readonly valid = new Set<number>();
+  /** registers written since the last synchronization with the CPU */
+  private readonly dirty = new Set<number>();
+  /** registers loaded on entry */
+  readonly entryLoads = new Set<number>();
+
+  private noteRead(reg: number): void {
+    this.usedRegs.add(reg);
+    if (!this.valid.has(reg)) {
+      this.valid.add(reg);
+      this.entryLoads.add(reg);
+    }
+  }
+
+  /** A full (32/64-bit) write: the old value is not needed. */
+  private fullWrite(reg: number): void {
+    this.usedRegs.add(reg);
+    this.writtenRegs.add(reg);
+    this.valid.add(reg);
+    this.dirty.add(reg);
+  }
+
+  /** Write-back statements for an exit here. */
+  writeBackHere(): string {
+    if (!this.precise) return "/*WB*/";
+    let s = "";
+    for (const r of [...this.dirty].sort((a, b) => a - b)) s += `R[${2 * r}]=r${r};R[${2 * r + 1}]=h${r};`;
+    return s;
+  }
+
+  /** After an instruction run through the interpreter: the registers are reloaded from the CPU. */
+  synchronized(): void {
+    for (let r = 0; r < 16; r++) this.valid.add(r);
+    this.dirty.clear();
+  }
+
+  /** The catch handler's write-back: registers a fault may find modified (guarded where a local may still be unset). */
+  faultWriteBack(): string {
+    let s = "";
+    for (const r of [...this.writtenRegs].sort((a, b) => a - b)) {
+      const store = `R[${2 * r}]=r${r};R[${2 * r + 1}]=h${r};`;
+      s += this.precise && !this.entryLoads.has(r) ? `if(r${r}!==undefined){${store}}` : store;
+    }
+    return s;
   }
 
   /** Reads a general register at `size`; byte registers 4..7 without REX are AH..BH. */
@@ -154,11 +209,11 @@ export class UnitWriter {
         this.emit(`r${reg}=(r${reg}&-65536)|(${value.lo}&65535);`);
         return;
       case 4:
-        this.written(reg);
+        this.fullWrite(reg);
         this.emit(`r${reg}=${value.lo}|0;h${reg}=0;`);
         return;
       default:
-        this.written(reg);
+        this.fullWrite(reg);
         // through a temporary when the value reads the register it replaces
         if (value.hi.includes(`r${reg}`)) {
           const t = this.let(value.hi);
@@ -167,9 +222,11 @@ export class UnitWriter {
     }
   }
 
+  /** A partial write (8/16 bits, or RSP adjusted from its old value): reads and writes. */
   private written(reg: number): void {
-    this.usedRegs.add(reg);
+    this.noteRead(reg);
     this.writtenRegs.add(reg);
+    this.dirty.add(reg);
   }
 
   writeBack(): string {
@@ -288,7 +345,8 @@ export class UnitWriter {
   /** Computes the linear address of the ModRM memory operand into x (number) and xl (its low 32 bits, int32). */
   address(): void {
     const ins = this.ins;
-    const segment = ins.segment >= 0 ? ins.segment : ins.base === 4 || ins.base === 5 ? SS : DS;
+    // the segment as the interpreter picks it (64-bit mode ignores ES/CS/SS/DS overrides): it decides #SS vs #GP
+    const segment = memorySegment(ins);
     if (ins.base === BASE_RIP) {
       const target = this.ripRelative();
       const targetHi = Math.floor(target / TWO_32);
@@ -492,7 +550,7 @@ export class UnitWriter {
   exit(ripExpr: string, staticTarget: number | null, count: number): void {
     const index = this.exits.length;
     this.exits.push({ target: staticTarget });
-    this.emit(`/*WB*/cpu.retired+=n+${count};cpu.rip=${ripExpr};return ${index};`);
+    this.emit(`${this.writeBackHere()}cpu.retired+=n+${count};cpu.rip=${ripExpr};return ${index};`);
   }
 
   /** Continues at a static target: inside the region when it is a region block and the budget allows, else exits. */

@@ -1,9 +1,11 @@
-// The emulator side of the oracle: runUserMode from src/machine/user-mode.ts.
+// The emulator side of the oracle: runUserMode from src/machine/user-mode.ts (the interpreter), or
+// the same run through the JIT engine (jit-runner.ts) in one of its configurations.
 //
 // ORACLE_EMULATOR=native swaps the emulator for a second run of the native harness: a self-check of
 // the harness's determinism and of the comparison (it must report zero differences).
 
-import { runUserMode } from "../../src/machine/user-mode.js";
+import { runUserMode, type UserModeOptions, type UserModeResult } from "../../src/machine/user-mode.js";
+import { runJitUserMode, type JitRunConfig, type JitRunMode } from "./jit-runner.js";
 import { CODE_ADDRESS, SCRATCH_ADDRESS, cloneState, initialScratch, type MachineState } from "./layout.js";
 import type { OracleCase } from "./generate.js";
 import { runNative, type NativeResult } from "./native.js";
@@ -28,16 +30,40 @@ export interface EmulatorUnderTest {
   run(cases: readonly OracleCase[]): Outcome[];
 }
 
-/** The emulator under test (or the native harness again, for the self-check). */
-export async function loadEmulator(): Promise<EmulatorUnderTest | string> {
-  if (process.env.ORACLE_EMULATOR === "native") return { name: "native harness (self-check)", run: (cases) => runNative(cases).map((r, i) => nativeOutcome(cases[i], r)) };
-  return { name: "runUserMode", run: (cases) => cases.map(emulatorOutcome) };
+/** Which engine runs the emulator's side: the interpreter (runUserMode) or a JIT configuration. */
+export type EngineName = "interp" | `jit-${JitRunMode}` | "jit-helpers";
+export const ENGINES: readonly EngineName[] = ["interp", "jit-blocks", "jit-single", "jit-slices", "jit-helpers"];
+
+/**
+ * jit-blocks, jit-single: the two configurations of the default suite (jit-runner.ts); jit-slices:
+ * blocks and regions run in batches of 1-8 instructions (budget exits); jit-helpers: blocks and
+ * regions with every instruction through the shared semantics (JitOptions.helperOnly).
+ */
+export function jitConfigOf(engine: EngineName, instance?: string): JitRunConfig | null {
+  if (engine === "interp") return null;
+  if (engine === "jit-helpers") return { mode: "blocks", helperOnly: true, instance };
+  return { mode: engine.slice(4) as JitRunMode, instance };
 }
 
-export function emulatorOutcome(c: OracleCase): Outcome {
+/**
+ * The emulator under test (or the native harness again, for the self-check). `instance`: JIT
+ * configurations with different instance names run on separate machines (separate statistics).
+ */
+export async function loadEmulator(engine: EngineName = "interp", instance?: string): Promise<EmulatorUnderTest | string> {
+  if (process.env.ORACLE_EMULATOR === "native") return { name: "native harness (self-check)", run: (cases) => runNative(cases).map((r, i) => nativeOutcome(cases[i], r)) };
+  const config = jitConfigOf(engine, instance);
+  if (config === null) return { name: "runUserMode", run: (cases) => cases.map((c) => emulatorOutcome(c)) };
+  const name = config.mode === "single"
+    ? "the JIT (threshold 1, one instruction per compiled unit)"
+    : `the JIT (threshold 1, blocks and loop regions${config.mode === "slices" ? ", batches of 1-8 instructions" : ""}${config.helperOnly ? ", every instruction through the shared semantics" : ""})`;
+  return { name, run: (cases) => cases.map((c) => emulatorOutcome(c, config)) };
+}
+
+export function emulatorOutcome(c: OracleCase, jit: JitRunConfig | null = null): Outcome {
   const memory = initialScratch(c.scratchSeed, c.patches);
   try {
-    const result = runUserMode({
+    const run: (options: UserModeOptions) => UserModeResult = jit === null ? runUserMode : (options) => runJitUserMode(options, jit);
+    const result = run({
       code: c.code.slice(),
       codeAddress: CODE_ADDRESS,
       regions: [{ address: SCRATCH_ADDRESS, bytes: memory }],
@@ -45,8 +71,14 @@ export function emulatorOutcome(c: OracleCase): Outcome {
       maxInstructions: MAX_INSTRUCTIONS,
     });
     const address = result.exception?.address;
+    let rip = result.state.rip;
+    if (jit !== null && result.exception !== null && (result.exception.vector === 3 || result.exception.vector === 1)) {
+      // delivered traps push the next instruction's address; runUserMode reports the trapping one
+      const trapping = c.instructions.find((ins) => BigInt(CODE_ADDRESS + ins.offset + ins.length) === rip);
+      if (trapping) rip = BigInt(CODE_ADDRESS + trapping.offset);
+    }
     return {
-      state: { gpr: result.state.gpr, rip: result.state.rip, rflags: result.state.rflags >>> 0, xmm: result.state.xmm, mxcsr: result.state.mxcsr >>> 0 },
+      state: { gpr: result.state.gpr, rip, rflags: result.state.rflags >>> 0, xmm: result.state.xmm, mxcsr: result.state.mxcsr >>> 0 },
       exception: result.exception ? { vector: result.exception.vector, errorCode: result.exception.errorCode } : null,
       faultAddress: address === undefined ? undefined : BigInt.asUintN(64, BigInt(address)),
       memory,
