@@ -34,6 +34,8 @@ export interface JitOptions {
 }
 
 export const DEFAULT_THRESHOLD = 16;
+const JUMP_CACHE_SIZE = 4096;
+const JUMP_CACHE_MASK = JUMP_CACHE_SIZE - 1;
 
 /** What the batch loop reads: the retired-instruction count at which the current batch ends. */
 export interface BatchLimit {
@@ -48,6 +50,7 @@ export interface JitStats {
   cacheSourceBytes: number;
   dispatches: number;
   linkHits: number;
+  jumpCacheHits: number;
   cacheHits: number;
   cacheMisses: number;
   invalidations: number;
@@ -72,6 +75,9 @@ export class JitEngine {
   private readonly translateOptions: TranslateOptions;
   private readonly onCompile: ((unit: Unit) => void) | undefined;
   private unitCounter = 0;
+  private readonly jumpCache = new Array<Unit | undefined>(JUMP_CACHE_SIZE).fill(undefined);
+  private jumpCacheGeneration = -1;
+  jumpCacheHits = 0;
   private readonly writeLog: WriteLog | null;
   /** check mode: write tags that never match, so every store reaches the write log */
   private readonly noWrites = new Float64Array(TLB_SIZE).fill(-1);
@@ -107,6 +113,7 @@ export class JitEngine {
   /** Forgets every compiled unit. */
   invalidateAll(): void {
     this.cache.clear();
+    this.jumpCache.fill(undefined);
     this.heat.clear();
     if (this.state.current !== null) this.state.stale = true;
   }
@@ -137,14 +144,27 @@ export class JitEngine {
       }
       let unit: Unit | undefined;
       if (previous !== null) {
-        const link = previous.links[exit];
+        const link: Unit | undefined = previous.links[exit];
         if (link !== undefined && link.valid && link.rip === cpu.rip && previous.linkGeneration === cpu.mmu.generation) {
           unit = link;
           this.linkHits++;
         }
       }
       if (unit === undefined) {
-        unit = this.lookup();
+        // the jump cache: by linear address, valid while the MMU's translations are unchanged
+        if (this.jumpCacheGeneration !== cpu.mmu.generation) {
+          this.jumpCache.fill(undefined);
+          this.jumpCacheGeneration = cpu.mmu.generation;
+        }
+        const slot: number = cpu.rip & JUMP_CACHE_MASK;
+        const cached: Unit | undefined = this.jumpCache[slot];
+        if (cached !== undefined && cached.rip === cpu.rip && cached.valid && cached.mode === cpu.mode) {
+          unit = cached;
+          this.jumpCacheHits++;
+        } else {
+          unit = this.lookup();
+          if (unit !== undefined) this.jumpCache[slot] = unit;
+        }
         if (unit !== undefined && previous !== null && unit.fn !== null) {
           if (previous.linkGeneration !== cpu.mmu.generation) {
             previous.links.fill(undefined);
@@ -337,6 +357,7 @@ export class JitEngine {
       cacheSourceBytes: this.cache.sourceBytes,
       dispatches: this.dispatches,
       linkHits: this.linkHits,
+      jumpCacheHits: this.jumpCacheHits,
       cacheHits: this.cacheHits,
       cacheMisses: this.cacheMisses,
       invalidations: this.cache.invalidations,
