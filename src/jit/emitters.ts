@@ -208,12 +208,18 @@ function incDec(isInc: boolean): Emitter {
     if (memDest) w.mayFault();
     const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
     const a = w.read(0, m0);
+    // INC/DEC keep CF. Their record takes it from cpu.flags, so writing the record first puts CF
+    // there: computed from the previous producer's locals, or from the flags state, which stays
+    // untouched until this record is written.
+    let carry = "0";
     if (w.flagsOut !== 0) {
       w.readFlags();
-      // INC/DEC keep CF: put it in cpu.flags, where the record takes it from
-      const carry = w.fusable !== null ? fusedCondition(w.fusable, 2) : null;
-      if (carry !== null) w.emit(`cpu.flags=(cpu.flags&-2)|(${carry}?1:0);`);
-      else { w.flushFlags(); w.emit(`H.materialize();`); }
+      const fused = w.fusable !== null ? fusedCondition(w.fusable, 2) : null;
+      if (fused !== null) carry = `(${fused}?1:0)`;
+      else {
+        w.flushFlags();
+        carry = "H.carry()";
+      }
     }
     const ta = w.let(a.lo), tah = size === 8 ? w.let(a.hi) : "0";
     const r = w.temp(), rh = size === 8 ? w.temp() : "0";
@@ -222,7 +228,7 @@ function incDec(isInc: boolean): Emitter {
     else w.emit(`${r}=${wrap(`${ta}+${d}`, size)};`);
     if (memDest) w.store(size, { lo: r, hi: rh }, true);
     else w.writeRegisterOperand(0, { lo: r, hi: rh });
-    w.produce({ op: isInc ? LAZY_INC : LAZY_DEC, size, a: ta, aHi: tah, b: "1", bHi: "0", r, rHi: rh, carry: "0" });
+    w.produce({ op: isInc ? LAZY_INC : LAZY_DEC, size, a: ta, aHi: tah, b: "1", bHi: "0", r, rHi: rh, carry, prefix: `cpu.flags=(cpu.flags&-2)|${carry};` });
     return true;
   };
 }
@@ -387,15 +393,16 @@ const imul: Emitter = (w) => {
   const ins = w.ins;
   if (ins.row.operands.length < 2 || !plainOperands(w)) return false;
   const size = w.operandSize(0);
-  if (size === 8 && w.flagsOut !== 0) return false;
+
   if (ins.mod !== 3) w.mayFault();
   const m1 = loadMemory(w, 1, false);
   const a = w.read(1, m1);
   const b = ins.row.operands.length === 3 ? w.read(2) : w.read(0);
   if (size === 8) {
-    const lo = w.let(`H.multiply64(${a.lo},${a.hi},${b.lo},${b.hi})`);
+    const lo = w.let(`H.multiply64(${a.lo},${a.hi},${b.lo},${b.hi},${w.flagsOut !== 0})`);
+    const flags = w.flagsOut !== 0 ? w.let("H.flags") : "0";
     w.writeRegisterOperand(0, { lo, hi: "H.hi" });
-    w.produce(directProducer(size, "0"));
+    w.produce(directProducer(size, flags));
     return true;
   }
   const sa = w.let(size === 2 ? `(${a.lo}<<16)>>16` : `${a.lo}|0`);

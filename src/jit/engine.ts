@@ -10,6 +10,7 @@ import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
 import { CpuException, VEC_GP, VEC_SS } from "../machine/cpu-exception.js";
 import { deliverException } from "../machine/interrupts.js";
 import { PARITY } from "../machine/lazy-flags.js";
+import { multiplySigned128 } from "../machine/interp/semantics/arithmetic.js";
 import type { Interpreter } from "../machine/interp/interpreter.js";
 import { probeWrite } from "../machine/interp/operand-access.js";
 import { CodeCache, Unit, type UnitFunction } from "./code-cache.js";
@@ -376,6 +377,8 @@ function describeWrites(writes: Map<number, number>): string {
   return writes.size === 0 ? "none" : `${writes.size} in 0x${low.toString(16)}..0x${high.toString(16)}`;
 }
 
+const wide = new Uint32Array(4);
+
 function hexName(rip: number): string {
   return rip < 0 ? `n${(-rip).toString(16)}` : rip.toString(16);
 }
@@ -423,8 +426,19 @@ function makeHelpers(cpu: Cpu): Record<string, unknown> {
     materialize(): void {
       cpu.getFlags();
     },
-    /** the low 64 bits of a 64x64-bit product (high half in helpers.hi) */
-    multiply64(aLo: number, aHi: number, bLo: number, bHi: number): number {
+    /** IMUL's flags (CF|OF when the signed product does not fit 64 bits; SF, PF of the result), set by multiply64 when asked */
+    flags: 0,
+    /** the low 64 bits of a 64x64-bit product (high half in helpers.hi); with `flags`, IMUL's flags in helpers.flags */
+    multiply64(aLo: number, aHi: number, bLo: number, bHi: number, flags: boolean): number {
+      if (flags) {
+        multiplySigned128(aLo, aHi, bLo, bHi, wide);
+        const lo = wide[0] | 0, hi = wide[1] | 0;
+        // the product fits when the upper 64 bits are the sign extension of the lower ones
+        const fits = hi < 0 ? wide[2] === 0xffffffff && wide[3] === 0xffffffff : wide[2] === 0 && wide[3] === 0;
+        helpers.flags = (fits ? 0 : 0x801) | (hi < 0 ? 0x80 : 0) | (PARITY[lo & 0xff] << 2);
+        helpers.hi = hi;
+        return lo;
+      }
       // (aHi·2^32 + aLo)(bHi·2^32 + bLo) mod 2^64 = aLo·bLo + 2^32 (aHi·bLo + aLo·bHi)
       const a0 = aLo & 0xffff, a1 = aLo >>> 16, b0 = bLo & 0xffff, b1 = bLo >>> 16;
       const low = a0 * b0;

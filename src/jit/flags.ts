@@ -23,6 +23,8 @@ export interface Producer {
    * arithmetic flag bits; the record is then "no lazy operation" plus these bits in cpu.flags.
    */
   readonly direct?: string;
+  /** statements that must run before the record is written (INC/DEC: CF into cpu.flags) */
+  readonly prefix?: string;
 }
 
 /** The six arithmetic flags in RFLAGS. */
@@ -36,7 +38,7 @@ export function directProducer(size: number, bits: string): Producer {
 /** Statements that write the producer's lazy-flags record. */
 export function recordStore(p: Producer): string {
   if (p.direct !== undefined) return `L.op=0;cpu.flags=(cpu.flags&${~ARITH_MASK})|(${p.direct});`;
-  let s = `L.op=${p.op};L.size=${p.size};L.aLo=${p.a};L.aHi=${p.aHi};L.bLo=${p.b};L.bHi=${p.bHi};L.rLo=${p.r};L.rHi=${p.rHi};`;
+  let s = `${p.prefix ?? ""}L.op=${p.op};L.size=${p.size};L.aLo=${p.a};L.aHi=${p.aHi};L.bLo=${p.b};L.bHi=${p.bHi};L.rLo=${p.r};L.rHi=${p.rHi};`;
   if (p.op === LAZY_ADC || p.op === LAZY_SBB) s += `L.carryIn=${p.carry};`;
   return s;
 }
@@ -143,7 +145,8 @@ export function fusedCondition(p: Producer, cc: number): string | null {
         case 5: c = parity(r); break;
         case 6: c = `(${neg}!==${overflow})`; break;
         case 7: c = `(${zero}||${neg}!==${overflow})`; break;
-        default: return null; // CF comes from before the INC/DEC
+        case 1: c = `(${p.carry}!==0)`; break; // CF comes from before the INC/DEC
+        default: c = `(${p.carry}!==0||${zero})`; break;
       }
       break;
     }

@@ -113,7 +113,9 @@ export function guestListing(instructions: readonly Instruction[], rips: Float64
  */
 export function sourceForFile(source: string, mapFile: string): string {
   if (!SAFE_NAME.test(mapFile)) throw new Error(`sourceForFile: unsafe map file name ${JSON.stringify(mapFile)}`);
-  return `(function anonymous(E\n) {\n${stripSourceComments(source)}\n})\n${SOURCE_MAPPING_URL_PREFIX}${mapFile}\n`;
+  const name = mapFile.replace(/\.js\.map$/, "");
+  // the same sourceURL as the unit in memory, so a dumped file and a live unit are one script to DevTools
+  return `(function anonymous(E\n) {\n${stripSourceComments(source)}\n})\n${SOURCE_URL_PREFIX}jit/${name}.js\n${SOURCE_MAPPING_URL_PREFIX}${mapFile}\n`;
 }
 
 /** `source` without its trailing sourceURL / sourceMappingURL comment lines. */

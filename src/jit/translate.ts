@@ -90,7 +90,8 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
         helpers++;
         // through the interpreter's semantics, with the registers and flags in the CPU
         w.flushFlags();
-        w.emit(`i=${index};${w.writeBackHere()}e=X(${index});if(e!==null)throw e;/*RL*/`);
+        // a fault leaves the registers as the semantics left them (REP string instructions make progress)
+        w.emit(`i=${index};${w.writeBackHere()}e=X(${index});if(e!==null){/*RL*/throw e;}/*RL*/`);
         w.synchronized();
         if (isBranch) {
           w.exit("cpu.rip", null, k + 1);

@@ -94,7 +94,7 @@ export class UnitWriter {
     };
     if (this.pending !== null) {
       const p = this.pending;
-      note(`${p.a} ${p.aHi} ${p.b} ${p.bHi} ${p.r} ${p.rHi} ${p.carry} ${p.direct ?? ""}`);
+      note(`${p.a} ${p.aHi} ${p.b} ${p.bHi} ${p.r} ${p.rHi} ${p.carry} ${p.direct ?? ""} ${p.prefix ?? ""}`);
     }
     for (const patch of this.patches) note(patch);
     const kept: string[] = [];

@@ -149,7 +149,7 @@ function multiplyUnsigned128(aLo: number, aHi: number, bLo: number, bHi: number,
 const product = new Uint32Array(4);
 
 /** Signed 128-bit product: the unsigned one, minus b<<64 when a < 0 and minus a<<64 when b < 0. */
-function multiplySigned128(aLo: number, aHi: number, bLo: number, bHi: number, out: Uint32Array): void {
+export function multiplySigned128(aLo: number, aHi: number, bLo: number, bHi: number, out: Uint32Array): void {
   multiplyUnsigned128(aLo, aHi, bLo, bHi, out);
   let lo = out[2], hi = out[3];
   if (aHi < 0) {
