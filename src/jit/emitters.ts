@@ -36,6 +36,20 @@ function loadMemory(w: UnitWriter, index: number, forWrite: boolean): Value | un
   return w.load(w.operandSize(index), forWrite);
 }
 
+/**
+ * The destination operand 0 of a read-modify-write instruction: loaded with write access when it is
+ * memory (a fault point), read when it is a register. `write` stores the result back.
+ */
+function modifyDestination(w: UnitWriter): { size: number; value: Value; write: (result: Value) => void } {
+  const size = w.operandSize(0);
+  const memDest = w.isMemory(0);
+  if (memDest) w.mayFault();
+  const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
+  const value = w.read(0, m0);
+  const write = (result: Value) => (memDest ? w.store(size, result, true) : w.writeRegisterOperand(0, result));
+  return { size, value, write };
+}
+
 /** Condition cc from the pending producer, or from the flags record. */
 function condition(w: UnitWriter, cc: number): string {
   w.readFlags();
@@ -203,11 +217,7 @@ function binary(op: number): Emitter {
 function incDec(isInc: boolean): Emitter {
   return (w) => {
     if (!plainOperands(w)) return false;
-    const size = w.operandSize(0);
-    const memDest = w.isMemory(0);
-    if (memDest) w.mayFault();
-    const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
-    const a = w.read(0, m0);
+    const { size, value: a, write } = modifyDestination(w);
     // INC/DEC keep CF. Their record takes it from cpu.flags, so writing the record first puts CF
     // there: computed from the previous producer's locals, or from the flags state, which stays
     // untouched until this record is written.
@@ -226,8 +236,7 @@ function incDec(isInc: boolean): Emitter {
     const d = isInc ? 1 : -1;
     if (size === 8) w.emit(`${r}=(${ta}>>>0)+${d};${rh}=(${tah}+(${r}>4294967295?1:${r}<0?-1:0))|0;${r}=${r}|0;`);
     else w.emit(`${r}=${wrap(`${ta}+${d}`, size)};`);
-    if (memDest) w.store(size, { lo: r, hi: rh }, true);
-    else w.writeRegisterOperand(0, { lo: r, hi: rh });
+    write({ lo: r, hi: rh });
     w.produce({ op: isInc ? LAZY_INC : LAZY_DEC, size, a: ta, aHi: tah, b: "1", bHi: "0", r, rHi: rh, carry, prefix: `cpu.flags=(cpu.flags&-2)|${carry};` });
     return true;
   };
@@ -235,31 +244,20 @@ function incDec(isInc: boolean): Emitter {
 
 const neg: Emitter = (w) => {
   if (!plainOperands(w)) return false;
-  const size = w.operandSize(0);
-  const memDest = w.isMemory(0);
-  if (memDest) w.mayFault();
-  const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
-  const b = w.read(0, m0);
+  const { size, value: b, write } = modifyDestination(w);
   const tb = w.let(b.lo), tbh = size === 8 ? w.let(b.hi) : "0";
   const r = w.temp(), rh = size === 8 ? w.temp() : "0";
   if (size === 8) w.emit(`${r}=-(${tb}>>>0);${rh}=(-${tbh}-(${r}<0?1:0))|0;${r}=${r}|0;`);
   else w.emit(`${r}=${wrap(`-${tb}`, size)};`);
-  if (memDest) w.store(size, { lo: r, hi: rh }, true);
-  else w.writeRegisterOperand(0, { lo: r, hi: rh });
+  write({ lo: r, hi: rh });
   w.produce({ op: LAZY_SUB, size, a: "0", aHi: "0", b: tb, bHi: tbh, r, rHi: rh, carry: "0" });
   return true;
 };
 
 const not: Emitter = (w) => {
   if (!plainOperands(w)) return false;
-  const size = w.operandSize(0);
-  const memDest = w.isMemory(0);
-  if (memDest) w.mayFault();
-  const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
-  const a = w.read(0, m0);
-  const value = { lo: w.let(size === 8 || size === 4 ? `~${a.lo}` : `(~${a.lo})&${MASK[size]}`), hi: size === 8 ? w.let(`~${a.hi}`) : "0" };
-  if (memDest) w.store(size, value, true);
-  else w.writeRegisterOperand(0, value);
+  const { size, value: a, write } = modifyDestination(w);
+  write({ lo: w.let(size === 8 || size === 4 ? `~${a.lo}` : `(~${a.lo})&${MASK[size]}`), hi: size === 8 ? w.let(`~${a.hi}`) : "0" });
   return true;
 };
 
@@ -337,13 +335,10 @@ function shift(kind: number): Emitter {
     // constant counts only (immediate or 1)
     const countSpec = ins.row.operands[1];
     if (countSpec.method !== M_I && countSpec.notation !== "1") return false;
-    const size = w.operandSize(0);
+    const memDest = w.isMemory(0);
+    const { size, value: a, write } = modifyDestination(w);
     const bits = size * 8;
     const c = (countSpec.method === M_I ? ins.imm : 1) & (size === 8 ? 63 : 31);
-    const memDest = w.isMemory(0);
-    if (memDest) w.mayFault();
-    const m0 = memDest ? (w.address(), w.load(size, true)) : undefined;
-    const a = w.read(0, m0);
     if (c === 0) {
       // nothing changes, flags included; a 32-bit register destination is still zero-extended
       if (!memDest && size === 4) w.writeRegisterOperand(0, a);
@@ -352,8 +347,7 @@ function shift(kind: number): Emitter {
     const ta = { lo: w.let(a.lo), hi: size === 8 ? w.let(a.hi) : "0" };
     const value = shiftConstant(kind, size, ta, c);
     const r = { lo: w.let(value.lo), hi: size === 8 ? w.let(value.hi) : "0" };
-    if (memDest) w.store(size, r, true);
-    else w.writeRegisterOperand(0, r);
+    write(r);
     if (w.flagsOut === 0) {
       w.produce(directProducer(size, "0"));
       return true;

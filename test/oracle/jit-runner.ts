@@ -2,7 +2,7 @@
 // segments, 4-level paging mapping only the code and the scratch region, the same initial state),
 // but executed by the JIT engine (src/jit/engine.ts) instead of the interpreter loop.
 //
-// user-mode.ts keeps its machine private, so the setup is duplicated here, plus what the engine
+// The address space, user-mode entry and state come from user-mode.ts; added here is what the engine
 // needs and runUserMode does not: the engine delivers exceptions through the IDT itself, so the
 // machine has a GDT (a 64-bit ring-0 code segment), a TSS (RSP0), an IDT whose 32 gates lead to
 // `hlt` stubs in a supervisor page, and a kernel stack. The exception, and the state at the
@@ -27,12 +27,14 @@
 // Coverage: every compiled unit is inspected (onCompile): per opcode row, whether an instruction
 // was translated by a template or runs through the shared semantics (the `e=X(i)` call in the
 // unit's source). Rows of instructions never compiled ran in the interpreter.
-import { CS, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, Cpu, DS, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, ES, FS, GS, SEG_L, SS, TWO_32 } from "../../src/machine/cpu.js";
+import { Cpu, TWO_32 } from "../../src/machine/cpu.js";
 import { CpuException } from "../../src/machine/cpu-exception.js";
 import { PortBus } from "../../src/machine/io-bus.js";
 import { Interpreter } from "../../src/machine/interp/interpreter.js";
 import { PhysicalMemory } from "../../src/machine/memory.js";
-import type { UserModeOptions, UserModeResult } from "../../src/machine/user-mode.js";
+import {
+  UserAddressSpace, copyLinear, enterUserMode, loadUserState, readUserState, type UserModeOptions, type UserModeResult,
+} from "../../src/machine/user-mode.js";
 import { DecodeStatus, Instruction, decodeInto } from "../../src/decoder/decode.js";
 import { JitEngine, type JitStats } from "../../src/jit/engine.js";
 import type { Unit } from "../../src/jit/code-cache.js";
@@ -48,8 +50,6 @@ export interface JitRunConfig {
 }
 
 const PAGE = 4096;
-const PTE_P = 1, PTE_RW = 2, PTE_US = 4;
-const PTE_NX_HI = 0x80000000 | 0;
 const HLT = 0xf4;
 
 /** Supervisor pages, far from anything the cases address: descriptor tables and stubs, then the stack. */
@@ -85,9 +85,7 @@ class JitMachine {
   readonly interpreter = new Interpreter(this.cpu);
   readonly coverage = new JitCoverage();
   readonly engine: JitEngine;
-  private nextFree = this.memory.ram.length;
-  /** the page-map level 4 table of the last map() */
-  pml4 = 0;
+  readonly space = new UserAddressSpace(this.memory);
   private readonly decodeScratch = new Instruction();
 
   constructor(readonly config: JitRunConfig) {
@@ -97,48 +95,6 @@ class JitMachine {
       helperOnly: config.helperOnly,
       onCompile: (unit) => this.coverage.noteUnit(unit),
     });
-  }
-
-  /** Page tables for the user ranges (US) and the system pages (supervisor); returns linear page → frame. */
-  map(ranges: Array<{ address: number; length: number; executable: boolean; user: boolean }>): Map<number, number> {
-    this.memory.ram.fill(0, 0, this.nextFree);
-    this.nextFree = PAGE; // physical page 0 stays unused
-    const pml4 = this.allocate();
-    this.pml4 = pml4;
-    const physicalOf = new Map<number, number>();
-    for (const range of ranges) {
-      const first = Math.floor(range.address / PAGE);
-      const last = Math.floor((range.address + Math.max(range.length, 1) - 1) / PAGE);
-      for (let page = first; page <= last; page++) {
-        if (physicalOf.has(page)) continue;
-        const frame = this.allocate();
-        physicalOf.set(page, frame);
-        const linear = page * PAGE;
-        const table3 = this.walk(pml4, (linear / 2 ** 39) & 511);
-        const table2 = this.walk(table3, (linear / 2 ** 30) & 511);
-        const table1 = this.walk(table2, (linear / 2 ** 21) & 511);
-        const entry = table1 + ((linear / PAGE) & 511) * 8;
-        this.memory.view.setUint32(entry, frame | PTE_P | PTE_RW | (range.user ? PTE_US : 0), true);
-        this.memory.view.setUint32(entry + 4, range.executable ? 0 : PTE_NX_HI, true);
-      }
-    }
-    return physicalOf;
-  }
-
-  private allocate(): number {
-    const frame = this.nextFree;
-    this.nextFree += PAGE;
-    if (this.nextFree > this.memory.ram.length) throw new Error("JIT user-mode machine: out of physical memory");
-    return frame;
-  }
-
-  private walk(table: number, index: number): number {
-    const entry = table + index * 8;
-    const existing = this.memory.view.getUint32(entry, true);
-    if (existing & PTE_P) return existing & ~0xfff;
-    const next = this.allocate();
-    this.memory.view.setUint32(entry, next | PTE_P | PTE_RW | PTE_US, true);
-    return next;
   }
 
   /** GDT, TSS, IDT and stubs in the system page at physical `frame`; the CPU's registers for them. */
@@ -170,29 +126,6 @@ class JitMachine {
     cpu.trBase = SYSTEM_ADDRESS + TSS_OFFSET;
     cpu.trLimit = 0x67;
     cpu.trAttributes = 0x8b;
-  }
-
-  /** CPL 3 in 64-bit mode with paging, as user-mode.ts sets it up. */
-  enterUserMode(pml4: number): void {
-    const cpu = this.cpu;
-    cpu.cr3 = pml4;
-    cpu.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-    cpu.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-    cpu.cr0 = CR0_PE | CR0_PG | CR0_WP | 0x10;
-    cpu.cr2 = 0;
-    for (const segment of [ES, SS, DS, FS, GS]) {
-      cpu.segSelector[segment] = 0x2b;
-      cpu.segBase[segment] = 0;
-      cpu.segLimit[segment] = 0xffffffff;
-      cpu.segAttributes[segment] = 0xf3 | (1 << 14) | (1 << 15);
-    }
-    cpu.segSelector[CS] = 0x33;
-    cpu.segBase[CS] = 0;
-    cpu.segLimit[CS] = 0xffffffff;
-    cpu.segAttributes[CS] = 0xfb | SEG_L | (1 << 15);
-    cpu.cpl = 3;
-    cpu.updateMode();
-    cpu.mmu.flush();
   }
 
   /**
@@ -263,18 +196,6 @@ export function jitReport(config: JitRunConfig): JitReport | null {
   return { stats: machine.engine.stats(), coverage: machine.coverage, caseInstructions: machine.caseInstructions, jitCaseInstructions: machine.jitCaseInstructions };
 }
 
-function copy(bytes: Uint8Array, address: number, physicalOf: Map<number, number>, memory: PhysicalMemory, toGuest: boolean): void {
-  for (let i = 0; i < bytes.length;) {
-    const linear = address + i;
-    const inPage = linear % PAGE;
-    const length = Math.min(PAGE - inPage, bytes.length - i);
-    const physical = physicalOf.get(Math.floor(linear / PAGE))! + inPage;
-    if (toGuest) memory.ram.set(bytes.subarray(i, i + length), physical);
-    else bytes.set(memory.ram.subarray(physical, physical + length), i);
-    i += length;
-  }
-}
-
 function read64(memory: PhysicalMemory, physical: number): bigint {
   return (BigInt(memory.view.getUint32(physical + 4, true)) << 32n) | BigInt(memory.view.getUint32(physical, true));
 }
@@ -285,7 +206,7 @@ export function runJitUserMode(options: UserModeOptions, config: JitRunConfig): 
   const { cpu, interpreter, memory, engine } = machine;
   const end = options.codeAddress + options.code.length;
   if (Math.floor(end / PAGE) !== Math.floor(options.codeAddress / PAGE)) throw new Error("JIT runner: the code and its end marker must share one page");
-  const physicalOf = machine.map([
+  const physicalOf = machine.space.map([
     { address: options.codeAddress, length: options.code.length + 1, executable: true, user: true },
     ...options.regions.map((region) => ({ address: region.address, length: region.bytes.length, executable: false, user: true })),
     { address: SYSTEM_ADDRESS, length: PAGE, executable: true, user: false },
@@ -295,29 +216,14 @@ export function runJitUserMode(options: UserModeOptions, config: JitRunConfig): 
   const stackFrame = physicalOf.get(SYSTEM_ADDRESS / PAGE + 1)!;
   interpreter.invalidateAll();
   engine.invalidateAll();
-  copy(options.code, options.codeAddress, physicalOf, memory, true);
-  copy(Uint8Array.of(HLT), end, physicalOf, memory, true);
-  for (const region of options.regions) copy(region.bytes, region.address, physicalOf, memory, true);
+  copyLinear(options.code, options.codeAddress, physicalOf, memory, true);
+  copyLinear(Uint8Array.of(HLT), end, physicalOf, memory, true);
+  for (const region of options.regions) copyLinear(region.bytes, region.address, physicalOf, memory, true);
   machine.writeSystemPage(systemFrame);
-  machine.enterUserMode(machine.pml4);
+  enterUserMode(cpu, machine.space.pml4);
 
   const state = options.state;
-  for (let reg = 0; reg < 16; reg++) {
-    const value = state.gpr[reg];
-    cpu.setReg64(reg, Number(value & 0xffffffffn) | 0, Number(value >> 32n) | 0);
-  }
-  for (let i = 0; i < 32; i++) {
-    cpu.xmm[2 * i] = Number(state.xmm[i] & 0xffffffffn) | 0;
-    cpu.xmm[2 * i + 1] = Number(state.xmm[i] >> 32n) | 0;
-  }
-  cpu.mxcsr = state.mxcsr;
-  cpu.lazy.op = 0;
-  cpu.flags = (state.rflags & 0x3f7fd5) | 2;
-  cpu.refreshAlignmentChecks();
-  cpu.rip = options.codeAddress;
-  cpu.retired = 0;
-  cpu.halted = false;
-  cpu.interruptShadow = false;
+  loadUserState(cpu, state, options.codeAddress);
 
   const max = options.maxInstructions;
   const jitBefore = engine.jitInstructions;
@@ -342,13 +248,11 @@ export function runJitUserMode(options: UserModeOptions, config: JitRunConfig): 
   machine.caseInstructions += cpu.retired - (cpu.cpl === 0 && cpu.halted ? 1 : 0);
   machine.jitCaseInstructions += engine.jitInstructions - jitBefore;
 
-  for (const region of options.regions) copy(region.bytes, region.address, physicalOf, memory, false);
-  const gpr = new BigUint64Array(16);
-  for (let reg = 0; reg < 16; reg++) gpr[reg] = (BigInt(cpu.regs[2 * reg + 1] >>> 0) << 32n) | BigInt(cpu.regs[2 * reg] >>> 0);
-  const xmm = new BigUint64Array(32);
-  for (let i = 0; i < 32; i++) xmm[i] = (BigInt(cpu.xmm[2 * i + 1] >>> 0) << 32n) | BigInt(cpu.xmm[2 * i] >>> 0);
-  let rip = BigInt.asUintN(64, BigInt(Math.floor(cpu.rip / TWO_32)) << 32n | BigInt(cpu.rip % TWO_32 >>> 0));
-  let rflags = cpu.getFlags();
+  for (const region of options.regions) copyLinear(region.bytes, region.address, physicalOf, memory, false);
+  const final = readUserState(cpu);
+  const { gpr, xmm } = final;
+  let rip = final.rip;
+  let rflags = final.rflags;
   let exception: UserModeResult["exception"] = null;
 
   if (cpu.cpl === 0) {
