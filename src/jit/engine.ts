@@ -18,6 +18,7 @@ import { decodeBlock, discoverRegion, type GuestBlock } from "./discover.js";
 import { INSTRUCTION_KIND, KIND_STRAIGHT } from "./instruction-kinds.js";
 import { translateUnit, type TranslateOptions } from "./translate.js";
 import { finishSource } from "./source-map.js";
+import { fastStringKind, runFastString } from "./string-fast.js";
 import { JitDivergence, WriteLog, differences, divergenceReport, memoryDifferences, restore, snapshot, type CpuSnapshot } from "./lockstep.js";
 import { TLB_SIZE } from "../machine/tlb.js";
 
@@ -327,8 +328,11 @@ export class JitEngine {
       }
       const interpreter = this.interpreter;
       const instructions = translated.instructions, rips = translated.rips;
+      const fastStrings = instructions.map(fastStringKind);
       const exec = (index: number): CpuException | null => {
         cpu.rip = rips[index];
+        const fast = fastStrings[index];
+        if (fast !== 0 && runFastString(cpu, instructions[index], fast)) return null;
         const fault = interpreter.executeInstruction(instructions[index]);
         // the unit counts its instructions itself
         if (fault === null) cpu.retired--;
