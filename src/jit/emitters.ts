@@ -4,7 +4,7 @@
 // it cannot: the translator then runs that instruction inline through the interpreter's semantics.
 // The templates follow the interpreter's semantics (src/machine/interp/semantics) bit for bit; the
 // hardware oracle and --accel check hold both to the same results.
-import { M_E, M_G, M_I, M_J, M_M, M_Z } from "../decoder/operand-spec.js";
+import { M_E, M_G, M_I, M_J, M_M, M_V, M_Z } from "../decoder/operand-spec.js";
 import { P_REX } from "../decoder/decode.js";
 import { relativeTarget } from "./discover.js";
 import {
@@ -563,6 +563,53 @@ const ret: Emitter = (w) => {
   return true;
 };
 
+// ---- SSE moves (64-bit mode) -----------------------------------------------------------------------
+
+/** MOVAPS/MOVAPD/MOVDQA (aligned) and MOVUPS/MOVUPD/MOVDQU between XMM registers and memory. */
+function move128(aligned: boolean): Emitter {
+  return (w) => {
+    const ins = w.ins;
+    if (w.mode !== 64) return false;
+    const toRegister = ins.row.operands[0].method === M_V;
+    if (ins.mod !== 3 && !w.addressSupported()) return false;
+    const reg = ins.reg << 2;
+    if (ins.mod === 3) {
+      w.mayFault(); // #UD/#NM while SSE is unavailable
+      w.emit(`H.sseCheck();`);
+      const rm = ins.rm << 2;
+      const [d, s] = toRegister ? [reg, rm] : [rm, reg];
+      w.emit(`XM[${d}]=XM[${s}];XM[${d + 1}]=XM[${s + 1}];XM[${d + 2}]=XM[${s + 2}];XM[${d + 3}]=XM[${s + 3}];`);
+      return true;
+    }
+    w.mayFault();
+    w.address(); // a non-canonical address faults before the availability check, as in the interpreter
+    w.emit(`H.sseCheck();`);
+    if (aligned) w.emit(`if((xl&15)!==0)H.misaligned();`);
+    w.emit(`o=xl&4095;k=(xl>>>12)&4095;`);
+    if (toRegister) {
+      const v = [w.temp(), w.temp(), w.temp(), w.temp()];
+      w.emit(`if(RT[k]===x-o&&o<=4080){p=FB[k]+o;${v[0]}=V.getInt32(p,true);${v[1]}=V.getInt32(p+4,true);${v[2]}=V.getInt32(p+8,true);${v[3]}=V.getInt32(p+12,true);}` +
+        `else{${v[0]}=H.read(x,8)|0;${v[1]}=M.hi|0;${v[2]}=H.read(x+8,8)|0;${v[3]}=M.hi|0;}`);
+      w.emit(`XM[${reg}]=${v[0]};XM[${reg + 1}]=${v[1]};XM[${reg + 2}]=${v[2]};XM[${reg + 3}]=${v[3]};`);
+      return true;
+    }
+    w.stores = true;
+    w.emit(`if(WT[k]===x-o&&o<=4080){p=FB[k]+o;V.setInt32(p,XM[${reg}],true);V.setInt32(p+4,XM[${reg + 1}],true);V.setInt32(p+8,XM[${reg + 2}],true);V.setInt32(p+12,XM[${reg + 3}],true);}` +
+      `else H.store16(x,${reg});`);
+    return true;
+  };
+}
+
+/** PXOR between XMM registers (the zeroing idiom among others). */
+const pxor: Emitter = (w) => {
+  const ins = w.ins;
+  if (ins.mod !== 3 || w.mode !== 64) return false;
+  const d = ins.reg << 2, s = ins.rm << 2;
+  w.mayFault();
+  w.emit(`H.sseCheck();XM[${d}]^=XM[${s}];XM[${d + 1}]^=XM[${s + 1}];XM[${d + 2}]^=XM[${s + 2}];XM[${d + 3}]^=XM[${s + 3}];`);
+  return true;
+};
+
 const nothing: Emitter = () => true;
 
 /** Emitters by mnemonic (rows not listed, or whose emitter declines, run through the shared semantics). */
@@ -578,6 +625,9 @@ export const EMITTERS: Record<string, Emitter> = {
   nop: nothing, endbr64: nothing, endbr32: nothing, pause: nothing,
   prefetchnta: nothing, prefetcht0: nothing, prefetcht1: nothing, prefetcht2: nothing,
   lfence: nothing, mfence: nothing, sfence: nothing,
+  movaps: move128(true), movapd: move128(true), movdqa: move128(true),
+  movups: move128(false), movupd: move128(false), movdqu: move128(false),
+  pxor,
 };
 for (const cc of ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]) {
   EMITTERS[`j${cc}`] = jcc;

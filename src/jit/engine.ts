@@ -7,7 +7,8 @@
 import { IF, TF } from "../decoder/flags.js";
 import { P_REX } from "../decoder/decode.js";
 import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
-import { CpuException, VEC_GP, VEC_SS } from "../machine/cpu-exception.js";
+import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../machine/cpu-exception.js";
+import { sseCheck } from "../machine/interp/semantics/sse.js";
 import { deliverException } from "../machine/interrupts.js";
 import { PARITY } from "../machine/lazy-flags.js";
 import { multiplySigned128 } from "../machine/interp/semantics/arithmetic.js";
@@ -339,7 +340,7 @@ export class JitEngine {
         return fault;
       };
       const fn = factory({
-        cpu, regs: cpu.regs, lazy: cpu.lazy, mmu: cpu.mmu, view: memory.view, ram: memory.ram,
+        cpu, regs: cpu.regs, xmm: cpu.xmm, lazy: cpu.lazy, mmu: cpu.mmu, view: memory.view, ram: memory.ram,
         helpers: this.helpers, exec, jit: this.state, CpuException, parity: PARITY,
         rips, before: translated.before,
       });
@@ -420,6 +421,19 @@ function makeHelpers(cpu: Cpu): Record<string, unknown> {
     },
     badTarget(): never {
       throw new CpuException(VEC_GP, 0, "branch to a non-canonical address");
+    },
+    sseCheck(): void {
+      sseCheck(cpu);
+    },
+    misaligned(): never {
+      throw generalProtection(0, "misaligned 16-byte SSE memory operand");
+    },
+    /** a 16-byte store of XMM dwords [o..o+3] (both pages checked first when it crosses one) */
+    store16(x: number, o: number): void {
+      const xmm = cpu.xmm;
+      if ((x & 0xfff) > 0xff0) probeWrite(cpu, x, 16);
+      mmu.write64(x, xmm[o], xmm[o + 1]);
+      mmu.write64(x + 8, xmm[o + 2], xmm[o + 3]);
     },
     condition(cc: number): boolean {
       return cpu.condition(cc);

@@ -121,7 +121,7 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
   const registers = [...w.usedRegs].sort((a, b) => a - b).map((r) => (loads.has(r) ? `r${r}=R[${2 * r}],h${r}=R[${2 * r + 1}]` : `r${r},h${r}`));
   const head = [
     `"use strict";`,
-    `const cpu=E.cpu,R=E.regs,L=E.lazy,M=E.mmu,V=E.view,U8=E.ram,H=E.helpers,X=E.exec,J=E.jit,CE=E.CpuException,P=E.parity,RIP=E.rips,BEFORE=E.before;`,
+    `const cpu=E.cpu,R=E.regs,XM=E.xmm,L=E.lazy,M=E.mmu,V=E.view,U8=E.ram,H=E.helpers,X=E.exec,J=E.jit,CE=E.CpuException,P=E.parity,RIP=E.rips,BEFORE=E.before;`,
     `return function unit(budget){`,
     `const RT=M.readTag,WT=M.writeTag,FB=M.fastBase;`,
     registers.length > 0 ? `let ${registers.join(",")};` : ``,

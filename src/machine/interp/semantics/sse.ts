@@ -38,7 +38,7 @@ export const MXCSR_DEFAULT = 0x1f80;
 
 // ---- availability and exceptions ---------------------------------------------------------------
 
-function sseCheck(cpu: Cpu): void {
+export function sseCheck(cpu: Cpu): void {
   if ((cpu.cr0 & (CR0_EM | CR0_TS)) !== 0 || (cpu.cr4 & CR4_OSFXSR) === 0) sseUnavailable(cpu);
 }
 
