@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JitOptions } from "../../src/jit/engine.js";
-import { CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SEG_DB, SS } from "../../src/machine/cpu.js";
+import { enterFlatProtectedMode } from "../../src/machine/multiboot.js";
 import { PT_LOAD, parseElf } from "../../src/machine/elf.js";
 import { PcMachine } from "../../src/machine/pc.js";
 import { assemble } from "../../test/machine/support/assemble.js";
@@ -52,14 +52,7 @@ export function guestMachine(image: GuestImage, engine: Engine): PcMachine {
     jit: engine.accel === "jit" ? engine.jit : undefined,
   });
   const cpu = machine.cpu;
-  cpu.cr0 = CR0_PE | CR0_ET;
-  for (const segment of [ES, SS, DS, FS, GS]) {
-    cpu.segSelector[segment] = 0x10;
-    cpu.segAttributes[segment] = 0x93 | SEG_DB | (1 << 15);
-  }
-  cpu.segSelector[CS] = 0x08;
-  cpu.segAttributes[CS] = 0x9b | SEG_DB | (1 << 15);
-  cpu.updateMode();
+  enterFlatProtectedMode(cpu);
   for (const { address, bytes } of image.segments) machine.memory.loadBytes(address, bytes);
   cpu.rip = ORIGIN;
   return machine;

@@ -95,7 +95,6 @@ export function discoverRegion(entry: GuestBlock, decode: (rip: number, physical
   const physicalBase = entry.physical - (entry.physical % 4096);
   const blocks = new Map<number, GuestBlock>([[entry.rip, entry]]);
   const queue = [entry];
-  let instructions = entry.instructions.length;
   while (queue.length > 0) {
     const block = queue.shift()!;
     for (const target of block.successors) {
@@ -104,7 +103,6 @@ export function discoverRegion(entry: GuestBlock, decode: (rip: number, physical
       const next = decode(target, physicalBase + (target - pageBase));
       if (next.instructions.length === 0) continue;
       blocks.set(target, next);
-      instructions += next.instructions.length;
       queue.push(next);
     }
   }
@@ -130,6 +128,5 @@ export function discoverRegion(entry: GuestBlock, decode: (rip: number, physical
     region.push(block);
     total += block.instructions.length;
   }
-  void instructions;
   return region;
 }

@@ -4,13 +4,12 @@
 // it cannot: the translator then runs that instruction inline through the interpreter's semantics.
 // The templates follow the interpreter's semantics (src/machine/interp/semantics) bit for bit; the
 // hardware oracle and --accel check hold both to the same results.
-import { M_E, M_G, M_I, M_J, M_M, M_V, M_Z } from "../decoder/operand-spec.js";
-import { P_REX } from "../decoder/decode.js";
+import { M_E, M_I, M_J, M_V } from "../decoder/operand-spec.js";
 import { relativeTarget } from "./discover.js";
 import {
   LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, directProducer, fusedCondition,
 } from "./flags.js";
-import { hex, literal, type UnitWriter, type Value } from "./unit-writer.js";
+import { literal, type UnitWriter, type Value } from "./unit-writer.js";
 
 export type Emitter = (w: UnitWriter) => boolean;
 
@@ -393,7 +392,7 @@ const imul: Emitter = (w) => {
   const a = w.read(1, m1);
   const b = ins.row.operands.length === 3 ? w.read(2) : w.read(0);
   if (size === 8) {
-    const lo = w.let(`H.multiply64(${a.lo},${a.hi},${b.lo},${b.hi},${w.flagsOut !== 0})`);
+    const lo = w.let(`H.multiply64(${a.lo},${a.hi},${b.lo},${b.hi})`);
     const flags = w.flagsOut !== 0 ? w.let("H.flags") : "0";
     w.writeRegisterOperand(0, { lo, hi: "H.hi" });
     w.produce(directProducer(size, flags));
@@ -470,13 +469,11 @@ const push: Emitter = (w) => {
 };
 
 const pop: Emitter = (w) => {
-  const ins = w.ins;
   if (!stack64(w) || !plainOperands(w) || w.isMemory(0)) return false;
   w.mayFault();
   const v = w.peek(8);
   w.adjustStack(8);
   w.writeRegisterOperand(0, v);
-  void ins;
   return true;
 };
 
@@ -635,4 +632,3 @@ for (const cc of ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "n
   EMITTERS[`cmov${cc}`] = cmov;
 }
 
-void M_G; void M_M; void M_Z; void P_REX; void hex;

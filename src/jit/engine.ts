@@ -5,7 +5,6 @@
 // whole unit would overrun (so interrupts arrive at exactly the same instruction as in the
 // interpreter, and --clock virtual gives the same run under both engines).
 import { IF, TF } from "../decoder/flags.js";
-import { P_REX } from "../decoder/decode.js";
 import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
 import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../machine/cpu-exception.js";
 import { sseCheck } from "../machine/interp/semantics/sse.js";
@@ -444,30 +443,19 @@ function makeHelpers(cpu: Cpu): Record<string, unknown> {
     materialize(): void {
       cpu.getFlags();
     },
-    /** IMUL's flags (CF|OF when the signed product does not fit 64 bits; SF, PF of the result), set by multiply64 when asked */
+    /** IMUL's flags (CF|OF when the signed product does not fit 64 bits; SF, PF of the result), set by multiply64 */
     flags: 0,
-    /** the low 64 bits of a 64x64-bit product (high half in helpers.hi); with `flags`, IMUL's flags in helpers.flags */
-    multiply64(aLo: number, aHi: number, bLo: number, bHi: number, flags: boolean): number {
-      if (flags) {
-        multiplySigned128(aLo, aHi, bLo, bHi, wide);
-        const lo = wide[0] | 0, hi = wide[1] | 0;
-        // the product fits when the upper 64 bits are the sign extension of the lower ones
-        const fits = hi < 0 ? wide[2] === 0xffffffff && wide[3] === 0xffffffff : wide[2] === 0 && wide[3] === 0;
-        helpers.flags = (fits ? 0 : 0x801) | (hi < 0 ? 0x80 : 0) | (PARITY[lo & 0xff] << 2);
-        helpers.hi = hi;
-        return lo;
-      }
-      // (aHi·2^32 + aLo)(bHi·2^32 + bLo) mod 2^64 = aLo·bLo + 2^32 (aHi·bLo + aLo·bHi)
-      const a0 = aLo & 0xffff, a1 = aLo >>> 16, b0 = bLo & 0xffff, b1 = bLo >>> 16;
-      const low = a0 * b0;
-      const middle = a1 * b0 + a0 * b1 + Math.floor(low / 65536);
-      const lo = ((middle & 0xffff) << 16) | (low & 0xffff);
-      const carry = Math.floor(middle / 65536) + a1 * b1;
-      helpers.hi = (carry + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) | 0;
-      return lo | 0;
+    /** the low 64 bits of a 64x64-bit IMUL (high half in helpers.hi, flags in helpers.flags), by the interpreter's multiplier */
+    multiply64(aLo: number, aHi: number, bLo: number, bHi: number): number {
+      multiplySigned128(aLo, aHi, bLo, bHi, wide);
+      const lo = wide[0] | 0, hi = wide[1] | 0;
+      // the product fits when the upper 64 bits are the sign extension of the lower ones
+      const fits = hi < 0 ? wide[2] === 0xffffffff && wide[3] === 0xffffffff : wide[2] === 0 && wide[3] === 0;
+      helpers.flags = (fits ? 0 : 0x801) | (hi < 0 ? 0x80 : 0) | (PARITY[lo & 0xff] << 2);
+      helpers.hi = hi;
+      return lo;
     },
   };
   return helpers;
 }
 
-void P_REX;

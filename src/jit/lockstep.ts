@@ -72,11 +72,8 @@ function hex(value: number): string {
 export function differences(jit: CpuSnapshot, interp: CpuSnapshot): string[] {
   const out: string[] = [];
   for (let r = 0; r < 16; r++) {
-    const a = jit.regs[2 * r + 1] * 4294967296 + (jit.regs[2 * r] >>> 0);
-    const b = interp.regs[2 * r + 1] * 4294967296 + (interp.regs[2 * r] >>> 0);
     if (jit.regs[2 * r] !== interp.regs[2 * r] || jit.regs[2 * r + 1] !== interp.regs[2 * r + 1]) {
       out.push(`${REGISTER_NAMES[r]}: jit ${hexPair(jit.regs, r)} interp ${hexPair(interp.regs, r)}`);
-      void a; void b;
     }
   }
   if (jit.rip !== interp.rip) out.push(`rip: jit ${hex(jit.rip)} interp ${hex(interp.rip)}`);

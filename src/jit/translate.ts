@@ -13,7 +13,7 @@ import type { Instruction } from "../decoder/decode.js";
 import type { GuestBlock, GuestInstruction } from "./discover.js";
 import { EMITTERS } from "./emitters.js";
 import { INSTRUCTION_KIND, KIND_BRANCH } from "./instruction-kinds.js";
-import { UnitWriter, type ExitInfo } from "./unit-writer.js";
+import { UnitWriter, hex, type ExitInfo } from "./unit-writer.js";
 
 export interface TranslatedUnit {
   /** the body for new Function("E", body) */
@@ -81,7 +81,7 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
       before.push(k);
       lines.push(w.lines.length);
       w.begin(gi, index, k, liveness[k]);
-      w.emit(`// ${hexAddress(gi.rip)}`);
+      w.emit(`// ${hex(gi.rip)}`);
       const emitter = options.helperOnly ? undefined : EMITTERS[gi.ins.mnemonic] ?? EMITTERS[gi.ins.row.mnemonics[0]];
       const isBranch = INSTRUCTION_KIND[gi.ins.row.id] === KIND_BRANCH;
       if (emitter !== undefined && emitter(w)) {
@@ -150,8 +150,4 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
     templated,
     helpers,
   };
-}
-
-function hexAddress(value: number): string {
-  return value < 0 ? `-0x${(-value).toString(16)}` : `0x${value.toString(16)}`;
 }

@@ -75,7 +75,7 @@ export class UnitWriter {
    * pending refers to them: an unoptimized JS frame initializes every local on each call, so a
    * unit with hundreds of them pays for it on every dispatch.
    */
-  temp(_prefix = "t"): string {
+  temp(): string {
     const name = this.freeTemps.pop() ?? `t${this.tempCounter++}`;
     this.temps.add(name);
     this.instructionTemps.push(name);
@@ -386,8 +386,8 @@ export class UnitWriter {
 
   /** Loads `size` bytes at x into fresh locals. `forWrite`: a read-modify-write (checks write access, leaves p). */
   load(size: number, forWrite: boolean): Value {
-    const lo = this.temp("v");
-    const hi = size === 8 ? this.temp("v") : "0";
+    const lo = this.temp();
+    const hi = size === 8 ? this.temp() : "0";
     const tag = forWrite ? "WT" : "RT";
     this.emit(`o=xl&4095;k=(xl>>>12)&4095;`);
     if (forWrite) {

@@ -314,22 +314,12 @@ export function loadMultiboot(memory: PhysicalMemory, kernel: MultibootKernel, k
  * EAX=0x2BADB002, EBX=the information, ECX=the entry, EDX=0x0511 (fw_cfg's data port) with
  * mem_upper's high half above it, EDI=0x1000, ESP=0x6F08 (SeaBIOS's stack), IDTR 0/0x3FF.
  */
-export function setMultibootEntryState(cpu: Cpu, kernel: MultibootKernel, info: BootInfo): void {
-  cpu.regs.fill(0);
-  const set32 = (reg: number, value: number) => cpu.writeReg(reg, 4, false, value | 0, 0);
-  set32(0, MULTIBOOT_BOOTLOADER_MAGIC);
-  set32(3, info.infoAddress);
-  set32(1, kernel.entry);
-  set32(2, ((info.memUpper >>> 16) << 16) | 0x0511);
-  set32(7, 0x1000);
-  set32(4, 0x6f08);
-  cpu.rip = kernel.entry >>> 0;
-  cpu.setFlags(0x06, 0xffffffff);
+/**
+ * 32-bit protected mode, paging off, CPL 0, flat 4 GiB segments with the option ROM's selectors
+ * (code 0x08, data 0x10): the state a multiboot loader hands over, and where test guests start.
+ */
+export function enterFlatProtectedMode(cpu: Cpu): void {
   cpu.cr0 = CR0_PE | CR0_ET;
-  cpu.cr2 = 0;
-  cpu.cr3 = 0;
-  cpu.cr4 = 0;
-  cpu.efer = 0;
   cpu.cpl = 0;
   const granular = 1 << 15;
   for (const segment of [ES, SS, DS, FS, GS]) {
@@ -342,11 +332,29 @@ export function setMultibootEntryState(cpu: Cpu, kernel: MultibootKernel, info: 
   cpu.segBase[CS] = 0;
   cpu.segLimit[CS] = 0xffffffff;
   cpu.segAttributes[CS] = 0x9a | SEG_DB | granular;
+  cpu.updateMode();
+}
+
+export function setMultibootEntryState(cpu: Cpu, kernel: MultibootKernel, info: BootInfo): void {
+  cpu.regs.fill(0);
+  const set32 = (reg: number, value: number) => cpu.writeReg(reg, 4, false, value | 0, 0);
+  set32(0, MULTIBOOT_BOOTLOADER_MAGIC);
+  set32(3, info.infoAddress);
+  set32(1, kernel.entry);
+  set32(2, ((info.memUpper >>> 16) << 16) | 0x0511);
+  set32(7, 0x1000);
+  set32(4, 0x6f08);
+  cpu.rip = kernel.entry >>> 0;
+  cpu.setFlags(0x06, 0xffffffff);
+  cpu.cr2 = 0;
+  cpu.cr3 = 0;
+  cpu.cr4 = 0;
+  cpu.efer = 0;
+  enterFlatProtectedMode(cpu);
   cpu.gdtrBase = ROM_GDT_ADDRESS;
   cpu.gdtrLimit = ROM_GDT.length - 1;
   cpu.idtrBase = 0;
   cpu.idtrLimit = 0x3ff;
   cpu.halted = false;
   cpu.interruptShadow = false;
-  cpu.updateMode();
 }

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SEG_DB, SS } from "../../../src/machine/cpu.js";
+import { enterFlatProtectedMode } from "../../../src/machine/multiboot.js";
 import { PcMachine } from "../../../src/machine/pc.js";
 import type { JitOptions } from "../../../src/jit/engine.js";
 import type { Unit } from "../../../src/jit/code-cache.js";
@@ -99,14 +99,7 @@ export function guestMachine(guest: AssembledGuest, engine: EngineConfig): Guest
   });
   const cpu = machine.cpu;
   // the multiboot loader's state: 32-bit protected mode, flat 4 GiB segments, paging off
-  cpu.cr0 = CR0_PE | CR0_ET;
-  for (const segment of [ES, SS, DS, FS, GS]) {
-    cpu.segSelector[segment] = 0x10;
-    cpu.segAttributes[segment] = 0x93 | SEG_DB | (1 << 15);
-  }
-  cpu.segSelector[CS] = 0x08;
-  cpu.segAttributes[CS] = 0x9b | SEG_DB | (1 << 15);
-  cpu.updateMode();
+  enterFlatProtectedMode(cpu);
   machine.memory.loadBytes(ORIGIN, guest.bytes);
   cpu.rip = ORIGIN;
   return { machine, units };
