@@ -19,7 +19,7 @@ import { INSTRUCTION_KIND, KIND_STRAIGHT } from "./instruction-kinds.js";
 import { translateUnit, type TranslateOptions } from "./translate.js";
 import { finishSource } from "./source-map.js";
 import { fastStringKind, runFastString } from "./string-fast.js";
-import { JitDivergence, WriteLog, differences, divergenceReport, memoryDifferences, restore, snapshot, type CpuSnapshot } from "./lockstep.js";
+import { JitDivergence, WriteLog, describeWrites, differences, divergenceReport, emptySnapshot, memoryDifferences, restore, snapshotInto, type JitWrites } from "./lockstep.js";
 import { TLB_SIZE } from "../machine/tlb.js";
 
 export interface JitOptions {
@@ -85,6 +85,10 @@ export class JitEngine {
   private readonly noWrites = new Float64Array(TLB_SIZE).fill(-1);
   /** check mode: units compared */
   checkedUnits = 0;
+  /** check mode: the state on entry, after the compiled run, after the interpreter's */
+  private readonly snapshots = [emptySnapshot(), emptySnapshot(), emptySnapshot()];
+  /** check mode: the pages a checked run walked */
+  private readonly walked: number[] = [];
 
   // statistics
   unitsCompiled = 0;
@@ -209,25 +213,31 @@ export class JitEngine {
    */
   private runChecked(unit: Unit, budget: number): number {
     const cpu = this.cpu, mmu = cpu.mmu, log = this.writeLog!, state = this.state;
-    const entry = snapshot(cpu);
+    const [entry, jitState, interpState] = this.snapshots;
+    snapshotInto(cpu, entry);
     const writeTag = mmu.writeTag;
     mmu.writeTag = this.noWrites;
     log.clear();
     log.active = true;
     let exit: number;
-    let jitState: CpuSnapshot, jitAfter: Map<number, number>;
+    let jitWrites: JitWrites;
+    const walked = this.walked;
+    walked.length = 0;
+    mmu.walkLog = walked;
     try {
       exit = unit.fn!(budget);
-      jitState = snapshot(cpu);
-      jitAfter = log.current();
+      snapshotInto(cpu, jitState);
+      jitWrites = { addresses: log.addresses.slice(), after: log.current() };
       log.undo();
       log.clear();
       restore(cpu, entry);
-      // the TLB remembers the accessed/dirty bits the undone run set: walk again
-      mmu.flush();
     } finally {
       mmu.writeTag = writeTag;
+      mmu.walkLog = null;
     }
+    // The run's page walks set accessed/dirty bits that were just undone, and filled the TLB as if
+    // they were set: those pages must be walked again (a write to a clean page always walks).
+    for (const page of walked) mmu.forgetTranslation(page);
     const jitFault = exit < 0 ? state.fault : null;
     const stale = state.stale;
     mmu.writeTag = this.noWrites;
@@ -240,14 +250,14 @@ export class JitEngine {
       mmu.writeTag = writeTag;
       log.active = false;
     }
-    const interpState = snapshot(cpu);
+    snapshotInto(cpu, interpState);
     const problems = differences(jitState, interpState);
-    problems.push(...memoryDifferences(jitAfter, log.before, cpu.memory));
+    problems.push(...memoryDifferences(jitWrites, log, cpu.memory));
     if ((jitFault === null) !== (interpFault === null) || (jitFault !== null && (jitFault.vector !== interpFault!.vector || jitFault.errorCode !== interpFault!.errorCode))) {
       problems.push(`fault: jit ${jitFault?.message ?? "none"}, interp ${interpFault?.message ?? "none"}`);
     }
     if (problems.length > 0) {
-      problems.push(`instructions: jit ${jitState.retired - entry.retired}, interp ${interpState.retired - entry.retired}; bytes written: jit ${describeWrites(jitAfter)}, interp ${describeWrites(log.before)}`);
+      problems.push(`instructions: jit ${jitState.retired - entry.retired}, interp ${interpState.retired - entry.retired}; bytes written: jit ${describeWrites(jitWrites.addresses)}, interp ${describeWrites(log.addresses)}`);
       throw new JitDivergence(divergenceReport(unit, entry, problems, jitFault, interpFault));
     }
     this.checkedUnits++;
@@ -372,14 +382,6 @@ export class JitEngine {
   }
 }
 
-function describeWrites(writes: Map<number, number>): string {
-  let low = Infinity, high = -Infinity;
-  for (const at of writes.keys()) {
-    if (at < low) low = at;
-    if (at > high) high = at;
-  }
-  return writes.size === 0 ? "none" : `${writes.size} in 0x${low.toString(16)}..0x${high.toString(16)}`;
-}
 
 const wide = new Uint32Array(4);
 

@@ -30,20 +30,38 @@ export interface CpuSnapshot {
   interruptShadow: boolean;
 }
 
-export function snapshot(cpu: Cpu): CpuSnapshot {
-  const l = cpu.lazy;
-  const lazy = [l.op, l.size, l.aLo, l.aHi, l.bLo, l.bHi, l.rLo, l.rHi, l.carryIn];
-  const rawFlags = cpu.flags;
-  // the flags as software sees them (computing them changes no architectural state)
-  const flags = cpu.getFlags();
-  [l.op, l.size, l.aLo, l.aHi, l.bLo, l.bHi, l.rLo, l.rHi, l.carryIn] = lazy;
-  cpu.flags = rawFlags;
+/** A snapshot to fill with snapshotInto (check mode keeps three and reuses them: allocating typed arrays per unit is slow). */
+export function emptySnapshot(): CpuSnapshot {
   return {
-    regs: cpu.regs.slice(), rip: cpu.rip, flags, lazy, rawFlags,
-    segSelector: cpu.segSelector.slice(), segBase: cpu.segBase.slice(), segLimit: cpu.segLimit.slice(), segAttributes: cpu.segAttributes.slice(),
-    control: [cpu.cr0, cpu.cr2, cpu.cr3, cpu.cr4, cpu.cr8, cpu.efer, cpu.cpl, cpu.mode],
-    xmm: cpu.xmm.slice(), mxcsr: cpu.mxcsr, retired: cpu.retired, halted: cpu.halted, interruptShadow: cpu.interruptShadow,
+    regs: new Int32Array(32), rip: 0, flags: 0, lazy: new Array<number>(9).fill(0), rawFlags: 0,
+    segSelector: new Uint16Array(6), segBase: new Float64Array(6), segLimit: new Float64Array(6), segAttributes: new Uint16Array(6),
+    control: new Array<number>(8).fill(0), xmm: new Int32Array(64), mxcsr: 0, retired: 0, halted: false, interruptShadow: false,
   };
+}
+
+export function snapshot(cpu: Cpu): CpuSnapshot {
+  return snapshotInto(cpu, emptySnapshot());
+}
+
+export function snapshotInto(cpu: Cpu, s: CpuSnapshot): CpuSnapshot {
+  const l = cpu.lazy, lazy = s.lazy;
+  lazy[0] = l.op; lazy[1] = l.size; lazy[2] = l.aLo; lazy[3] = l.aHi; lazy[4] = l.bLo; lazy[5] = l.bHi; lazy[6] = l.rLo; lazy[7] = l.rHi; lazy[8] = l.carryIn;
+  s.rawFlags = cpu.flags;
+  // the flags as software sees them (computing them changes no architectural state)
+  s.flags = cpu.getFlags();
+  [l.op, l.size, l.aLo, l.aHi, l.bLo, l.bHi, l.rLo, l.rHi, l.carryIn] = lazy;
+  cpu.flags = s.rawFlags;
+  s.regs.set(cpu.regs);
+  s.rip = cpu.rip;
+  s.segSelector.set(cpu.segSelector); s.segBase.set(cpu.segBase); s.segLimit.set(cpu.segLimit); s.segAttributes.set(cpu.segAttributes);
+  const c = s.control;
+  c[0] = cpu.cr0; c[1] = cpu.cr2; c[2] = cpu.cr3; c[3] = cpu.cr4; c[4] = cpu.cr8; c[5] = cpu.efer; c[6] = cpu.cpl; c[7] = cpu.mode;
+  s.xmm.set(cpu.xmm);
+  s.mxcsr = cpu.mxcsr;
+  s.retired = cpu.retired;
+  s.halted = cpu.halted;
+  s.interruptShadow = cpu.interruptShadow;
+  return s;
 }
 
 export function restore(cpu: Cpu, s: CpuSnapshot): void {
@@ -101,10 +119,14 @@ function hexPair(regs: Int32Array, r: number): string {
   return `0x${(regs[2 * r + 1] >>> 0).toString(16).padStart(8, "0")}${(regs[2 * r] >>> 0).toString(16).padStart(8, "0")}`;
 }
 
-/** Records the old bytes of every physical write while active, so a run can be undone and compared. */
+/**
+ * Records every byte physical writes change while active: address and old value, in order, repeats
+ * included (arrays, not a map: check mode logs every store of every unit). Undone in reverse order,
+ * it puts memory back as it was.
+ */
 export class WriteLog {
-  /** paddr → byte before the first logged write */
-  readonly before = new Map<number, number>();
+  readonly addresses: number[] = [];
+  readonly old: number[] = [];
   active = false;
 
   constructor(private readonly memory: PhysicalMemory) {
@@ -122,44 +144,78 @@ export class WriteLog {
     const ram = this.memory.ram;
     for (let k = 0; k < size; k++) {
       const at = paddr + k;
-      if (at >= 0 && at < ram.length && !this.before.has(at)) this.before.set(at, ram[at]);
+      if (at >= 0 && at < ram.length) {
+        this.addresses.push(at);
+        this.old.push(ram[at]);
+      }
     }
   }
 
-  /** Current bytes at the logged addresses. */
-  current(): Map<number, number> {
+  /** The bytes now at the logged addresses (one per log entry). */
+  current(): number[] {
     const ram = this.memory.ram;
-    const now = new Map<number, number>();
-    for (const at of this.before.keys()) now.set(at, ram[at]);
-    return now;
+    return this.addresses.map((at) => ram[at]);
   }
 
   /** Puts the logged bytes back. */
   undo(): void {
     const ram = this.memory.ram;
-    for (const [at, value] of this.before) ram[at] = value;
+    for (let k = this.addresses.length - 1; k >= 0; k--) ram[this.addresses[k]] = this.old[k];
+  }
+
+  /** address → the byte before the first logged write there */
+  firstValues(): Map<number, number> {
+    const before = new Map<number, number>();
+    this.addresses.forEach((at, k) => {
+      if (!before.has(at)) before.set(at, this.old[k]);
+    });
+    return before;
   }
 
   clear(): void {
-    this.before.clear();
+    this.addresses.length = 0;
+    this.old.length = 0;
   }
 }
 
+/** What the compiled run wrote: the log's addresses and the bytes it left there. */
+export interface JitWrites {
+  addresses: number[];
+  after: number[];
+}
+
 /**
- * Memory differences: addresses either run wrote whose final bytes differ. `jitAfter`: bytes the
- * compiled run left at the addresses it wrote; `interpBefore`: the original bytes at the addresses
- * the interpreter wrote; memory holds the interpreter's result.
+ * Memory differences between the compiled run (`jit`, already undone) and the interpreter's run
+ * (logged in `interp`; memory holds its result): addresses either wrote whose final bytes differ.
+ * When both wrote the same addresses in the same order (the usual case) the check is one pass.
  */
-export function memoryDifferences(jitAfter: Map<number, number>, interpBefore: Map<number, number>, memory: PhysicalMemory): string[] {
+export function memoryDifferences(jit: JitWrites, interp: WriteLog, memory: PhysicalMemory): string[] {
+  const ram = memory.ram;
+  const same = jit.addresses.length === interp.addresses.length && jit.addresses.every((at, k) => at === interp.addresses[k]);
+  if (same && jit.addresses.every((at, k) => ram[at] === jit.after[k])) return [];
+  const jitAfter = new Map<number, number>();
+  jit.addresses.forEach((at, k) => jitAfter.set(at, jit.after[k]));
+  const interpBefore = interp.firstValues();
   const out: string[] = [];
   const addresses = new Set([...jitAfter.keys(), ...interpBefore.keys()]);
   for (const at of [...addresses].sort((a, b) => a - b)) {
-    const interpValue = memory.ram[at];
+    const interpValue = ram[at];
     const jitValue = jitAfter.get(at) ?? interpBefore.get(at) ?? interpValue;
     if (jitValue !== interpValue) out.push(`memory 0x${at.toString(16)}: jit 0x${jitValue.toString(16)} interp 0x${interpValue.toString(16)}`);
     if (out.length >= 16) break;
   }
   return out;
+}
+
+/** "n bytes in lo..hi" for a list of written addresses. */
+export function describeWrites(addresses: number[]): string {
+  const distinct = new Set(addresses);
+  let low = Infinity, high = -Infinity;
+  for (const at of distinct) {
+    if (at < low) low = at;
+    if (at > high) high = at;
+  }
+  return distinct.size === 0 ? "none" : `${distinct.size} in 0x${low.toString(16)}..0x${high.toString(16)}`;
 }
 
 /** The report printed at the first divergence. */

@@ -135,6 +135,8 @@ export class Mmu implements PhysicalMemoryObserver {
 
   /** page walks done (TLB misses), for statistics */
   walks = 0;
+  /** when set, the linear page of every walk is appended (the JIT's check mode undoes what a run's walks set) */
+  walkLog: number[] | null = null;
 
   declare readonly memory: PhysicalMemory;
 
@@ -229,6 +231,16 @@ export class Mmu implements PhysicalMemoryObserver {
   /** INVLPG: drops the translation of the page holding `linear` (the whole page if it is large). */
   invalidatePage(linear: number): void {
     this.generation++;
+    this.supervisorTlb.invalidateLinear(linear);
+    this.userTlb.invalidateLinear(linear);
+  }
+
+  /**
+   * Drops the cached translation of `linear`'s page (as INVLPG does) without telling the caches of
+   * linear → physical answers: for when the mapping is the same but the TLB must walk again (the
+   * accessed/dirty bits a walk set were undone).
+   */
+  forgetTranslation(linear: number): void {
     this.supervisorTlb.invalidateLinear(linear);
     this.userTlb.invalidateLinear(linear);
   }
@@ -384,6 +396,7 @@ export class Mmu implements PhysicalMemoryObserver {
       return tlb.physBase[index]! + offset;
     }
     this.walks++;
+    if (this.walkLog !== null) this.walkLog.push(pageBase);
     if (this.pagingMode === PAGING_OFF) {
       tlb.fill(index, pageBase, pageBase, PERM_READ | PERM_WRITE | PERM_EXEC, 12);
       return linear;

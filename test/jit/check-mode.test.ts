@@ -1,26 +1,23 @@
 // --accel check runs every compiled unit, undoes it, runs the interpreter over the same instructions
 // from the same state and stops at the first difference (stop "divergence", exit status 6 from the
-// CLI). Over the guest's own code it must find none.
-//
-// Lockstep costs about 5 µs per guest instruction here, and every boot of the guest spends 30 M
-// instructions calibrating the TSC against the PIT (--clock virtual: 1 ns per instruction, 3 × 10
-// ms), so a whole `selftest` under --accel check takes about 7 minutes and the small bench about 4.5
-// on this machine. The default run therefore checks
-//   - the boot from reset, up to and into the calibration loop, under --accel check;
-//   - the selftest's groups other than `alloc` (61 M instructions of random kmalloc/free) and `time`
-//     (a 3 M-instruction busy delay), and the small bench, each booted under --accel jit and then
-//     continued to the end with a check-mode JitEngine in place of the machine's JIT.
-// JIT_CHECK_FULL=1 adds the literal runs: `--accel check` over the whole selftest and the small bench
-// through the CLI (exit status 1, not 6).
+// CLI). It must catch a unit that is wrong (a register, a byte of memory, the instruction count), and
+// over the guest's own code it must find none:
+//   - the boot from reset, up to and into the TSC calibration loop, under --accel check;
+//   - the selftest's groups other than `alloc` and `time`, and the small bench, each booted under
+//     --accel jit and then continued to the end with a check-mode JitEngine in place of the
+//     machine's JIT (these count the units checked);
+//   - `--accel check` through the CLI over the whole selftest (96 M instructions) and the small
+//     bench (exit status 1, not 6). Lockstep runs at about 2 M instructions/s: about a minute in all.
 import { describe, expect, it } from "vitest";
+import type { Unit } from "../../src/jit/code-cache.js";
 import { JitEngine } from "../../src/jit/engine.js";
 import type { PcMachine } from "../../src/machine/pc.js";
 import { runCli } from "../cli/run-cli.js";
+import { STACK_TOP, assembleLongModeGuest, guestMachine, symbol } from "./support/asm-guest.js";
 import { STATUS_OK, bootGuest, canBuildGuest, describeStop, guestImage, runGuest } from "./support/guest-image.js";
 
 const SMALL_BENCH = "bench ncommits=5 depth=3 tree_add=4";
 const EXIT_DIVERGENCE = 6;
-const full = process.env.JIT_CHECK_FULL === "1";
 
 /**
  * Boots `append` under --accel jit and stops right after the kernel's "running workload" line
@@ -59,6 +56,74 @@ function attachCheckEngine(machine: PcMachine): JitEngine {
   return engine;
 }
 
+// A loop that adds to rax and stores it: the checks below break its compiled unit on purpose.
+const LOOP_GUEST = assembleLongModeGuest(`
+  mov rsp, ${STACK_TOP}
+  mov rbx, 0x300000
+  xor eax, eax
+  mov ecx, 50
+loop:
+  add rax, 3
+  mov [rbx], rax
+  dec rcx
+  jnz loop
+  mov al, 0
+  out 0xf4, al
+  hlt`);
+
+/** Runs LOOP_GUEST under --accel check with `corrupt` applied after every call of the loop's compiled unit. */
+function runCorrupted(corrupt: (unit: Unit, machine: ReturnType<typeof guestMachine>["machine"]) => void) {
+  const loop = symbol(LOOP_GUEST, "loop");
+  let machineRef: ReturnType<typeof guestMachine>["machine"] | null = null;
+  const onCompile = (unit: Unit) => {
+    if (unit.rip !== loop) return;
+    const compiled = unit.fn!;
+    (unit as { fn: Unit["fn"] }).fn = (budget: number) => {
+      const exit = compiled(budget);
+      corrupt(unit, machineRef!);
+      return exit;
+    };
+  };
+  const { machine } = guestMachine(LOOP_GUEST, { name: "check", accel: "check", jit: { threshold: 2, onCompile } });
+  machineRef = machine;
+  return machine.runSync({ maxInstructions: 100_000 });
+}
+
+describe("--accel check catches a compiled unit that disagrees with the interpreter", () => {
+  it("uncorrupted, the loop runs to its exit", () => {
+    expect(describeStop(runCorrupted(() => {}))).toBe("exit status 1");
+  });
+
+  it("a wrong register: the report names it, with the guest code and the generated JavaScript", () => {
+    const stop = runCorrupted((_, machine) => { machine.cpu.regs[0] ^= 0x10; });
+    expect(stop.kind).toBe("divergence");
+    const report = (stop as { report: string }).report;
+    expect(report).toMatch(/^jit check: divergence in unit unit_\w+ at rip 0x[0-9a-f]+/);
+    expect(report).toMatch(/ rax: jit 0x[0-9a-f]{16} interp 0x[0-9a-f]{16}/);
+    expect(report).toContain("add rax,0x3");
+    expect(report).toContain("generated JavaScript:");
+  });
+
+  it("a wrong byte in memory: the report names the address", () => {
+    const stop = runCorrupted((_, machine) => { machine.cpu.mmu.write8(0x300001, 0xee); });
+    expect(stop.kind).toBe("divergence");
+    expect((stop as { report: string }).report).toMatch(/ memory 0x300001: jit 0xee interp 0x[0-9a-f]+/);
+  });
+
+  it("a byte written where the interpreter writes nothing", () => {
+    const stop = runCorrupted((_, machine) => { machine.cpu.mmu.write8(0x301000, 0x5a); });
+    expect(stop.kind).toBe("divergence");
+    expect((stop as { report: string }).report).toMatch(/ memory 0x301000: jit 0x5a interp 0x0/);
+  });
+
+  it("one instruction too many counted", () => {
+    const stop = runCorrupted((_, machine) => { machine.cpu.retired++; });
+    expect(stop.kind).toBe("divergence");
+    // the interpreter runs as many instructions as the unit claims: it ends elsewhere
+    expect((stop as { report: string }).report).toMatch(/ rip: jit 0x[0-9a-f]+ interp 0x[0-9a-f]+/);
+  });
+});
+
 describe.runIf(canBuildGuest)("--accel check finds no divergence over the guest", () => {
   it("the boot from reset into the TSC calibration loop (1 M instructions)", () => {
     const run = runGuest("selftest", { accel: "check" }, 1_000_000);
@@ -92,7 +157,7 @@ describe.runIf(canBuildGuest)("--accel check finds no divergence over the guest"
     expect(engine.checkedUnits).toBeGreaterThan(10_000);
   });
 
-  describe.runIf(full)("JIT_CHECK_FULL=1: the CLI's --accel check over whole runs", () => {
+  describe("the CLI's --accel check over whole runs", () => {
     for (const append of ["selftest", SMALL_BENCH]) {
       it(`--accel check --append "${append}": the guest's exit status (1), not 6`, async () => {
         const result = await runCli([guestImage(), "--accel", "check", "--clock", "virtual", "--append", append]);
