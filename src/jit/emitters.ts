@@ -4,9 +4,9 @@
 // it cannot: the translator then runs that instruction inline through the interpreter's semantics.
 // The templates follow the interpreter's semantics (src/machine/interp/semantics) bit for bit; the
 // hardware oracle and --accel check hold both to the same results.
-import { M_E, M_I, M_J, M_V } from "../decoder/operand-spec.js";
+import { M_E, M_FIXED_REG, M_I, M_J, M_V } from "../decoder/operand-spec.js";
 import { relativeTarget } from "./discover.js";
-import {
+import { ARITH_MASK,
   LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, directProducer, fusedCondition,
 } from "./flags.js";
 import { literal, type UnitWriter, type Value } from "./unit-writer.js";
@@ -331,8 +331,8 @@ function shift(kind: number): Emitter {
   return (w) => {
     const ins = w.ins;
     if (!plainOperands(w)) return false;
-    // constant counts only (immediate or 1)
     const countSpec = ins.row.operands[1];
+    if (countSpec.method === M_FIXED_REG && countSpec.fixed === 1) return shiftByCl(w, kind);
     if (countSpec.method !== M_I && countSpec.notation !== "1") return false;
     const memDest = w.isMemory(0);
     const { size, value: a, write } = modifyDestination(w);
@@ -380,6 +380,59 @@ function shift(kind: number): Emitter {
 }
 
 const CF_OF = 0x801;
+
+/** Bit `index` (an expression, 0..63) of a 64-bit value held as lo/hi, as 0/1. */
+function bitAt(v: Value, index: string): string {
+  return `((${index})>=32?(${v.hi}>>>((${index})-32))&1:(${v.lo}>>>(${index}))&1)`;
+}
+
+/**
+ * SHL/SHR/SAR of a 32- or 64-bit register by CL. The count is masked to 5 (6) bits; a count of 0
+ * changes nothing, flags included, but a 32-bit register is still written (zero-extended). Flags
+ * as the shared semantics set them: CF the last bit out, OF (SHL) MSB ^ CF, (SHR) the old MSB, (SAR)
+ * clear; AF clear; SF, ZF, PF of the result.
+ */
+function shiftByCl(w: UnitWriter, kind: number): boolean {
+  const ins = w.ins;
+  const size = w.operandSize(0);
+  if ((size !== 4 && size !== 8) || w.isMemory(0) || (kind !== SHL && kind !== SHR && kind !== SAR)) return false;
+  w.flushFlags(); // with a count of 0 the flags stay as they are
+  const a = w.read(0);
+  const ta: Value = { lo: w.let(a.lo), hi: size === 8 ? w.let(a.hi) : "0" };
+  const c = w.let(`${w.read(1).lo}&${size === 8 ? 63 : 31}`);
+  const r: Value = { lo: w.temp(), hi: size === 8 ? w.temp() : "0" };
+  let cf: string, of: string;
+  if (size === 8) {
+    const { lo, hi } = ta;
+    switch (kind) {
+      case SHL:
+        w.emit(`if(${c}>=32){${r.hi}=${lo}<<(${c}-32);${r.lo}=0;}else if(${c}!==0){${r.hi}=(${hi}<<${c})|(${lo}>>>(32-${c}));${r.lo}=${lo}<<${c};}else{${r.lo}=${lo};${r.hi}=${hi};}`);
+        cf = bitAt(ta, `64-${c}`);
+        break;
+      case SHR:
+        w.emit(`if(${c}>=32){${r.lo}=(${hi}>>>(${c}-32))|0;${r.hi}=0;}else if(${c}!==0){${r.lo}=(${lo}>>>${c})|(${hi}<<(32-${c}));${r.hi}=(${hi}>>>${c})|0;}else{${r.lo}=${lo};${r.hi}=${hi};}`);
+        cf = bitAt(ta, `${c}-1`);
+        break;
+      default:
+        w.emit(`if(${c}>=32){${r.lo}=${hi}>>(${c}-32);${r.hi}=${hi}>>31;}else if(${c}!==0){${r.lo}=(${lo}>>>${c})|(${hi}<<(32-${c}));${r.hi}=${hi}>>${c};}else{${r.lo}=${lo};${r.hi}=${hi};}`);
+        cf = bitAt(ta, `${c}-1`);
+    }
+  } else {
+    const v = ta.lo;
+    w.emit(`${r.lo}=${kind === SHL ? `${v}<<${c}` : kind === SHR ? `(${v}>>>${c})|0` : `${v}>>${c}`};`);
+    cf = kind === SHL ? `((${v}>>>(32-${c}))&1)` : `((${v}>>>(${c}-1))&1)`;
+  }
+  w.writeRegisterOperand(0, r);
+  if (w.flagsOut === 0) return true;
+  const bits = size * 8;
+  switch (kind) {
+    case SHL: of = `((${bitOf(r, bits - 1)}^${cf})<<11)`; break;
+    case SHR: of = `(${bitOf(ta, bits - 1)}<<11)`; break;
+    default: of = "0";
+  }
+  w.emit(`if(${c}!==0){L.op=0;cpu.flags=(cpu.flags&${~ARITH_MASK})|${resultFlags(r, size)}|${cf}|${of};}`);
+  return true;
+}
 
 /** IMUL with two or three operands (16/32-bit; 64-bit only when nobody reads its flags). */
 const imul: Emitter = (w) => {
@@ -582,14 +635,12 @@ function move128(aligned: boolean): Emitter {
     w.address(); // a non-canonical address faults before the availability check, as in the interpreter
     w.emit(`H.sseCheck();`);
     if (aligned) w.emit(`if((xl&15)!==0)H.misaligned();`);
-    w.emit(`o=xl&4095;k=(xl>>>12)&4095;`);
     if (toRegister) {
-      const v = [w.temp(), w.temp(), w.temp(), w.temp()];
-      w.emit(`if(RT[k]===x-o&&o<=4080){p=FB[k]+o;${v[0]}=V.getInt32(p,true);${v[1]}=V.getInt32(p+4,true);${v[2]}=V.getInt32(p+8,true);${v[3]}=V.getInt32(p+12,true);}` +
-        `else{${v[0]}=H.read(x,8)|0;${v[1]}=M.hi|0;${v[2]}=H.read(x+8,8)|0;${v[3]}=M.hi|0;}`);
+      const v = load128(w);
       w.emit(`XM[${reg}]=${v[0]};XM[${reg + 1}]=${v[1]};XM[${reg + 2}]=${v[2]};XM[${reg + 3}]=${v[3]};`);
       return true;
     }
+    w.emit(`o=xl&4095;k=(xl>>>12)&4095;`);
     w.stores = true;
     w.emit(`if(WT[k]===x-o&&o<=4080){p=FB[k]+o;V.setInt32(p,XM[${reg}],true);V.setInt32(p+4,XM[${reg + 1}],true);V.setInt32(p+8,XM[${reg + 2}],true);V.setInt32(p+12,XM[${reg + 3}],true);}` +
       `else H.store16(x,${reg});`);
@@ -597,15 +648,34 @@ function move128(aligned: boolean): Emitter {
   };
 }
 
-/** PXOR between XMM registers (the zeroing idiom among others). */
+/** PXOR of an XMM register with an XMM register (the zeroing idiom among others) or aligned memory. */
 const pxor: Emitter = (w) => {
   const ins = w.ins;
-  if (ins.mod !== 3 || w.mode !== 64) return false;
-  const d = ins.reg << 2, s = ins.rm << 2;
+  if (w.mode !== 64) return false;
+  const d = ins.reg << 2;
+  if (ins.mod === 3) {
+    const s = ins.rm << 2;
+    w.mayFault();
+    w.emit(`H.sseCheck();XM[${d}]^=XM[${s}];XM[${d + 1}]^=XM[${s + 1}];XM[${d + 2}]^=XM[${s + 2}];XM[${d + 3}]^=XM[${s + 3}];`);
+    return true;
+  }
+  if (!w.addressSupported()) return false;
   w.mayFault();
-  w.emit(`H.sseCheck();XM[${d}]^=XM[${s}];XM[${d + 1}]^=XM[${s + 1}];XM[${d + 2}]^=XM[${s + 2}];XM[${d + 3}]^=XM[${s + 3}];`);
+  w.address(); // the order of the checks as in the interpreter: canonical address, availability, alignment
+  w.emit(`H.sseCheck();if((xl&15)!==0)H.misaligned();`);
+  const v = load128(w);
+  w.emit(`XM[${d}]^=${v[0]};XM[${d + 1}]^=${v[1]};XM[${d + 2}]^=${v[2]};XM[${d + 3}]^=${v[3]};`);
   return true;
 };
+
+/** Loads the 16 bytes at x (address computed, checks done) into four fresh int32 locals. */
+function load128(w: UnitWriter): string[] {
+  const v = [w.temp(), w.temp(), w.temp(), w.temp()];
+  w.emit(`o=xl&4095;k=(xl>>>12)&4095;`);
+  w.emit(`if(RT[k]===x-o&&o<=4080){p=FB[k]+o;${v[0]}=V.getInt32(p,true);${v[1]}=V.getInt32(p+4,true);${v[2]}=V.getInt32(p+8,true);${v[3]}=V.getInt32(p+12,true);}` +
+    `else{${v[0]}=H.read(x,8)|0;${v[1]}=M.hi|0;${v[2]}=H.read(x+8,8)|0;${v[3]}=M.hi|0;}`);
+  return v;
+}
 
 const nothing: Emitter = () => true;
 
