@@ -5,6 +5,7 @@
 // The templates follow the interpreter's semantics (src/machine/interp/semantics) bit for bit; the
 // hardware oracle and --accel check hold both to the same results.
 import { M_E, M_FIXED_REG, M_I, M_J, M_V } from "../decoder/operand-spec.js";
+import { SS } from "../machine/cpu.js";
 import { relativeTarget } from "./discover.js";
 import { ARITH_MASK,
   LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, directProducer, fusedCondition,
@@ -530,6 +531,20 @@ const pop: Emitter = (w) => {
   return true;
 };
 
+/** LEAVE (64-bit): RSP = RBP, then POP RBP; a fault leaves both as they were. */
+const leave: Emitter = (w) => {
+  if (!stack64(w)) return false;
+  w.mayFault();
+  const bl = w.let(w.lo(5)), bh = w.let(w.hi(5));
+  w.emit(`if(((${bh}<<16)>>16)!==${bh})H.nonCanonical(${SS});x=${bh}*4294967296+(${bl}>>>0);xl=${bl};`);
+  const v = w.load(8, false);
+  const nl = w.temp(), nh = w.temp();
+  w.emit(`${nl}=(${bl}>>>0)+8;${nh}=(${bh}+(${nl}>4294967295?1:0))|0;${nl}=${nl}|0;`);
+  w.writeReg(4, 8, false, { lo: nl, hi: nh });
+  w.writeReg(5, 8, false, v);
+  return true;
+};
+
 // ---- control transfers ---------------------------------------------------------------------------
 
 const jcc: Emitter = (w) => {
@@ -688,7 +703,7 @@ export const EMITTERS: Record<string, Emitter> = {
   cbw: signExtendAccumulator, cwde: signExtendAccumulator, cdqe: signExtendAccumulator,
   cwd: signToDx, cdq: signToDx, cqo: signToDx,
   shl: shift(SHL), sal: shift(SHL), shr: shift(SHR), sar: shift(SAR), rol: shift(ROL), ror: shift(ROR),
-  push, pop, jmp, call, ret,
+  push, pop, leave, jmp, call, ret,
   nop: nothing, endbr64: nothing, endbr32: nothing, pause: nothing,
   prefetchnta: nothing, prefetcht0: nothing, prefetcht1: nothing, prefetcht2: nothing,
   lfence: nothing, mfence: nothing, sfence: nothing,
