@@ -1,11 +1,10 @@
 // --accel check over the guest's selftest and the store bench at full (or given) parameters: every
 // compiled unit runs in lockstep with the interpreter; the run must end with the guest's own exit
 // status, never with status 6 (a divergence, whose report is printed). The default test suite checks
-// reduced parameters (test/jit/check-mode.test.ts); this is the long run. Lockstep costs several
-// microseconds per guest instruction here (0.16 M instructions/s measured on the small bench: every
-// unit call snapshots the CPU, logs its stores, undoes them and re-runs them in the interpreter), so
-// the full bench (5.5 G instructions) takes the better part of a day: pass smaller parameters for a
-// shorter look.
+// the whole selftest and the small bench (test/jit/check-mode.test.ts); this is the long run.
+// Lockstep ran at about 3 M guest instructions/s when this was measured (every unit call snapshots
+// the CPU, logs its stores, undoes them and re-runs them in the interpreter): selftest in ~35 s,
+// the full bench (5.5 G instructions) in ~27 minutes.
 //
 // Run: npx tsx perf/check.bench.ts [key=value ...]   (npm run bench:check)
 //   key=value: commits= or ncommits=, depth=, tree_add= (default 1000, 16, 150)
