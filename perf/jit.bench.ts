@@ -17,7 +17,7 @@
 //              from the engine's statistics, and the marginal cost of a dispatch (the jmp chain with
 //              loop regions off minus the same chain compiled as one region).
 //   kernels    guest kernels under the interpreter and the JIT: register arithmetic, memcpy (qword and
-//              byte loops), FNV-1a (the loops of perf/interpreter.bench.ts, repeated forever) and
+//              byte loops), FNV-1a (the loops perf/interpreter.bench.ts runs once, repeated forever) and
 //              BLAKE2b (the store's C, gcc -O2 -ffreestanding, perf/support/blake2b-kernel.c). MIPS
 //              (each sample retires exactly JIT_BENCH_INSTRUCTIONS instructions on a PcMachine,
 //              --clock virtual) and the JIT/interpreter speedup.
