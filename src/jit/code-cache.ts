@@ -10,8 +10,6 @@ export class Unit {
   /** the unit each exit led to last time, and the MMU generation that link was made in */
   readonly links: Array<Unit | undefined>;
   linkGeneration = -1;
-  /** calls */
-  runs = 0;
 
   constructor(
     /** null: the entry instruction is left to the interpreter */

@@ -186,7 +186,6 @@ export class JitEngine {
       }
       const before = cpu.retired;
       state.current = unit;
-      unit.runs++;
       exit = this.writeLog !== null ? this.runChecked(unit, limit.batchEnd - before) : unit.fn(limit.batchEnd - before);
       state.current = null;
       this.jitInstructions += cpu.retired - before;

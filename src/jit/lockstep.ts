@@ -39,10 +39,6 @@ export function emptySnapshot(): CpuSnapshot {
   };
 }
 
-export function snapshot(cpu: Cpu): CpuSnapshot {
-  return snapshotInto(cpu, emptySnapshot());
-}
-
 export function snapshotInto(cpu: Cpu, s: CpuSnapshot): CpuSnapshot {
   const l = cpu.lazy, lazy = s.lazy;
   lazy[0] = l.op; lazy[1] = l.size; lazy[2] = l.aLo; lazy[3] = l.aHi; lazy[4] = l.bLo; lazy[5] = l.bHi; lazy[6] = l.rLo; lazy[7] = l.rHi; lazy[8] = l.carryIn;

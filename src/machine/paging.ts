@@ -231,8 +231,7 @@ export class Mmu implements PhysicalMemoryObserver {
   /** INVLPG: drops the translation of the page holding `linear` (the whole page if it is large). */
   invalidatePage(linear: number): void {
     this.generation++;
-    this.supervisorTlb.invalidateLinear(linear);
-    this.userTlb.invalidateLinear(linear);
+    this.forgetTranslation(linear);
   }
 
   /**

@@ -93,6 +93,23 @@ handler:
 `;
 }
 
+/**
+ * The tail several loops share: the load at `faulting` walks rbp + rbx*8 off the identity map in
+ * the last iteration; the store and the loop control after it must not happen.
+ */
+const UNMAPPED_LOAD = `faulting:
+  mov rdx, [rbp + rbx*8]
+  add r8, rdx
+  mov [${RESULTS + 8}], rbx
+  inc rbx
+  cmp rbx, rdi
+  jb top`;
+
+/** What a #PF of UNMAPPED_LOAD leaves besides registers and flags: CR2, no store, the last store untouched. */
+function unmappedLoadFault(errorCode: bigint): Pick<Expected, "errorCode" | "cr2" | "memory" | "untouched"> {
+  return { errorCode, cr2: BigInt(UNMAPPED), memory: new Map(), untouched: new Map([[RESULTS + 8, BigInt(N - 1)]]) };
+}
+
 function registersOf(values: Record<string, bigint>): bigint[] {
   return REGISTER_NAMES.map((name) => u64(values[name] ?? SENTINELS[name] ?? 0n));
 }
@@ -449,13 +466,7 @@ top:
   add rax, 3
   cmp rbx, r11
   rol r9, 1
-faulting:
-  mov rdx, [rbp + rbx*8]
-  add r8, rdx
-  mov [${RESULTS + 8}], rbx
-  inc rbx
-  cmp rbx, rdi
-  jb top`,
+${UNMAPPED_LOAD}`,
     registers: { rbp: BigInt(UNMAPPED - 8 * N), rdi: FAR, r9: 0x8000_0000_0000_0001n, r11: 7n },
     expected: () => {
       const rotl = (v: bigint, n: number) => u64((v << BigInt(n % 64)) | (v >> BigInt((64 - (n % 64)) % 64)));
@@ -465,10 +476,7 @@ faulting:
       return {
         registers: registersOf({ rax: 3n * BigInt(N + 1), rbx: BigInt(N), rbp: BigInt(UNMAPPED - 8 * N), rdi: FAR, r9, r11: 7n }),
         flags: (subFlags(BigInt(N), 7n) & ~(CF | OF)) | (cf ? CF : 0n) | (of ? OF : 0n),
-        errorCode: 0n,
-        cr2: BigInt(UNMAPPED),
-        memory: new Map(),
-        untouched: new Map([[RESULTS + 8, BigInt(N - 1)]]),
+        ...unmappedLoadFault(0n),
       };
     },
   },
@@ -481,13 +489,7 @@ top:
   add rax, 3
   lea ecx, [rbx + 0x10000]
   imul ecx, r11d
-faulting:
-  mov rdx, [rbp + rbx*8]
-  add r8, rdx
-  mov [${RESULTS + 8}], rbx
-  inc rbx
-  cmp rbx, rdi
-  jb top`,
+${UNMAPPED_LOAD}`,
     registers: { rbp: BigInt(UNMAPPED - 8 * N), rdi: FAR, r11: 0x10000n },
     expected: () => ({
       registers: registersOf({
@@ -495,10 +497,7 @@ faulting:
       }),
       flags: CF | OF,
       undefinedFlags: SF | ZF | AF | PF,
-      errorCode: 0n,
-      cr2: BigInt(UNMAPPED),
-      memory: new Map(),
-      untouched: new Map([[RESULTS + 8, BigInt(N - 1)]]),
+      ...unmappedLoadFault(0n),
     }),
   },
   {
@@ -512,13 +511,7 @@ top:
   mov r9, r10
   add r10, r11
   shl r9, 1
-faulting:
-  mov rdx, [rbp + rbx*8]
-  add r8, rdx
-  mov [${RESULTS + 8}], rbx
-  inc rbx
-  cmp rbx, rdi
-  jb top`,
+${UNMAPPED_LOAD}`,
     registers: { rbp: BigInt(UNMAPPED - 8 * N), rdi: FAR, r10: 0x4000_0000_0000_0000n, r11: 0x0900_0000_0000_0000n },
     expected: () => {
       const r10 = u64(0x4000_0000_0000_0000n + BigInt(N + 1) * 0x0900_0000_0000_0000n);
@@ -536,10 +529,7 @@ faulting:
         }),
         flags,
         undefinedFlags: AF,
-        errorCode: 0n,
-        cr2: BigInt(UNMAPPED),
-        memory: new Map(),
-        untouched: new Map([[RESULTS + 8, BigInt(N - 1)]]),
+        ...unmappedLoadFault(0n),
       };
     },
   },
@@ -564,13 +554,7 @@ faulting:
 top:
   add rax, 3
   sub r9, rbx
-faulting:
-  mov rdx, [rbp + rbx*8]
-  add r8, rdx
-  mov [${RESULTS + 8}], rbx
-  inc rbx
-  cmp rbx, rdi
-  jb top`,
+${UNMAPPED_LOAD}`,
     registers: { rbp: BigInt(UNMAPPED - 8 * N), rdi: FAR, r9: 100n },
     expected: () => {
       let r9 = 100n;
@@ -580,10 +564,7 @@ faulting:
       return {
         registers: registersOf({ rax: 3n * BigInt(N + 1), rbx: BigInt(N), rbp: BigInt(UNMAPPED - 8 * N), rdi: FAR, r9 }),
         flags: subFlags(before, BigInt(N)),
-        errorCode: 5n,
-        cr2: BigInt(UNMAPPED),
-        memory: new Map(),
-        untouched: new Map([[RESULTS + 8, BigInt(N - 1)]]),
+        ...unmappedLoadFault(5n),
         rsp: BigInt(USER_STACK),
         user: { cs: 0x2bn, ss: 0x23n, rsp0: USER_RSP0 },
       };
