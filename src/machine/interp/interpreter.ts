@@ -8,7 +8,7 @@ import { M_G, M_O, M_XLAT } from "../../decoder/operand-spec.js";
 import { OPCODE_TABLE } from "../../decoder/opcode-rows.js";
 import { DS, TWO_32, type Cpu } from "../cpu.js";
 import { CpuException, VEC_DB, VEC_UD } from "../cpu-exception.js";
-import { EVENT_EXTERNAL, SoftwareInterrupt, deliver, deliverException } from "../interrupts.js";
+import { SoftwareInterrupt, deliverException, deliverExternalInterrupt } from "../interrupts.js";
 import { LazyFlags } from "../lazy-flags.js";
 import { modrmAddress, moffsAddress, operandSize, probeWrite, segmentOverride } from "./operand-access.js";
 import { SEMANTICS } from "./semantics/index.js";
@@ -116,7 +116,7 @@ export class Interpreter {
     if (this.interruptController !== null && !cpu.interruptShadow && this.interruptController.hasPending() && cpu.getFlags() & IF) {
       const vector = this.interruptController.acknowledge();
       cpu.halted = false;
-      deliver(cpu, vector, null, EVENT_EXTERNAL, cpu.rip);
+      deliverExternalInterrupt(cpu, vector);
       return;
     }
     cpu.interruptShadow = false;

@@ -6,7 +6,7 @@ import { CS, EFER_SCE, SS, TWO_32, type Cpu } from "../../cpu.js";
 import { CpuException, VEC_BP, VEC_DB, VEC_GP, VEC_OF, VEC_UD, invalidOpcode } from "../../cpu-exception.js";
 import { SoftwareInterrupt, interruptReturn, splitHi, splitLo } from "../../interrupts.js";
 import { readOperand } from "../operand-access.js";
-import { loadCodeSegment } from "./segments.js";
+import { loadCodeSegment, preciseFarTransfer } from "./segments.js";
 import type { SemanticTable } from "./types.js";
 
 const RF_FLAG_MASK = 1 << 16;
@@ -90,6 +90,10 @@ function counterBranch(kind: "loop" | "loope" | "loopne" | "jcxz") {
 
 /** Far JMP/CALL through a pointer (immediate Ap in 32-bit mode, or memory Mp). */
 function farJump(cpu: Cpu, ins: Instruction, isCall: boolean): void {
+  preciseFarTransfer(cpu, () => farJumpUnchecked(cpu, ins, isCall));
+}
+
+function farJumpUnchecked(cpu: Cpu, ins: Instruction, isCall: boolean): void {
   let offset: number, selector: number;
   if (ins.row.operands[0].method === M_A) {
     offset = ins.imm >>> 0;
@@ -115,14 +119,19 @@ function farJump(cpu: Cpu, ins: Instruction, isCall: boolean): void {
 }
 
 function retf(cpu: Cpu, ins: Instruction): void {
+  preciseFarTransfer(cpu, () => farReturn(cpu, ins));
+}
+
+function farReturn(cpu: Cpu, ins: Instruction): void {
   const size = ins.opSize;
   const lo = cpu.peek(size, 0);
   const hi = cpu.hi;
   const selector = cpu.peek(size, size) & 0xffff;
   if ((selector & 3) !== cpu.cpl) throw new CpuException(VEC_GP, selector & 0xfffc, "RETF to another privilege level is not supported");
+  const target = size === 8 ? targetFromPair(lo, hi) : size === 2 ? lo & 0xffff : lo >>> 0;
   cpu.adjustStack(2 * size + (ins.row.operands.length > 0 ? ins.imm & 0xffff : 0));
   loadCodeSegment(cpu, selector, cpu.cpl);
-  cpu.nextRip = size === 8 ? targetFromPair(lo, hi) : size === 2 ? lo & 0xffff : lo >>> 0;
+  cpu.nextRip = target;
 }
 
 /** INT n, INT3, INTO, INT1: a trap, delivered with the address of the next instruction as return address. */
@@ -135,7 +144,7 @@ function softwareInterrupt(vectorOf: (cpu: Cpu, ins: Instruction) => number | nu
 }
 
 function iret(cpu: Cpu, ins: Instruction): void {
-  interruptReturn(cpu, ins.opSize);
+  preciseFarTransfer(cpu, () => interruptReturn(cpu, ins.opSize));
   cpu.nextRip = cpu.rip;
 }
 

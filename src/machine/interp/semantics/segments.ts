@@ -1,6 +1,7 @@
 // Segment descriptors: loading segment registers from the GDT/LDT, in protected and long mode.
-import { CS, SEG_DB, SEG_L, SS, TWO_32, type Cpu } from "../../cpu.js";
+import { CS, EFER_LMA, SEG_DB, SEG_L, SS, TWO_32, type Cpu } from "../../cpu.js";
 import { CpuException, VEC_GP, VEC_NP, VEC_SS } from "../../cpu-exception.js";
+import { LAZY_NONE } from "../../lazy-flags.js";
 
 export interface Descriptor {
   lo: number;
@@ -84,14 +85,73 @@ export function loadCodeSegment(cpu: Cpu, selector: number, cpl: number): void {
   const attributes = descriptorAttributes(d);
   if ((attributes & 0x18) !== 0x18) throw new CpuException(VEC_GP, selector & 0xfffc, `selector ${hex(selector)} is not a code segment`);
   if ((attributes & 0x80) === 0) throw new CpuException(VEC_NP, selector & 0xfffc, `code segment ${hex(selector)} not present`);
-  if ((attributes & SEG_L) !== 0 && (attributes & SEG_DB) !== 0) throw new CpuException(VEC_GP, selector & 0xfffc, "code segment with both L and D set");
+  const longMode = (cpu.efer & EFER_LMA) !== 0;
+  if (longMode && (attributes & SEG_L) !== 0 && (attributes & SEG_DB) !== 0) throw new CpuException(VEC_GP, selector & 0xfffc, "code segment with both L and D set");
+  // Checked before anything is loaded: a fault leaves CS as it was.
+  if ((!longMode || (attributes & SEG_L) === 0) && (attributes & SEG_DB) === 0) {
+    throw new CpuException(VEC_GP, selector & 0xfffc, "16-bit code segments are not supported");
+  }
   cpu.segSelector[CS] = (selector & 0xfffc) | cpl;
   cpu.segBase[CS] = descriptorBase(d);
   cpu.segLimit[CS] = descriptorLimit(d);
   cpu.segAttributes[CS] = attributes;
   cpu.cpl = cpl;
   cpu.updateMode();
-  if (cpu.mode === 32 && (attributes & SEG_DB) === 0) {
-    throw new CpuException(VEC_GP, selector & 0xfffc, "16-bit code segments are not supported");
+}
+
+/**
+ * What a far transfer (far JMP/CALL, RETF, IRET) may change before a later check of it faults:
+ * CS, SS, CPL, the mode, RSP and RFLAGS. Saved first and put back on a fault, so the fault is
+ * precise: the instruction restarts from the state it started in.
+ */
+export class FarTransferState {
+  private readonly selectors = new Uint16Array(2);
+  private readonly bases = new Float64Array(2);
+  private readonly limits = new Float64Array(2);
+  private readonly attributes = new Uint16Array(2);
+  private cpl = 0;
+  private rspLo = 0;
+  private rspHi = 0;
+  private flags = 0;
+
+  save(cpu: Cpu): void {
+    for (const [i, s] of [[0, CS], [1, SS]] as const) {
+      this.selectors[i] = cpu.segSelector[s];
+      this.bases[i] = cpu.segBase[s];
+      this.limits[i] = cpu.segLimit[s];
+      this.attributes[i] = cpu.segAttributes[s];
+    }
+    this.cpl = cpu.cpl;
+    this.rspLo = cpu.regs[8];
+    this.rspHi = cpu.regs[9];
+    this.flags = cpu.getFlags();
+  }
+
+  restore(cpu: Cpu): void {
+    for (const [i, s] of [[0, CS], [1, SS]] as const) {
+      cpu.segSelector[s] = this.selectors[i];
+      cpu.segBase[s] = this.bases[i];
+      cpu.segLimit[s] = this.limits[i];
+      cpu.segAttributes[s] = this.attributes[i];
+    }
+    cpu.cpl = this.cpl;
+    cpu.regs[8] = this.rspLo;
+    cpu.regs[9] = this.rspHi;
+    cpu.flags = this.flags;
+    cpu.lazy.op = LAZY_NONE;
+    cpu.updateMode();
+  }
+}
+
+const farTransferState = new FarTransferState();
+
+/** Runs `transfer`; if it faults, the CPU's CS, SS, CPL, mode, RSP and RFLAGS are as before it. */
+export function preciseFarTransfer(cpu: Cpu, transfer: () => void): void {
+  farTransferState.save(cpu);
+  try {
+    transfer();
+  } catch (fault) {
+    farTransferState.restore(cpu);
+    throw fault;
   }
 }
