@@ -6,7 +6,7 @@
 // interpreter, and --clock virtual gives the same run under both engines).
 import { IF, TF } from "../decoder/flags.js";
 import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
-import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../machine/cpu-exception.js";
+import { CpuException, REP_UNFINISHED, VEC_GP, VEC_SS, generalProtection } from "../machine/cpu-exception.js";
 import { sseCheck } from "../machine/interp/semantics/sse.js";
 import { deliverException } from "../machine/interrupts.js";
 import { PARITY } from "../machine/lazy-flags.js";
@@ -18,7 +18,7 @@ import { decodeBlock, discoverRegion, type GuestBlock } from "./discover.js";
 import { INSTRUCTION_KIND, KIND_STRAIGHT } from "./instruction-kinds.js";
 import { translateUnit, type TranslateOptions } from "./translate.js";
 import { finishSource } from "./source-map.js";
-import { fastStringKind, runFastString } from "./string-fast.js";
+import { FAST_STRING_DONE, FAST_STRING_UNFINISHED, fastStringKind, runFastString } from "./string-fast.js";
 import { JitDivergence, WriteLog, describeWrites, differences, divergenceReport, emptySnapshot, memoryDifferences, restore, snapshotInto, type JitWrites } from "./lockstep.js";
 import { TLB_SIZE } from "../machine/tlb.js";
 
@@ -194,7 +194,8 @@ export class JitEngine {
         state.fault = null;
         state.stale = false;
         previous = null;
-        deliverException(cpu, fault);
+        if (fault === REP_UNFINISHED) interpreter.onRepUnfinished();
+        else deliverException(cpu, fault);
         continue;
       }
       if (state.stale) {
@@ -341,7 +342,11 @@ export class JitEngine {
       const exec = (index: number): CpuException | null => {
         cpu.rip = rips[index];
         const fast = fastStrings[index];
-        if (fast !== 0 && runFastString(cpu, instructions[index], fast)) return null;
+        if (fast !== 0) {
+          const progress = runFastString(cpu, instructions[index], fast);
+          if (progress === FAST_STRING_DONE) return null;
+          if (progress === FAST_STRING_UNFINISHED) return REP_UNFINISHED;
+        }
         const fault = interpreter.executeInstruction(instructions[index]);
         // the unit counts its instructions itself
         if (fault === null) cpu.retired--;

@@ -4,11 +4,14 @@
 // a code page). The registers advance per chunk exactly as the element-by-element loop leaves them,
 // and whatever the fast path cannot take (a TLB miss, an element straddling pages, overlapping
 // copies, DF=1, segment bases, 32-bit addresses) is left to the interpreter's semantics, which go on
-// from the registers as they stand: the instruction is restartable at every element.
+// from the registers as they stand: the instruction is restartable at every element. It stops at
+// the same points as the interpreter's loop (src/machine/interp/semantics/string.ts): after the
+// element that brings the count to a nonzero multiple of 65536.
 import { P_REP, P_REPNE, type Instruction } from "../decoder/decode.js";
 import { DF } from "../decoder/flags.js";
 import { M_X, M_Y } from "../decoder/operand-spec.js";
 import type { Cpu } from "../machine/cpu.js";
+import { REP_CHUNK_MASK } from "../machine/interp/semantics/string.js";
 
 const TWO_32 = 4294967296;
 
@@ -41,43 +44,49 @@ function advance(cpu: Cpu, reg: number, by: number): void {
   cpu.regs[2 * reg + 1] = (cpu.regs[2 * reg + 1] + Math.floor(sum / TWO_32)) | 0;
 }
 
+/** runFastString's results: the rest is the interpreter's; the count reached zero; a chunk boundary stopped it. */
+export const FAST_STRING_PARTIAL = 0;
+export const FAST_STRING_DONE = 1;
+export const FAST_STRING_UNFINISHED = 2;
+
 /**
- * Runs as much of the REP MOVS/STOS `ins` (kind from fastStringKind) as the fast path allows.
- * Returns true when the count reached zero (the instruction is complete).
+ * Runs as much of the REP MOVS/STOS `ins` (kind from fastStringKind) as the fast path allows, up
+ * to the next chunk boundary.
  */
-export function runFastString(cpu: Cpu, ins: Instruction, kind: number): boolean {
-  if ((cpu.flags & DF) !== 0) return false;
+export function runFastString(cpu: Cpu, ins: Instruction, kind: number): number {
+  if ((cpu.flags & DF) !== 0) return FAST_STRING_PARTIAL;
   const size = elementSize(ins);
   const mmu = cpu.mmu;
   const memory = cpu.memory;
   const ram = memory.ram;
   for (;;) {
     const countLo = cpu.regs[2] >>> 0, countHi = cpu.regs[3];
-    if (countLo === 0 && countHi === 0) return true;
+    if (countLo === 0 && countHi === 0) return FAST_STRING_DONE;
     const destination = address(cpu, 7);
-    if (Number.isNaN(destination)) return false;
+    if (Number.isNaN(destination)) return FAST_STRING_PARTIAL;
     const dOffset = destination % 4096 < 0 ? destination % 4096 + 4096 : destination % 4096;
     const dIndex = (destination >>> 12) & 4095;
-    if (mmu.writeTag[dIndex] !== destination - dOffset) return false;
-    let elements = Math.floor((4096 - dOffset) / size);
+    if (mmu.writeTag[dIndex] !== destination - dOffset) return FAST_STRING_PARTIAL;
+    // not past the count, nor past the next chunk boundary below it
+    let elements = Math.min(Math.floor((4096 - dOffset) / size), (countLo & REP_CHUNK_MASK) || REP_CHUNK_MASK + 1);
     if (countHi === 0 && countLo < elements) elements = countLo;
     const dPhysical = mmu.fastBase[dIndex] + dOffset;
     if (kind === 1) {
       const source = address(cpu, 6);
-      if (Number.isNaN(source)) return false;
+      if (Number.isNaN(source)) return FAST_STRING_PARTIAL;
       const sOffset = source % 4096 < 0 ? source % 4096 + 4096 : source % 4096;
       const sIndex = (source >>> 12) & 4095;
-      if (mmu.readTag[sIndex] !== source - sOffset) return false;
+      if (mmu.readTag[sIndex] !== source - sOffset) return FAST_STRING_PARTIAL;
       elements = Math.min(elements, Math.floor((4096 - sOffset) / size));
-      if (elements === 0) return false;
+      if (elements === 0) return FAST_STRING_PARTIAL;
       const sPhysical = mmu.fastBase[sIndex] + sOffset;
       const bytes = elements * size;
       // a forward copy onto its own not-yet-read source repeats a pattern: element by element only
-      if (dPhysical > sPhysical && dPhysical < sPhysical + bytes) return false;
+      if (dPhysical > sPhysical && dPhysical < sPhysical + bytes) return FAST_STRING_PARTIAL;
       ram.copyWithin(dPhysical, sPhysical, sPhysical + bytes);
       advance(cpu, 6, bytes);
     } else {
-      if (elements === 0) return false;
+      if (elements === 0) return FAST_STRING_PARTIAL;
       const bytes = elements * size;
       if (size === 1) ram.fill(cpu.regs[0] & 0xff, dPhysical, dPhysical + bytes);
       else {
@@ -96,5 +105,6 @@ export function runFastString(cpu: Cpu, ins: Instruction, kind: number): boolean
     const remaining = countLo - elements;
     cpu.regs[2] = remaining | 0;
     cpu.regs[3] = (countHi + (remaining < 0 ? -1 : 0)) | 0;
+    if ((remaining & REP_CHUNK_MASK) === 0 && (cpu.regs[2] | cpu.regs[3]) !== 0) return FAST_STRING_UNFINISHED;
   }
 }

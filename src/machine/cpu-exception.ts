@@ -74,3 +74,11 @@ export function generalProtection(code = 0, message?: string): CpuException {
 export function invalidOpcode(message?: string): CpuException {
   return new CpuException(VEC_UD, null, message);
 }
+
+/**
+ * Not a fault: a REP string instruction stopped between two iterations so that interrupts, devices
+ * and the host get a turn (on hardware a REP instruction is interruptible between iterations).
+ * RIP stays on the instruction with rCX/rSI/rDI advanced, nothing retires, and executing it again
+ * goes on. Returned like a fault by Interpreter.execute(); never delivered.
+ */
+export const REP_UNFINISHED = new CpuException(-1, null, "REP string instruction stopped between iterations");

@@ -112,6 +112,7 @@ export class PcMachine {
     this.cpu = new Cpu(this.memory, this.ports);
     this.interpreter = new Interpreter(this.cpu);
     this.interpreter.interruptController = this.pic;
+    this.interpreter.onRepUnfinished = () => { this.batchEnd = 0; };
     this.jit = options.accel === "jit" || options.accel === "check"
       ? new JitEngine(this.cpu, this.interpreter, { ...options.jit, check: options.accel === "check" })
       : null;

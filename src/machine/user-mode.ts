@@ -2,6 +2,7 @@
 // and the given memory regions) on the interpreter and reports the final state or the first
 // exception, without an IDT. The hardware oracle runs the same code natively and compares.
 import { CS, EFER_SCE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, Cpu, DS, EFER_LMA, EFER_LME, EFER_NXE, ES, FS, GS, SEG_L, SS, TWO_32 } from "./cpu.js";
+import { REP_UNFINISHED } from "./cpu-exception.js";
 import { PortBus } from "./io-bus.js";
 import { Interpreter } from "./interp/interpreter.js";
 import { PhysicalMemory } from "./memory.js";
@@ -198,6 +199,7 @@ export function runUserMode(options: UserModeOptions): UserModeResult {
   let exception: UserModeResult["exception"] = null;
   while (cpu.rip !== end && cpu.retired < options.maxInstructions) {
     const fault = interpreter.execute();
+    if (fault === REP_UNFINISHED) continue; // a long REP string instruction goes on
     if (fault !== null) {
       exception = { vector: fault.vector, errorCode: fault.errorCode };
       if (fault.vector === 14) exception.address = cpu.mmu.faultAddress;

@@ -7,7 +7,7 @@ import { IF, TF } from "../../decoder/flags.js";
 import { M_G, M_O, M_XLAT } from "../../decoder/operand-spec.js";
 import { OPCODE_TABLE } from "../../decoder/opcode-rows.js";
 import { DS, TWO_32, type Cpu } from "../cpu.js";
-import { CpuException, VEC_DB, VEC_UD } from "../cpu-exception.js";
+import { CpuException, REP_UNFINISHED, VEC_DB, VEC_UD } from "../cpu-exception.js";
 import { SoftwareInterrupt, deliverException, deliverExternalInterrupt } from "../interrupts.js";
 import { LazyFlags } from "../lazy-flags.js";
 import { modrmAddress, moffsAddress, operandSize, probeWrite, segmentOverride } from "./operand-access.js";
@@ -68,6 +68,11 @@ export class Interpreter {
   private lastPageNumber = -1;
   private lastPage: Array<Instruction | undefined> | undefined = undefined;
   interruptController: InterruptController | null = null;
+  /**
+   * Called when a REP string instruction stopped between iterations (REP_UNFINISHED): the machine
+   * ends its batch there, so devices, interrupts, the timeout and the host get a turn.
+   */
+  onRepUnfinished: () => void = () => {};
   /** length of the last instruction executed (the JIT's cold path follows straight-line code with it) */
   lastLength = 0;
   /** row id of the last instruction executed */
@@ -124,7 +129,8 @@ export class Interpreter {
     // TF set when an instruction starts makes it trap with #DB once it retires (single-step).
     const singleStep = (cpu.getFlags() & TF) !== 0;
     const fault = this.execute();
-    if (fault !== null) deliverException(cpu, fault);
+    if (fault === REP_UNFINISHED) this.onRepUnfinished();
+    else if (fault !== null) deliverException(cpu, fault);
     else if (singleStep) {
       cpu.dr[6] = (cpu.dr[6] || 0xffff0ff0) | 0x4000; // DR6.BS
       deliverException(cpu, new SoftwareInterrupt(VEC_DB, cpu.rip, false));

@@ -1,11 +1,18 @@
 // String instructions: MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS, with REP/REPE/REPNE. Each
 // iteration updates rSI/rDI/rCX before the next one starts, so a fault in the middle leaves a
 // restartable state (RIP still at the instruction), as on hardware.
+//
+// A REP instruction with a huge count must not be one uninterruptible step: one execution stops
+// (REP_UNFINISHED) before any iteration but its first that starts with the count's low 16 bits
+// zero, so an execution runs at most 65536 iterations and the machine services interrupts,
+// devices and the host in between. The rule depends only on the registers, so every engine (and
+// the JIT's fast path, src/jit/string-fast.ts) stops at the same points. The instruction retires
+// (counts as one instruction) only when its last execution completes.
 import { P_REP, P_REPNE, type Instruction } from "../../../decoder/decode.js";
 import { DF } from "../../../decoder/flags.js";
 import { M_X, M_Y } from "../../../decoder/operand-spec.js";
 import type { Cpu } from "../../cpu.js";
-import { CpuException, VEC_GP } from "../../cpu-exception.js";
+import { CpuException, REP_UNFINISHED, VEC_GP } from "../../cpu-exception.js";
 import { stringAddress } from "../operand-access.js";
 import { alu } from "./arithmetic.js";
 import type { SemanticTable } from "./types.js";
@@ -21,6 +28,15 @@ function step(cpu: Cpu, reg: number, addrSize: number, delta: number): void {
     const sum = lo + delta;
     cpu.setReg64(reg, sum | 0, (cpu.regs[(reg << 1) + 1] + (sum >= 4294967296 ? 1 : sum < 0 ? -1 : 0)) | 0);
   }
+}
+
+/** A REP execution stops before an iteration (not its first) that starts with these count bits zero. */
+export const REP_CHUNK_MASK = 0xffff;
+
+/** The count register (CX/ECX/RCX by address size) is a nonzero multiple of REP_CHUNK_MASK + 1. */
+export function atRepChunkBoundary(cpu: Cpu, addrSize: number): boolean {
+  if (addrSize === 2) return false; // CX never exceeds one chunk
+  return (cpu.regs[2] & REP_CHUNK_MASK) === 0 && !counterIsZero(cpu, addrSize);
 }
 
 function counterIsZero(cpu: Cpu, addrSize: number): boolean {
@@ -109,7 +125,10 @@ function stringOperation(kind: number) {
     const addrSize = ins.addrSize;
     const conditional = kind === CMPS || kind === SCAS;
     const stopWhenZero = ins.lastRepPrefix === 0xf2; // REPNE stops on ZF=1, REPE on ZF=0
+    let first = true;
     while (!counterIsZero(cpu, addrSize)) {
+      if (!first && atRepChunkBoundary(cpu, addrSize)) throw REP_UNFINISHED;
+      first = false;
       once(cpu, ins, kind, size, delta);
       step(cpu, 1, addrSize, -1);
       if (conditional && cpu.zf() === stopWhenZero) break;
