@@ -187,12 +187,14 @@ export function deliver(cpu: Cpu, vector: number, errorCode: number | null, kind
       if (tssOffset + 7 > cpu.trLimit) throw new CpuException(VEC_TS, trError, `${ist !== 0 ? `IST${ist}` : `RSP${newCpl}`} lies beyond the TSS limit ${hex(cpu.trLimit)}`);
       const lo = cpu.systemRead(cpu.trBase + tssOffset, 4);
       const hi = cpu.systemRead(cpu.trBase + tssOffset + 4, 4) | 0;
-      if ((hi << 16) >> 16 !== hi) throw new CpuException(VEC_SS, 0, `the TSS's ${ist !== 0 ? `IST${ist}` : `RSP${newCpl}`} stack is non-canonical`);
       newRsp = hi * TWO_32 + (lo >>> 0);
       switchStack = true;
     } else {
       newRsp = cpu.regs[9] * TWO_32 + (cpu.regs[8] >>> 0);
     }
+    // the stack the frame goes on, whether the TSS's or the current one (INT n: "IF NewRSP
+    // contains a non-canonical address THEN #SS(EXT)")
+    if (!isCanonical(newRsp)) throw new CpuException(VEC_SS, 0, `the ${switchStack ? (ist !== 0 ? `TSS's IST${ist}` : `TSS's RSP${newCpl}`) : "current"} stack pointer is non-canonical`);
     newSs = newCpl; // a null selector with RPL = the new CPL
     if (!isCanonical(offset)) throw new CpuException(VEC_GP, 0, `IDT entry ${vector}: non-canonical handler address ${hex(offset)}`);
   } else {
