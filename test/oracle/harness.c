@@ -12,7 +12,10 @@
 //   - a fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) is taken on an alternate signal stack: the
 //     handler records the state from the ucontext (the state at the faulting instruction), the vector
 //     (trapno) and error code, and redirects the context to fault_return, which returns to C;
-//   - a case still running after two ticks of a 200 ms interval timer is reported as a timeout.
+//   - a case still running after two ticks of a 200 ms CPU-time interval timer (ITIMER_PROF, so a
+//     case the kernel puts to sleep, e.g. Intel's split-lock throttling of a locked access across
+//     cache lines, or one that waits for a busy machine's CPU, is not taken for a runaway) is
+//     reported as a timeout.
 // The scratch region's changes are reported as (offset, length, bytes) runs against its initial content.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -162,7 +165,7 @@ static void on_signal(int sig, siginfo_t *info, void *context) {
   ucontext_t *uc = context;
   greg_t *gregs = uc->uc_mcontext.gregs;
   uint64_t rip = (uint64_t)gregs[REG_RIP];
-  if (sig == SIGALRM) {
+  if (sig == SIGPROF) {
     if (!g_in_guest || rip < CODE_ADDR || rip >= CODE_ADDR + CODE_SIZE) return;
     if (g_alarm_seen != g_case_counter) {
       g_alarm_seen = g_case_counter;
@@ -180,8 +183,8 @@ static void on_signal(int sig, siginfo_t *info, void *context) {
   g_in_guest = 0;
   g_signo = sig;
   g_si_code = info->si_code;
-  g_vector = sig == SIGALRM ? 0xffffffffu : (uint32_t)gregs[REG_TRAPNO];
-  g_error_code = sig != SIGALRM && has_error_code(g_vector) ? (uint32_t)gregs[REG_ERR] : 0xffffffffu;
+  g_vector = sig == SIGPROF ? 0xffffffffu : (uint32_t)gregs[REG_TRAPNO];
+  g_error_code = sig != SIGPROF && has_error_code(g_vector) ? (uint32_t)gregs[REG_ERR] : 0xffffffffu;
   g_cr2 = g_vector == 14 ? (uint64_t)gregs[REG_CR2] : 0;
   static const int order[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
                                 REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
@@ -234,12 +237,12 @@ static void setup(void) {
   sa.sa_sigaction = on_signal;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGALRM};
+  const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGPROF};
   for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
     if (sigaction(signals[i], &sa, NULL) != 0) die("sigaction");
   }
   struct itimerval timer = {.it_interval = {0, 200000}, .it_value = {0, 200000}};
-  if (setitimer(ITIMER_REAL, &timer, NULL) != 0) die("setitimer");
+  if (setitimer(ITIMER_PROF, &timer, NULL) != 0) die("setitimer");
 }
 
 /** Buffered reader over stdin. */
