@@ -22,5 +22,6 @@ void workload_names(char *buf, size_t size);
 int bench_main(void);
 int selftest_main(void);
 int fault_main(void);
+int ping_main(void);
 
 #endif

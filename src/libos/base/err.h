@@ -18,6 +18,16 @@
 #define ERR_TIMEOUT (-8)   /* timed out */
 #define ERR_BUSY (-9)      /* resource busy / wrong state */
 
+/* The network stack's (src/libos/net/). */
+#define ERR_AGAIN (-20)       /* nothing to read / no room to write now: wait and retry */
+#define ERR_CONNREFUSED (-21) /* the peer answered the connection attempt with RST */
+#define ERR_CONNRESET (-22)   /* the connection was reset by the peer */
+#define ERR_CONNABORTED (-23) /* the connection was aborted locally (timeout, close with unread data) */
+#define ERR_ADDRINUSE (-24)   /* the address and port are taken */
+#define ERR_NOTCONN (-25)     /* not connected, or already shut down in that direction */
+#define ERR_UNREACHABLE (-26) /* no route, no ARP answer, or ICMP unreachable */
+#define ERR_MSGSIZE (-27)     /* datagram too large */
+
 /* "cancelled", "out of memory", ... or "error 7" for codes outside the list (static buffer). */
 const char *err_name(int err);
 

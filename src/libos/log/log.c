@@ -97,10 +97,14 @@ int log_configure(const char *spec, char *error, size_t error_size) {
 }
 
 void log_msg(struct log_src *src, int level, const char *fmt, ...) {
-    printf("[%s] %s: ", log_level_name(level), src->name);
     va_list ap;
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    log_vmsg(src, level, fmt, ap);
     va_end(ap);
+}
+
+void log_vmsg(struct log_src *src, int level, const char *fmt, va_list ap) {
+    printf("[%s] %s: ", log_level_name(level), src->name);
+    vprintf(fmt, ap);
     putchar('\n');
 }

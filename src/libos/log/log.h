@@ -15,6 +15,7 @@
 #define LIBOS_LOG_H
 
 #include "base/base.h"
+#include <stdarg.h>
 
 enum log_level {
     LOG_LEVEL_OFF = 0,
@@ -41,6 +42,7 @@ static inline bool log_enabled(struct log_src *src, int level) {
 }
 
 void log_msg(struct log_src *src, int level, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void log_vmsg(struct log_src *src, int level, const char *fmt, va_list ap) PRINTF_LIKE(3, 0);
 
 #define LOG_AT(src, lvl, fmt, ...)                                                 \
     do {                                                                           \

@@ -58,6 +58,7 @@ static struct list_node all_fibers = LIST_INIT(all_fibers);
 static struct list_node dead_fibers = LIST_INIT(dead_fibers);
 static struct list_node callbacks = LIST_INIT(callbacks);
 static struct list_node timers = LIST_INIT(timers);
+static struct list_node pollers = LIST_INIT(pollers);
 static uint64_t next_fiber_id = 1;
 static uint64_t next_timer_sequence;
 static struct sched_stats stats;
@@ -189,6 +190,29 @@ static void check_may_block(const char *what) {
               what, running_callback, current->name);
 }
 
+void sched_poller_add(struct sched_poller *poller, bool (*pending)(struct sched_poller *), void (*run)(struct sched_poller *)) {
+    poller->pending = pending;
+    poller->run = run;
+    list_push_back(&pollers, &poller->link);
+}
+
+static bool pollers_pending(void) {
+    struct list_node *pos;
+    list_for_each(pos, &pollers) {
+        struct sched_poller *poller = list_entry(pos, struct sched_poller, link);
+        if (poller->pending(poller)) return true;
+    }
+    return false;
+}
+
+static void run_pollers(void) {
+    struct list_node *pos;
+    list_for_each(pos, &pollers) {
+        struct sched_poller *poller = list_entry(pos, struct sched_poller, link);
+        if (poller->pending(poller)) poller->run(poller);
+    }
+}
+
 /* Switches away from the current fiber, which has already been queued, blocked or killed. */
 static void schedule(void) {
     struct fiber *prev = current;
@@ -196,9 +220,17 @@ static void schedule(void) {
     struct list_node *node;
     for (;;) {
         run_due_timers();
+        run_pollers();
         run_callbacks();
         if ((node = list_pop_front(&run_queue))) break;
-        if (list_empty(&timers)) deadlock();
+        if (list_empty(&timers) && list_empty(&pollers)) deadlock();
+        /* With interrupts off, nothing can become pending between this check and the halt:
+         * `sti; hlt` takes the interrupt only once halted. */
+        irq_disable();
+        if (pollers_pending()) {
+            irq_enable();
+            continue;
+        }
         stats.idle_halts++;
         cpu_idle(); /* sti; hlt: the next timer tick (or any interrupt) wakes us */
     }

@@ -90,6 +90,19 @@ struct sched_timer {
 void sched_timer_start(struct sched_timer *timer, uint64_t deadline_ns, void (*fn)(struct sched_timer *timer));
 void sched_timer_cancel(struct sched_timer *timer); /* no effect if it already fired */
 
+/* A source of work outside the scheduler: a device whose interrupt handler only sets a flag.
+ * At every scheduling point the scheduler calls pending(poller) and, when it says yes,
+ * run(poller). pending is also called with interrupts off just before the CPU halts, so it must
+ * only read state. While a poller is registered, nothing runnable and no timer means "halt until
+ * an interrupt", not a deadlock. run must not block (it may resume fibers). Pollers stay
+ * registered for good. */
+struct sched_poller {
+    struct list_node link;
+    bool (*pending)(struct sched_poller *poller);
+    void (*run)(struct sched_poller *poller);
+};
+void sched_poller_add(struct sched_poller *poller, bool (*pending)(struct sched_poller *), void (*run)(struct sched_poller *));
+
 struct sched_stats {
     uint64_t fibers_live;    /* including main */
     uint64_t fibers_created; /* since boot, excluding main */

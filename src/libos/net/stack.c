@@ -1,0 +1,93 @@
+/* net/stack.c: the stack's interface: configuration, Ethernet dispatch, timers, counters. */
+#include "net/stack_internal.h"
+
+struct net_stack *net_stack_new(const uint8_t mac[ETH_ADDR_LEN], uint16_t mtu, net_transmit_fn transmit, void *ctx) {
+    if (mtu < 576 || mtu > ETH_MTU) return NULL;
+    struct net_stack *stack = net_env_alloc(sizeof *stack);
+    if (stack == NULL) return NULL;
+    __builtin_memset(stack, 0, sizeof *stack);
+    __builtin_memcpy(stack->mac, mac, ETH_ADDR_LEN);
+    stack->mtu = mtu;
+    stack->transmit = transmit;
+    stack->transmit_ctx = ctx;
+    uint16_t random[2];
+    net_env_random(random, sizeof random);
+    stack->next_ip_id = random[0];
+    stack->next_ephemeral_port = (uint16_t)(49152 + random[1] % 16384);
+    return stack;
+}
+
+void net_stack_free(struct net_stack *stack) {
+    if (stack == NULL) return;
+    arp_free(stack);
+    ipv4_free(stack);
+    net_env_free(stack, sizeof *stack);
+}
+
+void net_stack_set_ipv4(struct net_stack *stack, uint32_t address, unsigned prefix, uint32_t gateway, uint64_t now_ns) {
+    (void)now_ns;
+    if (prefix > 32) prefix = 32;
+    stack->ip = address;
+    stack->prefix = prefix;
+    stack->netmask = prefix == 0 ? 0 : ~0u << (32 - prefix);
+    stack->gateway = gateway;
+    if (address != 0) arp_announce(stack);
+}
+
+void net_stack_get_ipv4(const struct net_stack *stack, uint32_t *address, unsigned *prefix, uint32_t *gateway) {
+    if (address) *address = stack->ip;
+    if (prefix) *prefix = stack->prefix;
+    if (gateway) *gateway = stack->gateway;
+}
+
+const uint8_t *net_stack_mac(const struct net_stack *stack) { return stack->mac; }
+
+struct tcp_stack *net_stack_tcp(struct net_stack *stack) { return stack->tcp; }
+
+bool net_is_local_broadcast(const struct net_stack *stack, uint32_t address) {
+    if (address == IPV4_BROADCAST) return true;
+    return stack->prefix > 0 && stack->prefix < 31 && address == (stack->ip | ~stack->netmask);
+}
+
+void net_send_frame(struct net_stack *stack, const uint8_t *frame, size_t length) {
+    if (stack->transmit(stack->transmit_ctx, frame, length) != 0) {
+        stack->stats.transmit_errors++;
+        return;
+    }
+    stack->stats.frames_out++;
+    stack->stats.bytes_out += length;
+}
+
+void net_stack_input(struct net_stack *stack, const uint8_t *frame, size_t length, uint64_t now_ns) {
+    stack->stats.frames_in++;
+    stack->stats.bytes_in += length;
+    struct eth_header eth;
+    if (!eth_parse(frame, length, &eth)) {
+        stack->stats.malformed++;
+        return;
+    }
+    if (!eth_equal(eth.destination, stack->mac) && !eth_is_broadcast(eth.destination)) {
+        stack->stats.not_for_us++;
+        return;
+    }
+    const uint8_t *payload = frame + ETH_HEADER_LEN;
+    size_t payload_length = length - ETH_HEADER_LEN;
+    switch (eth.type) {
+    case ETHERTYPE_ARP: arp_input(stack, payload, payload_length, now_ns); break;
+    case ETHERTYPE_IPV4: ipv4_input(stack, payload, payload_length, now_ns); break;
+    default: stack->stats.not_for_us++; break;
+    }
+}
+
+void net_stack_timers(struct net_stack *stack, uint64_t now_ns) {
+    arp_timers(stack, now_ns);
+    ipv4_timers(stack, now_ns);
+}
+
+uint64_t net_stack_next_deadline(const struct net_stack *stack) {
+    uint64_t arp = arp_next_deadline(stack);
+    uint64_t ipv4 = ipv4_next_deadline(stack);
+    return arp < ipv4 ? arp : ipv4;
+}
+
+void net_stack_get_stats(const struct net_stack *stack, struct net_stack_stats *stats) { *stats = stack->stats; }
