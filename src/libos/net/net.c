@@ -1,5 +1,6 @@
 /* net/net.c: bringing the network up and driving the stack from the scheduler. */
 #include "net/net.h"
+#include "net/dhcp.h"
 #include "cmdline/cmdline.h"
 #include "log/log.h"
 #include "net/wire/ipv4_wire.h"
@@ -14,6 +15,13 @@ LOG_SOURCE(log_src, "net");
 static struct netdev *device;
 static struct net_stack *stack;
 static struct sched_poller poller;
+static struct dhcp_client *dhcp;
+
+static uint64_t next_deadline(void) {
+    uint64_t next = net_stack_next_deadline(stack);
+    if (dhcp != NULL) next = MIN(next, dhcp_client_next_deadline(dhcp));
+    return next;
+}
 
 static int transmit(void *ctx, const uint8_t *frame, size_t length) { return netdev_transmit(ctx, frame, length); }
 
@@ -21,7 +29,7 @@ static void receive(void *ctx, const uint8_t *frame, size_t length) { net_stack_
 
 static bool poll_pending(struct sched_poller *p) {
     (void)p;
-    return device->event_pending || time_now_ns() >= net_stack_next_deadline(stack);
+    return device->event_pending || time_now_ns() >= next_deadline();
 }
 
 static void poll_run(struct sched_poller *p) {
@@ -29,6 +37,7 @@ static void poll_run(struct sched_poller *p) {
     if (device->event_pending) netdev_poll(device);
     uint64_t now = time_now_ns();
     if (now >= net_stack_next_deadline(stack)) net_stack_timers(stack, now);
+    if (dhcp != NULL && now >= dhcp_client_next_deadline(dhcp)) dhcp_client_timers(dhcp, now);
 }
 
 /* "10.0.2.15/24" (the prefix defaults to 24) */
@@ -49,18 +58,27 @@ static bool parse_address(const char *text, uint32_t *address, unsigned *prefix)
     return ipv4_from_text(copy, address);
 }
 
+static void log_lease(void *ctx, const struct dhcp_lease *lease) {
+    (void)ctx;
+    char a[16], g[16], d[16], server[16];
+    ipv4_format(lease->address, a);
+    ipv4_format(lease->gateway, g);
+    ipv4_format(lease->dns, d);
+    ipv4_format(lease->server, server);
+    LOG_INFO(log_src, "%s %s/%u gw %s dns %s (dhcp from %s, lease %u s, renewal in %u s)", device->name, a, lease->prefix,
+             lease->gateway ? g : "none", d, server, lease->lease_s, lease->renew_s);
+}
+
 int net_start(void) {
     if (stack != NULL) return 0;
-    const char *ip_text = arg_str("ip", "");
+    const char *ip_text = arg_str("ip", "dhcp");
     const char *gateway_text = arg_str("gw", "");
+    int64_t dhcp_timeout_s = arg_int("dhcp_timeout", 10);
     uint32_t address = 0, gateway = 0;
     unsigned prefix = 24;
-    if (ip_text[0] == 0) {
-        LOG_ERROR(log_src, "no address: give ip=A.B.C.D/N (and gw=A.B.C.D) on the command line");
-        return ERR_INVAL;
-    }
-    if (!parse_address(ip_text, &address, &prefix)) {
-        LOG_ERROR(log_src, "ip=%s: expected an address like 10.0.2.15/24", ip_text);
+    bool use_dhcp = strcmp(ip_text, "dhcp") == 0;
+    if (!use_dhcp && !parse_address(ip_text, &address, &prefix)) {
+        LOG_ERROR(log_src, "ip=%s: expected an address like 10.0.2.15/24, or dhcp", ip_text);
         return ERR_INVAL;
     }
     if (gateway_text[0] != 0 && !ipv4_from_text(gateway_text, &gateway)) {
@@ -78,11 +96,27 @@ int net_start(void) {
     device->receive = receive;
     device->receive_ctx = stack;
     sched_poller_add(&poller, poll_pending, poll_run);
-    net_stack_set_ipv4(stack, address, prefix, gateway, time_now_ns());
-    char a[16], g[16];
-    ipv4_format(address, a);
-    ipv4_format(gateway, g);
-    LOG_INFO(log_src, "%s %s/%u gw %s (static)", device->name, a, prefix, gateway ? g : "none");
+    if (!use_dhcp) {
+        net_stack_set_ipv4(stack, address, prefix, gateway, time_now_ns());
+        char a[16], g[16];
+        ipv4_format(address, a);
+        ipv4_format(gateway, g);
+        LOG_INFO(log_src, "%s %s/%u gw %s (static)", device->name, a, prefix, gateway ? g : "none");
+        return 0;
+    }
+    dhcp = dhcp_client_new(stack, log_lease, NULL);
+    if (dhcp == NULL) return ERR_NOMEM;
+    uint64_t deadline = time_now_ns() + (uint64_t)dhcp_timeout_s * 1000000000ull;
+    dhcp_client_start(dhcp, time_now_ns());
+    while (dhcp_client_lease(dhcp) == NULL) {
+        if (time_now_ns() >= deadline) {
+            LOG_ERROR(log_src, "%s: no DHCP lease after %ld s (is the NIC on a network with a DHCP server? or give ip=)",
+                      device->name, dhcp_timeout_s);
+            return ERR_TIMEOUT;
+        }
+        int err = fiber_sleep_ns(1000000);
+        if (err != 0) return err;
+    }
     return 0;
 }
 
