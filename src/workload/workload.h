@@ -23,5 +23,6 @@ int bench_main(void);
 int selftest_main(void);
 int fault_main(void);
 int ping_main(void);
+int netbench_main(void);
 
 #endif

@@ -6,6 +6,7 @@
  * and the UDP sockets see to it). The reassembly rules are in net/stack_internal.h.
  */
 #include "net/stack_internal.h"
+#include "net/tcp/tcp.h"
 #include "net/wire/bytes.h"
 
 size_t net_ipv4_max_payload(const struct net_stack *stack) { return (size_t)stack->mtu - IPV4_HEADER_LEN; }
@@ -147,8 +148,7 @@ static void dispatch(struct net_stack *stack, const struct ipv4_header *ip, cons
     case IPV4_PROTOCOL_ICMP: icmp_input(stack, ip, payload, length, now_ns); break;
     case IPV4_PROTOCOL_UDP: udp_input(stack, ip, packet, payload, length, now_ns); break;
     case IPV4_PROTOCOL_TCP:
-        if (stack->tcp_input != NULL && !net_is_local_broadcast(stack, ip->destination))
-            stack->tcp_input(stack->tcp, ip->source, ip->destination, payload, length, now_ns);
+        if (!net_is_local_broadcast(stack, ip->destination)) tcp_input(stack->tcp, ip->source, ip->destination, payload, length, now_ns);
         else stack->stats.not_for_us++;
         break;
     default: stack->stats.not_for_us++; break;

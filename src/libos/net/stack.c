@@ -1,5 +1,11 @@
 /* net/stack.c: the stack's interface: configuration, Ethernet dispatch, timers, counters. */
 #include "net/stack_internal.h"
+#include "net/tcp/tcp.h"
+
+static void tcp_output(void *ctx, uint32_t source, uint32_t destination, const uint8_t *segment, size_t length) {
+    struct net_stack *stack = ctx;
+    net_ipv4_output(stack, source, destination, IPV4_PROTOCOL_TCP, segment, length, stack->clock_ns);
+}
 
 struct net_stack *net_stack_new(const uint8_t mac[ETH_ADDR_LEN], uint16_t mtu, net_transmit_fn transmit, void *ctx) {
     if (mtu < 576 || mtu > ETH_MTU) return NULL;
@@ -14,11 +20,25 @@ struct net_stack *net_stack_new(const uint8_t mac[ETH_ADDR_LEN], uint16_t mtu, n
     net_env_random(random, sizeof random);
     stack->next_ip_id = random[0];
     stack->next_ephemeral_port = (uint16_t)(49152 + random[1] % 16384);
+    struct tcp_config tcp = {
+        .mss = (uint16_t)(mtu - IPV4_HEADER_LEN - 20),
+        .send_buffer = NET_TCP_SEND_BUFFER,
+        .receive_buffer = NET_TCP_RECEIVE_BUFFER,
+        .window_scaling = true,
+        .timestamps = true,
+        .max_connections = NET_TCP_MAX_CONNECTIONS,
+    };
+    stack->tcp = tcp_stack_new(&tcp, tcp_output, stack);
+    if (stack->tcp == NULL) {
+        net_env_free(stack, sizeof *stack);
+        return NULL;
+    }
     return stack;
 }
 
 void net_stack_free(struct net_stack *stack) {
     if (stack == NULL) return;
+    tcp_stack_free(stack->tcp);
     arp_free(stack);
     ipv4_free(stack);
     net_env_free(stack, sizeof *stack);
@@ -59,6 +79,7 @@ void net_send_frame(struct net_stack *stack, const uint8_t *frame, size_t length
 }
 
 void net_stack_input(struct net_stack *stack, const uint8_t *frame, size_t length, uint64_t now_ns) {
+    stack->clock_ns = now_ns;
     stack->stats.frames_in++;
     stack->stats.bytes_in += length;
     struct eth_header eth;
@@ -80,14 +101,18 @@ void net_stack_input(struct net_stack *stack, const uint8_t *frame, size_t lengt
 }
 
 void net_stack_timers(struct net_stack *stack, uint64_t now_ns) {
+    stack->clock_ns = now_ns;
     arp_timers(stack, now_ns);
     ipv4_timers(stack, now_ns);
+    tcp_timers(stack->tcp, now_ns);
 }
 
 uint64_t net_stack_next_deadline(const struct net_stack *stack) {
-    uint64_t arp = arp_next_deadline(stack);
-    uint64_t ipv4 = ipv4_next_deadline(stack);
-    return arp < ipv4 ? arp : ipv4;
+    uint64_t next = arp_next_deadline(stack);
+    next = MIN(next, ipv4_next_deadline(stack));
+    return MIN(next, tcp_next_deadline(stack->tcp));
 }
+
+void net_stack_set_clock(struct net_stack *stack, uint64_t now_ns) { stack->clock_ns = now_ns; }
 
 void net_stack_get_stats(const struct net_stack *stack, struct net_stack_stats *stats) { *stats = stack->stats; }

@@ -92,9 +92,8 @@ struct net_stack {
     uint16_t next_ephemeral_port;
     struct echo_listener echo[ECHO_LISTENERS];
     struct tcp_stack *tcp;
-    /* TCP's input (net/tcp/tcp.h), once a TCP layer is attached */
-    void (*tcp_input)(struct tcp_stack *tcp, uint32_t source, uint32_t destination, const uint8_t *segment, size_t length,
-                      uint64_t now_ns);
+    /* the time of the latest entry point: TCP's output callback has none of its own */
+    uint64_t clock_ns;
 
     struct net_stack_stats stats;
     uint8_t frame[ETH_FRAME_MAX]; /* output scratch: one frame is built at a time */
