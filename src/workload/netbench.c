@@ -5,7 +5,7 @@
  *
  * send: connects, writes N bytes of a fixed pattern (byte i is (i * 7 + i / 251) & 255), closes,
  * and waits for the server's end of stream. recv: connects, reads until the server closes (or N
- * bytes when N > 0). Either way it prints the byte count, the BLAKE2b-256 digest of the bytes
+ * bytes when N > 0). Either way it prints the byte count, the BLAKE2b-512 digest of the bytes
  * moved and the rate, and exits 0 when the byte count is N.
  */
 #include "arch/arch.h"
@@ -25,12 +25,12 @@
 static uint8_t pattern_byte(uint64_t i) { return (uint8_t)((i * 7 + i / 251) & 255); }
 
 static void print_result(const char *dir, uint64_t bytes, struct blake2b_state *hash, uint64_t elapsed_ns) {
-    uint8_t digest[32];
+    uint8_t digest[64];
     blake2b_final(hash, digest);
-    char hex[65];
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    char hex[129];
+    for (int i = 0; i < 64; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     uint64_t kib_per_s = elapsed_ns ? bytes * 1000000000ull / elapsed_ns / 1024 : 0;
-    printf("netbench: %s %lu bytes in %lu.%03lu s, %lu.%02lu MiB/s, blake2b-256 %s\n", dir, bytes, elapsed_ns / 1000000000,
+    printf("netbench: %s %lu bytes in %lu.%03lu s, %lu.%02lu MiB/s, blake2b-512 %s\n", dir, bytes, elapsed_ns / 1000000000,
            elapsed_ns / 1000000 % 1000, kib_per_s / 1024, kib_per_s % 1024 * 100 / 1024, hex);
 }
 
@@ -56,7 +56,7 @@ int netbench_main(void) {
     }
     static uint8_t buffer[CHUNK];
     struct blake2b_state hash;
-    blake2b_init(&hash, 32, NULL, 0);
+    blake2b_init512(&hash);
     uint64_t started = time_now_ns(), moved = 0;
     if (sending) {
         while (moved < (uint64_t)bytes) {
