@@ -24,5 +24,6 @@ int selftest_main(void);
 int fault_main(void);
 int ping_main(void);
 int netbench_main(void);
+int serve_main(void);
 
 #endif

@@ -9,6 +9,7 @@ static const struct workload workloads[] = {
     {"fault", "raise a CPU fault or a panic on purpose, to see the report (kind=...)", fault_main},
     {"netbench", "bulk TCP to or from a host server (host= port= bytes= dir=send|recv)", netbench_main},
     {"ping", "ICMP echo to a host, like ping (host= count= size= interval_ms= timeout_ms= ip= gw=)", ping_main},
+    {"serve", "HTTP/1.1 server over the Irmin store (port= max_conns= idle= max_body= requests=; docs/serve.md)", serve_main},
     {"selftest", "check the library OS layers; exit 0 only if every check passes", selftest_main},
 };
 
