@@ -58,8 +58,8 @@ void net_stack_get_stats(const struct net_stack *stack, struct net_stack_stats *
  * and timestamps offered, these buffers per connection and this many TCBs at most. Whoever calls
  * the TCP API directly first tells the stack the time (net_stack_set_clock), so that segments
  * the call sends wait in ARP with the right timestamp. */
-#define NET_TCP_SEND_BUFFER (256 * 1024)
-#define NET_TCP_RECEIVE_BUFFER (256 * 1024)
+#define NET_TCP_SEND_BUFFER (128 * 1024)
+#define NET_TCP_RECEIVE_BUFFER (128 * 1024)
 #define NET_TCP_MAX_CONNECTIONS 1024
 struct tcp_stack *net_stack_tcp(struct net_stack *stack);
 void net_stack_set_clock(struct net_stack *stack, uint64_t now_ns);

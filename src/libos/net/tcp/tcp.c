@@ -156,8 +156,12 @@ void tcp_enter_time_wait(struct tcp_conn *conn, uint64_t now) {
     tcp_notify(conn);
 }
 
-void tcp_conn_established(struct tcp_conn *conn, uint64_t now) {
-    (void)now;
+bool tcp_conn_established(struct tcp_conn *conn, uint64_t now) {
+    if (tcp_conn_buffers(conn) != 0) {
+        tcp_send_rst(conn, now);
+        tcp_conn_finish(conn, ERR_NOMEM);
+        return false;
+    }
     conn->state = TCP_ESTABLISHED;
     conn->cwnd = tcp_initial_window(conn);
     conn->ssthresh = UINT32_MAX >> 1; /* "arbitrarily high" (RFC 5681 §3.1) */
@@ -171,6 +175,7 @@ void tcp_conn_established(struct tcp_conn *conn, uint64_t now) {
     }
     if (conn->fin_queued) conn->state = TCP_FIN_WAIT_1; /* shut down while connecting */
     tcp_notify(conn);
+    return true;
 }
 
 void tcp_challenge_ack(struct tcp_conn *conn, uint64_t now) {
@@ -228,15 +233,9 @@ struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, uint32_t local_ip, uint16
     struct tcp_conn *conn = net_env_alloc(sizeof *conn);
     if (conn == NULL) return NULL;
     __builtin_memset(conn, 0, sizeof *conn);
-    if (tcp_ring_init(&conn->send, stack->config.send_buffer) != 0) {
-        net_env_free(conn, sizeof *conn);
-        return NULL;
-    }
-    if (tcp_ring_init(&conn->recv, stack->config.receive_buffer) != 0) {
-        tcp_ring_release(&conn->send);
-        net_env_free(conn, sizeof *conn);
-        return NULL;
-    }
+    /* the rings' memory comes with tcp_conn_buffers: a half-open TCB costs only itself */
+    conn->send.capacity = stack->config.send_buffer;
+    conn->recv.capacity = stack->config.receive_buffer;
     conn->stack = stack;
     list_init(&conn->queue_link);
     conn->state = TCP_CLOSED;
@@ -257,6 +256,12 @@ struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, uint32_t local_ip, uint16
     list_push_back(&stack->conns, &conn->link);
     stack->conn_count++;
     return conn;
+}
+
+int tcp_conn_buffers(struct tcp_conn *conn) {
+    if (conn->send.data == NULL && tcp_ring_init(&conn->send, conn->send.capacity) != 0) return ERR_NOMEM;
+    if (conn->recv.data == NULL && tcp_ring_init(&conn->recv, conn->recv.capacity) != 0) return ERR_NOMEM;
+    return 0;
 }
 
 void tcp_reap(struct tcp_stack *stack) {
@@ -426,6 +431,10 @@ int tcp_connect(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, uint1
     }
     if (port == 0) return ERR_ADDRINUSE;
     struct tcp_conn *conn = tcp_conn_new(stack, src_ip, port, dst_ip, dst_port, now_ns);
+    if (conn != NULL && tcp_conn_buffers(conn) != 0) {
+        tcp_conn_finish(conn, ERR_NOMEM); /* no handle yet: freed below */
+        conn = NULL;
+    }
     if (conn == NULL) {
         tcp_reap(stack);
         return ERR_NOMEM;

@@ -416,7 +416,7 @@ static void syn_sent_input(struct tcp_conn *conn, const struct tcp_header *heade
         conn->rtt_timing = false;
         conn->snd_una = header->ack;
         tcp_rto_stop(conn);
-        tcp_conn_established(conn, now);
+        if (!tcp_conn_established(conn, now)) return;
         conn->ack_now = true;
         if (data_length > 0 || (flags & TCP_FLAG_FIN))
             receive(conn, header->seq + 1, data, data_length, flags & TCP_FLAG_FIN, now);
@@ -505,7 +505,7 @@ static void conn_input(struct tcp_conn *conn, const struct tcp_header *header, c
         if (conn->snd_wnd > conn->max_snd_wnd) conn->max_snd_wnd = conn->snd_wnd;
         conn->snd_wl1 = seq;
         conn->snd_wl2 = header->ack;
-        tcp_conn_established(conn, now);
+        if (!tcp_conn_established(conn, now)) return;
     }
     if (!ack_input(conn, header, seq, data_length, now) || conn->dead) return;
 

@@ -64,7 +64,7 @@ static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0;
 static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
 
-/* A byte ring of fixed capacity; `data` is NULL when the buffer has been released. */
+/* A byte ring of fixed capacity; `data` is NULL before tcp_conn_buffers and once released. */
 struct tcp_ring {
     uint8_t *data;
     uint32_t capacity;
@@ -249,13 +249,17 @@ void tcp_reap(struct tcp_stack *stack);
  * timers released; freed at the end of the entry point unless a handle holds it. */
 void tcp_conn_finish(struct tcp_conn *conn, int error);
 void tcp_enter_time_wait(struct tcp_conn *conn, uint64_t now);
-void tcp_conn_established(struct tcp_conn *conn, uint64_t now);
+/* SYN_SENT/SYN_RECEIVED → ESTABLISHED (with the buffers); false if memory ran out and the
+ * connection was reset instead. */
+bool tcp_conn_established(struct tcp_conn *conn, uint64_t now);
+/* Allocates the rings that are not there yet: 0 or ERR_NOMEM. */
+int tcp_conn_buffers(struct tcp_conn *conn);
 void tcp_challenge_ack(struct tcp_conn *conn, uint64_t now);
 struct tcp_conn *tcp_lookup(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
                             uint16_t remote_port);
 struct tcp_listener *tcp_find_listener(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port);
-/* A new TCB in CLOSED for the 4-tuple, hashed and counted, with buffers; NULL when at the limit
- * (after trying to reuse the oldest TIME_WAIT TCB) or out of memory. */
+/* A new TCB in CLOSED for the 4-tuple, hashed and counted, without ring memory yet; NULL when
+ * at the limit (after trying to reuse the oldest TIME_WAIT TCB) or out of memory. */
 struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
                               uint16_t remote_port, uint64_t now);
 uint32_t tcp_isn(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,

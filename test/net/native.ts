@@ -1,0 +1,131 @@
+// The network stack's native test program: compiles the portable TCP sources (src/libos/net/tcp,
+// src/libos/net/wire) with the C tests in test/net under gcc with ASan and UBSan, cached by
+// source hash under build/net/, and runs its groups (wire, script, link, fuzz).
+//
+// `tsx test/net/native.ts [GROUP [FILTER]]` builds it and runs a group (default: all), printing
+// the program's output; NET_LINK_SEEDS and NET_FUZZ_SEGMENTS make the long runs longer.
+
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, "../..");
+const LIBOS = join(ROOT, "src/libos");
+const BUILD_DIR = join(ROOT, "build/net");
+
+export const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
+
+export const GCC_FLAGS = [
+  "-std=gnu11",
+  "-O1",
+  "-g",
+  "-fsanitize=address,undefined",
+  "-fno-sanitize-recover=all",
+  "-Wall",
+  "-Wextra",
+  "-Werror",
+  "-I",
+  LIBOS,
+];
+
+function filesIn(dir: string, extensions: string[]): string[] {
+  return readdirSync(dir)
+    .filter((name) => extensions.some((extension) => name.endsWith(extension)))
+    .sort()
+    .map((name) => join(dir, name));
+}
+
+function sources(): { compile: string[]; all: string[] } {
+  const compile = [
+    ...filesIn(join(LIBOS, "net/tcp"), [".c"]),
+    join(LIBOS, "net/wire/tcp_wire.c"),
+    join(LIBOS, "net/wire/checksum.c"),
+    ...filesIn(HERE, [".c"]),
+  ];
+  const headers = [
+    ...filesIn(join(LIBOS, "net/tcp"), [".h"]),
+    ...filesIn(join(LIBOS, "net/wire"), [".h"]),
+    join(LIBOS, "net/net_env.h"),
+    ...filesIn(join(LIBOS, "base"), [".h"]),
+    ...filesIn(HERE, [".h"]),
+  ];
+  return { compile, all: [...compile, ...headers] };
+}
+
+let cachedBinary: string | undefined;
+
+/** Builds the test program once per source version and returns its path. */
+export function buildNetTests(): string {
+  if (cachedBinary && existsSync(cachedBinary)) return cachedBinary;
+  const { compile, all } = sources();
+  const digest = createHash("sha256");
+  digest.update(GCC_FLAGS.map((flag) => (flag === LIBOS ? "src/libos" : flag)).join(" "));
+  for (const file of all) digest.update(relative(ROOT, file)).update(readFileSync(file));
+  const binary = join(BUILD_DIR, `net-tests-${digest.digest("hex").slice(0, 16)}`);
+  if (!existsSync(binary)) {
+    mkdirSync(BUILD_DIR, { recursive: true });
+    const temporary = `${binary}.${process.pid}.tmp`;
+    const gcc = spawnSync("gcc", [...GCC_FLAGS, "-o", temporary, ...compile, "-lm"], { encoding: "utf8" });
+    if (gcc.error) throw new Error(`net native build: cannot run gcc (${gcc.error.message})`);
+    if (gcc.status !== 0) throw new Error(`net native build: gcc failed:\n${gcc.stderr}`);
+    renameSync(temporary, binary);
+  }
+  cachedBinary = binary;
+  return binary;
+}
+
+export interface NetTestResult {
+  name: string;
+  ok: boolean;
+  line: string;
+}
+
+export interface NetGroupRun {
+  group: string;
+  results: NetTestResult[];
+  notes: string[];
+  summary: string;
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  milliseconds: number;
+}
+
+/** Runs one group (or "all") and parses its "ok N group/name" lines. */
+export function runNetGroup(group: string, filter?: string, env: NodeJS.ProcessEnv = {}): Promise<NetGroupRun> {
+  const binary = buildNetTests();
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(binary, filter === undefined ? [group] : [group, filter], {
+      env: { ...process.env, ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (status) => {
+      const results: NetTestResult[] = [];
+      const notes: string[] = [];
+      let summary = "";
+      for (const line of stdout.split("\n")) {
+        const match = /^(ok|not ok) \d+ ([^: ]+)/.exec(line);
+        if (match) results.push({ name: match[2], ok: match[1] === "ok", line });
+        if (line.startsWith("# ")) notes.push(line.slice(2));
+        if (line.startsWith("summary ")) summary = line;
+      }
+      resolvePromise({ group, results, notes, summary, status, stdout, stderr, milliseconds: Date.now() - started });
+    });
+  });
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const run = await runNetGroup(process.argv[2] ?? "all", process.argv[3]);
+  process.stdout.write(run.stdout);
+  process.stderr.write(run.stderr);
+  console.log(`(${run.milliseconds} ms, ${buildNetTests()})`);
+  process.exitCode = run.status ?? 1;
+}

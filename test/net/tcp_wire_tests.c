@@ -1,0 +1,167 @@
+/*
+ * test/net/tcp_wire_tests.c: the TCP header and option parser and builder (net/wire/tcp_wire.h):
+ * every malformed option layout is refused, good ones parse, build → parse round-trips, and the
+ * checksum catches every single-bit flip and covers the pseudo-header.
+ */
+#include <string.h>
+
+#include "net/wire/bytes.h"
+#include "net/wire/tcp_wire.h"
+#include "net_test.h"
+
+/* A 20-byte header plus `options` (already a multiple of 4 in length). */
+static size_t make_segment(uint8_t *out, const uint8_t *options, size_t options_length, size_t payload) {
+    memset(out, 0, TCP_HEADER_MIN);
+    wire_put16(out, 1234);
+    wire_put16(out + 2, 80);
+    wire_put32(out + 4, 0x01020304);
+    wire_put32(out + 8, 0x0a0b0c0d);
+    out[12] = (uint8_t)((TCP_HEADER_MIN + options_length) / 4) << 4;
+    out[13] = TCP_FLAG_SYN | TCP_FLAG_ACK;
+    wire_put16(out + 14, 65535);
+    if (options_length > 0) memcpy(out + TCP_HEADER_MIN, options, options_length);
+    for (size_t i = 0; i < payload; i++) out[TCP_HEADER_MIN + options_length + i] = (uint8_t)i;
+    return TCP_HEADER_MIN + options_length + payload;
+}
+
+static void test_parse_fixed_header(void) {
+    uint8_t segment[64];
+    size_t length = make_segment(segment, NULL, 0, 5);
+    struct tcp_header header;
+    TEST_ASSERT(tcp_wire_parse(segment, length, &header) == TCP_WIRE_OK, "parse");
+    TEST_ASSERT(header.src_port == 1234 && header.dst_port == 80, "ports %u %u", header.src_port, header.dst_port);
+    TEST_ASSERT(header.seq == 0x01020304 && header.ack == 0x0a0b0c0d, "numbers");
+    TEST_ASSERT(header.flags == (TCP_FLAG_SYN | TCP_FLAG_ACK) && header.window == 65535, "flags/window");
+    TEST_ASSERT(header.header_length == 20, "header length %u", header.header_length);
+    TEST_ASSERT(!header.options.has_mss && !header.options.has_timestamps, "no options");
+}
+
+static void test_parse_lengths(void) {
+    uint8_t segment[64];
+    size_t length = make_segment(segment, NULL, 0, 0);
+    struct tcp_header header;
+    for (size_t n = 0; n < TCP_HEADER_MIN; n++)
+        TEST_ASSERT(tcp_wire_parse(segment, n, &header) == TCP_WIRE_SHORT, "%zu bytes accepted", n);
+    for (int words = 0; words < 5; words++) {
+        segment[12] = (uint8_t)(words << 4);
+        TEST_ASSERT(tcp_wire_parse(segment, length, &header) == TCP_WIRE_BAD_OFFSET, "offset %d accepted", words);
+    }
+    segment[12] = 6 << 4; /* 24 bytes of header in a 20-byte segment */
+    TEST_ASSERT(tcp_wire_parse(segment, length, &header) == TCP_WIRE_BAD_OFFSET, "offset beyond the segment");
+    segment[12] = 15 << 4;
+    TEST_ASSERT(tcp_wire_parse(segment, 59, &header) == TCP_WIRE_BAD_OFFSET, "60-byte header in 59 bytes");
+}
+
+static void test_parse_options(void) {
+    static const uint8_t linux_syn[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 100, 0, 0, 0, 0, 1, 3, 3, 7};
+    uint8_t segment[80];
+    size_t length = make_segment(segment, linux_syn, sizeof linux_syn, 0);
+    struct tcp_header header;
+    TEST_ASSERT(tcp_wire_parse(segment, length, &header) == TCP_WIRE_OK, "Linux SYN options");
+    const struct tcp_options *o = &header.options;
+    TEST_ASSERT(o->has_mss && o->mss == 1460, "mss");
+    TEST_ASSERT(o->sack_permitted, "sackOK");
+    TEST_ASSERT(o->has_timestamps && o->ts_val == 100 && o->ts_ecr == 0, "timestamps");
+    TEST_ASSERT(o->has_wscale && o->wscale == 7, "wscale");
+
+    /* EOL ends the list: whatever follows is not parsed (even garbage) */
+    static const uint8_t eol[] = {2, 4, 1, 0, 0, 0xff, 0xff, 0xff};
+    length = make_segment(segment, eol, sizeof eol, 0);
+    TEST_ASSERT(tcp_wire_parse(segment, length, &header) == TCP_WIRE_OK, "EOL");
+    TEST_ASSERT(header.options.mss == 256 && !header.options.has_wscale, "EOL mss");
+
+    /* unknown options and SACK blocks are skipped by length */
+    static const uint8_t unknown[] = {30, 6, 1, 2, 3, 4, 5, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 3, 3, 14, 0, 0, 0};
+    length = make_segment(segment, unknown, sizeof unknown, 0);
+    TEST_ASSERT(tcp_wire_parse(segment, length, &header) == TCP_WIRE_OK, "unknown kinds");
+    TEST_ASSERT(header.options.has_wscale && header.options.wscale == 14, "wscale after unknown");
+}
+
+static void test_malformed_options(void) {
+    static const struct {
+        uint8_t bytes[12];
+        size_t length;
+        const char *what;
+    } bad[] = {
+        {{2}, 4, "MSS kind with length 0"},
+        {{1, 1, 1, 2}, 4, "kind without a length byte"},
+        {{2, 1, 0, 0}, 4, "length 1"},
+        {{2, 3, 5, 0}, 4, "MSS length 3"},
+        {{2, 5, 5, 0, 0, 0, 0, 0}, 8, "MSS length 5"},
+        {{3, 4, 7, 0}, 4, "wscale length 4"},
+        {{4, 3, 0, 0}, 4, "SACK-permitted length 3"},
+        {{8, 8, 0, 0, 0, 0, 0, 0}, 8, "timestamps length 8"},
+        {{1, 1, 8, 10, 0, 0, 0, 0}, 8, "timestamps overrunning the area"},
+        {{30, 5, 0, 0}, 4, "unknown kind overrunning"},
+        {{30, 255, 0, 0}, 4, "length 255"},
+        {{1, 1, 1, 30}, 4, "length byte missing at the end"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        uint8_t segment[80];
+        size_t length = make_segment(segment, bad[i].bytes, bad[i].length, 3);
+        struct tcp_header header;
+        TEST_ASSERT(tcp_wire_parse(segment, length, &header) == TCP_WIRE_BAD_OPTION, "%s: accepted", bad[i].what);
+    }
+}
+
+static void test_build_round_trip(void) {
+    struct tcp_header header;
+    memset(&header, 0, sizeof header);
+    header.src_port = 49152;
+    header.dst_port = 80;
+    header.seq = 0xfffffff0;
+    header.ack = 17;
+    header.flags = TCP_FLAG_SYN | TCP_FLAG_ACK;
+    header.window = 29200;
+    header.options = (struct tcp_options){.has_mss = true,
+                                          .mss = 1460,
+                                          .has_wscale = true,
+                                          .wscale = 7,
+                                          .has_timestamps = true,
+                                          .ts_val = 0xdeadbeef,
+                                          .ts_ecr = 42};
+    uint8_t out[TCP_HEADER_MAX + 16];
+    size_t length = tcp_wire_write_header(out, &header, true);
+    TEST_ASSERT(length == 40, "SYN header length %zu", length);
+    static const uint8_t expected_options[] = {2, 4, 5, 0xb4, 1, 1, 8, 10, 0xde, 0xad, 0xbe, 0xef,
+                                               0, 0, 0, 42, 1, 3, 3, 7};
+    TEST_ASSERT(memcmp(out + 20, expected_options, sizeof expected_options) == 0, "SYN option layout");
+    memcpy(out + length, "hello", 5);
+    tcp_wire_set_checksum(0x0a000001, 0x0a000002, out, length + 5);
+    TEST_ASSERT(tcp_wire_checksum_ok(0x0a000001, 0x0a000002, out, length + 5), "checksum");
+    struct tcp_header parsed;
+    TEST_ASSERT(tcp_wire_parse(out, length + 5, &parsed) == TCP_WIRE_OK, "parse back");
+    TEST_ASSERT(parsed.seq == header.seq && parsed.ack == 17 && parsed.window == 29200 && parsed.flags == header.flags,
+                "fields");
+    TEST_ASSERT(parsed.options.mss == 1460 && parsed.options.wscale == 7 && parsed.options.ts_val == 0xdeadbeef &&
+                    parsed.options.ts_ecr == 42,
+                "options");
+    /* a non-SYN carries only the timestamps */
+    header.flags = TCP_FLAG_ACK;
+    length = tcp_wire_write_header(out, &header, false);
+    TEST_ASSERT(length == 32 && out[20] == 1 && out[21] == 1 && out[22] == 8, "non-SYN options");
+}
+
+static void test_checksum_catches_bit_flips(void) {
+    uint8_t segment[80];
+    size_t length = make_segment(segment, NULL, 0, 41); /* odd length: the padded last byte */
+    tcp_wire_set_checksum(0xc0a80001, 0xc0a80002, segment, length);
+    TEST_ASSERT(tcp_wire_checksum_ok(0xc0a80001, 0xc0a80002, segment, length), "good checksum");
+    for (size_t bit = 0; bit < length * 8; bit++) {
+        segment[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+        TEST_ASSERT(!tcp_wire_checksum_ok(0xc0a80001, 0xc0a80002, segment, length), "flip of bit %zu missed", bit);
+        segment[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+    }
+    TEST_ASSERT(!tcp_wire_checksum_ok(0xc0a80001, 0xc0a80003, segment, length), "pseudo-header address");
+    TEST_ASSERT(!tcp_wire_checksum_ok(0xc0a80001, 0xc0a80002, segment, length - 1), "pseudo-header length");
+}
+
+const struct test_case wire_tests[] = {
+    {"parse-fixed-header", test_parse_fixed_header},
+    {"parse-lengths", test_parse_lengths},
+    {"parse-options", test_parse_options},
+    {"malformed-options", test_malformed_options},
+    {"build-round-trip", test_build_round_trip},
+    {"checksum-bit-flips", test_checksum_catches_bit_flips},
+};
+const size_t wire_test_count = ARRAY_SIZE(wire_tests);
