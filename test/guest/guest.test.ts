@@ -200,7 +200,7 @@ describe.runIf(canBuild)("guest image", () => {
 
       const unknownWorkload = await bootQemu(image, "frobnicate");
       expect(unknownWorkload.status, unknownWorkload.output).toBe(STATUS_USAGE);
-      expect(unknownWorkload.lines).toContain("cmdline: error: unknown workload 'frobnicate' (available: bench, fault, selftest)");
+      expect(unknownWorkload.lines).toContain("cmdline: error: unknown workload 'frobnicate' (available: bench, fault, netbench, ping, serve, selftest)");
 
       const badLog = await bootQemu(image, "selftest log=loud");
       expect(badLog.status, badLog.output).toBe(STATUS_USAGE);
