@@ -95,6 +95,11 @@ int net_start(void) {
     if (stack == NULL) return ERR_NOMEM;
     device->receive = receive;
     device->receive_ctx = stack;
+    int err = netdev_start(device);
+    if (err != 0) {
+        LOG_ERROR(log_src, "%s: could not start: %s", device->name, err_name(err));
+        return err;
+    }
     sched_poller_add(&poller, poll_pending, poll_run);
     if (!use_dhcp) {
         net_stack_set_ipv4(stack, address, prefix, gateway, time_now_ns());
@@ -114,7 +119,7 @@ int net_start(void) {
                       device->name, dhcp_timeout_s);
             return ERR_TIMEOUT;
         }
-        int err = fiber_sleep_ns(1000000);
+        err = fiber_sleep_ns(1000000);
         if (err != 0) return err;
     }
     return 0;

@@ -13,6 +13,8 @@ void netdev_register(struct netdev *dev) {
 
 struct netdev *netdev_first(void) { return device_count > 0 ? devices[0] : NULL; }
 
+int netdev_start(struct netdev *dev) { return dev->ops->start(dev); }
+
 int netdev_transmit(struct netdev *dev, const uint8_t *frame, size_t length) { return dev->ops->transmit(dev, frame, length); }
 
 unsigned netdev_poll(struct netdev *dev) {

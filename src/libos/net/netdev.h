@@ -3,7 +3,9 @@
  * netdev (MAC, MTU, ops) and registers it; the stack above sees only this interface, so another
  * driver (or a loopback device) plugs in without touching the stack.
  *
- * The data path is polled from the scheduler: a device's interrupt handler only acknowledges the
+ * A driver's probe finds and resets the device, negotiates and sets up its queues, and registers
+ * it; netdev_start (by the stack's glue, once `receive` is set) makes it live. The data path is
+ * polled from the scheduler: a device's interrupt handler only acknowledges the
  * device and sets `event_pending`; netdev_poll() (called from the network's scheduler poller)
  * then reclaims finished transmissions and hands each received frame to `receive`, refilling
  * the device's receive buffers. `transmit` copies the frame into a device buffer before it
@@ -21,6 +23,9 @@
 struct netdev;
 
 struct netdev_ops {
+    /* Makes the device live: receive buffers posted, interrupts on. Frames may arrive (to
+     * dev->receive, which must be set first) from the next poll on. */
+    int (*start)(struct netdev *dev);
     int (*transmit)(struct netdev *dev, const uint8_t *frame, size_t length);
     /* reclaims transmit buffers and delivers received frames to dev->receive; returns frames received */
     unsigned (*poll)(struct netdev *dev);
@@ -51,6 +56,7 @@ void netdev_register(struct netdev *dev);
 /* The first registered device, or NULL. */
 struct netdev *netdev_first(void);
 
+int netdev_start(struct netdev *dev);
 int netdev_transmit(struct netdev *dev, const uint8_t *frame, size_t length);
 unsigned netdev_poll(struct netdev *dev);
 

@@ -204,7 +204,33 @@ static bool virtio_link_up(struct netdev *dev) {
     return (inw(vn->io + REG_CONFIG + 6) & NET_STATUS_LINK_UP) != 0;
 }
 
-static const struct netdev_ops virtio_ops = {.transmit = virtio_transmit, .poll = virtio_poll, .link_up = virtio_link_up};
+static void virtio_irq(unsigned irq);
+
+/* PCI INTx is level-triggered: the line's bit in the PIC's edge/level control register (ELCR,
+ * ports 0x4d0/0x4d1) must say so. SeaBIOS sets it for the lines it assigns; we make sure. */
+static void set_level_triggered(unsigned irq) {
+    uint16_t port = irq < 8 ? 0x4d0 : 0x4d1;
+    outb(port, (uint8_t)(inb(port) | (1u << (irq & 7))));
+}
+
+static int virtio_start(struct netdev *dev) {
+    struct virtio_net *vn = dev->driver;
+    /* every receive buffer posted before the device may deliver */
+    uint16_t rx_entries = MIN(vn->rx.size, QUEUE_MAX);
+    for (uint16_t i = 0; i < rx_entries; i++) {
+        vn->rx.desc[i].flags = DESC_F_WRITE;
+        make_available(&vn->rx, i);
+    }
+    vn->rx.free_count = 0;
+    irq_owner[vn->irq] = vn;
+    set_level_triggered(vn->irq);
+    irq_set_handler(vn->irq, virtio_irq);
+    outb(vn->io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
+    outw(vn->io + REG_QUEUE_NOTIFY, RX_QUEUE);
+    return 0;
+}
+
+static const struct netdev_ops virtio_ops = {.start = virtio_start, .transmit = virtio_transmit, .poll = virtio_poll, .link_up = virtio_link_up};
 
 static void virtio_irq(unsigned irq) {
     struct virtio_net *vn = irq_owner[irq];
@@ -252,19 +278,8 @@ static void bring_up(const struct pci_device *pci, unsigned number) {
     vn->dev.mtu = ETH_MTU;
     vn->dev.ops = &virtio_ops;
     vn->dev.driver = vn;
-    /* every receive buffer posted before the device may deliver */
-    uint16_t rx_entries = MIN(vn->rx.size, QUEUE_MAX);
-    for (uint16_t i = 0; i < rx_entries; i++) {
-        vn->rx.desc[i].flags = DESC_F_WRITE;
-        make_available(&vn->rx, i);
-    }
-    vn->rx.free_count = 0;
     vn->irq = pci->interrupt_line;
     if (vn->irq >= 16 || vn->irq == 2) return fail(vn, "no usable interrupt line");
-    irq_owner[vn->irq] = vn;
-    irq_set_handler(vn->irq, virtio_irq);
-    outb(vn->io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
-    outw(vn->io + REG_QUEUE_NOTIFY, RX_QUEUE);
     netdev_register(&vn->dev);
     char mac[18];
     eth_format(vn->dev.mac, mac);
