@@ -1,9 +1,11 @@
-// The network stack's native test program: compiles the portable TCP sources (src/libos/net/tcp,
-// src/libos/net/wire) with the C tests in test/net under gcc with ASan and UBSan, cached by
-// source hash under build/net/, and runs its groups (wire, script, link, fuzz).
+// The network stack's native test program: compiles the portable stack (src/libos/net: stack.c,
+// arp.c, ipv4.c, icmp.c, udp.c, dhcp.c, tcp/, wire/) with the C tests in test/net under gcc with
+// ASan and UBSan, cached by source hash under build/net/, and runs its groups (TCP: wire, script,
+// link, fuzz; the other layers: stack, dhcp, frames).
 //
 // `tsx test/net/native.ts [GROUP [FILTER]]` builds it and runs a group (default: all), printing
-// the program's output; NET_LINK_SEEDS and NET_FUZZ_SEGMENTS make the long runs longer.
+// the program's output; NET_LINK_SEEDS, NET_FUZZ_SEGMENTS and NET_FUZZ_FRAMES make the long runs
+// longer.
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -31,6 +33,10 @@ export const GCC_FLAGS = [
   LIBOS,
 ];
 
+// The stack's portable files (the rest of src/libos/net is drivers, glue and fiber sockets).
+const PORTABLE_STACK = ["stack.c", "arp.c", "ipv4.c", "icmp.c", "udp.c", "dhcp.c"];
+const PORTABLE_HEADERS = ["net_env.h", "stack.h", "stack_internal.h", "dhcp.h"];
+
 function filesIn(dir: string, extensions: string[]): string[] {
   return readdirSync(dir)
     .filter((name) => extensions.some((extension) => name.endsWith(extension)))
@@ -40,15 +46,16 @@ function filesIn(dir: string, extensions: string[]): string[] {
 
 function sources(): { compile: string[]; all: string[] } {
   const compile = [
+    ...PORTABLE_STACK.map((name) => join(LIBOS, "net", name)),
+    join(LIBOS, "base/err.c"),
     ...filesIn(join(LIBOS, "net/tcp"), [".c"]),
-    join(LIBOS, "net/wire/tcp_wire.c"),
-    join(LIBOS, "net/wire/checksum.c"),
+    ...filesIn(join(LIBOS, "net/wire"), [".c"]),
     ...filesIn(HERE, [".c"]),
   ];
   const headers = [
     ...filesIn(join(LIBOS, "net/tcp"), [".h"]),
     ...filesIn(join(LIBOS, "net/wire"), [".h"]),
-    join(LIBOS, "net/net_env.h"),
+    ...PORTABLE_HEADERS.map((name) => join(LIBOS, "net", name)),
     ...filesIn(join(LIBOS, "base"), [".h"]),
     ...filesIn(HERE, [".h"]),
   ];

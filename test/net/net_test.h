@@ -62,5 +62,11 @@ extern const struct test_case link_tests[];
 extern const size_t link_test_count;
 extern const struct test_case fuzz_tests[];
 extern const size_t fuzz_test_count;
+extern const struct test_case stack_tests[]; /* ARP, IPv4, reassembly, ICMP, UDP */
+extern const size_t stack_test_count;
+extern const struct test_case dhcp_tests[];
+extern const size_t dhcp_test_count;
+extern const struct test_case frame_fuzz_tests[];
+extern const size_t frame_fuzz_test_count;
 
 #endif

@@ -2,13 +2,15 @@
  * test/net/net_test_main.c: the network stack's native test program (built by test/net/native.ts
  * with ASan and UBSan).
  *
- *   net_tests GROUP [FILTER]   GROUP: wire, script, link, fuzz or all; FILTER: a substring of
- *                              the test names to run
+ *   net_tests GROUP [FILTER]   GROUP: wire, script, link, fuzz (TCP), stack (ARP, IPv4, ICMP,
+ *                              UDP), dhcp, frames (the frame fuzzer) or all; FILTER: a
+ *                              substring of the test names to run
  *
  * Prints "ok N GROUP/NAME" / "not ok N GROUP/NAME: why" per test, "# ..." progress lines, and
  * "summary passed=P failed=F"; exits 1 if a test failed.
- * Environment: NET_LINK_SEEDS (lossy-link seeds per scenario), NET_FUZZ_SEGMENTS (fuzzer
- * segments), NET_LOG (stack log level to stderr).
+ * Environment: NET_LINK_SEEDS (lossy-link seeds per scenario), NET_FUZZ_SEGMENTS (TCP fuzzer
+ * segments), NET_FUZZ_FRAMES (frame fuzzer frames), NET_FUZZ_SEED (both fuzzers' seed), NET_LOG
+ * (stack log level to stderr).
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -80,7 +82,7 @@ int net_tests_run_group(const char *group, const struct test_case *cases, size_t
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: net_tests wire|script|link|fuzz|all [FILTER]\n");
+        fprintf(stderr, "usage: net_tests wire|script|link|fuzz|stack|dhcp|frames|all [FILTER]\n");
         return 2;
     }
     const char *group = argv[1];
@@ -102,6 +104,18 @@ int main(int argc, char **argv) {
     if (all || strcmp(group, "fuzz") == 0) {
         known = true;
         net_tests_run_group("fuzz", fuzz_tests, fuzz_test_count, filter);
+    }
+    if (all || strcmp(group, "stack") == 0) {
+        known = true;
+        net_tests_run_group("stack", stack_tests, stack_test_count, filter);
+    }
+    if (all || strcmp(group, "dhcp") == 0) {
+        known = true;
+        net_tests_run_group("dhcp", dhcp_tests, dhcp_test_count, filter);
+    }
+    if (all || strcmp(group, "frames") == 0) {
+        known = true;
+        net_tests_run_group("frames", frame_fuzz_tests, frame_fuzz_test_count, filter);
     }
     if (!known) {
         fprintf(stderr, "net_tests: unknown group %s\n", group);

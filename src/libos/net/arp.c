@@ -96,7 +96,9 @@ void arp_input(struct net_stack *stack, const uint8_t *data, size_t length, uint
         stack->stats.malformed++;
         return;
     }
-    if (stack->ip == 0 || packet.sender_ip == 0 || eth_is_multicast(packet.sender_mac)) return;
+    /* a packet claiming our own address is someone else's conflict (or a reflection of our own
+     * announcement): never cache or answer it */
+    if (stack->ip == 0 || packet.sender_ip == 0 || packet.sender_ip == stack->ip || eth_is_multicast(packet.sender_mac)) return;
     /* RFC 826's merge: refresh a mapping we hold whoever the packet was for, add one only if
      * the packet is for us (the sender will want to hear from us) */
     struct arp_entry *entry = find(stack, packet.sender_ip);
@@ -121,10 +123,15 @@ int arp_output(struct net_stack *stack, uint32_t next_hop, const uint8_t *packet
         }
         return 0;
     }
+    /* the copy first: without it, neither an entry nor a request (nor a dropped older packet) */
+    uint8_t *copy = net_env_alloc(length);
+    if (copy == NULL) return ERR_NOMEM;
+    __builtin_memcpy(copy, packet, length);
     bool new_entry = entry == NULL;
     if (new_entry) {
         entry = allocate(stack, next_hop);
         if (entry == NULL) {
+            net_env_free(copy, length);
             stack->stats.arp_unresolved++;
             return ERR_NOMEM;
         }
@@ -138,9 +145,6 @@ int arp_output(struct net_stack *stack, uint32_t next_hop, const uint8_t *packet
         entry->queued--;
         stack->stats.arp_unresolved++;
     }
-    uint8_t *copy = net_env_alloc(length);
-    if (copy == NULL) return ERR_NOMEM;
-    __builtin_memcpy(copy, packet, length);
     entry->queue[entry->queued].packet = copy;
     entry->queue[entry->queued].length = length;
     entry->queued++;

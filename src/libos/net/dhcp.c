@@ -72,7 +72,9 @@ static unsigned prefix_of(uint32_t mask) {
 
 static void bind_lease(struct dhcp_client *client, const struct dhcp_message *ack, uint64_t now_ns) {
     struct dhcp_lease *lease = &client->lease;
-    bool same = client->bound && lease->address == ack->yiaddr;
+    uint32_t old_address = lease->address, old_gateway = lease->gateway;
+    unsigned old_prefix = lease->prefix;
+    bool was_bound = client->bound;
     lease->address = ack->yiaddr;
     lease->server = ack->server_id != 0 ? ack->server_id : client->server;
     lease->prefix = ack->has_subnet_mask ? prefix_of(ack->subnet_mask) : 24;
@@ -89,7 +91,9 @@ static void bind_lease(struct dhcp_client *client, const struct dhcp_message *ac
     client->state = DHCP_BOUND;
     client->tries = 0;
     client->deadline_ns = now_ns + (uint64_t)lease->renew_s * NS_PER_S;
-    if (!same) net_stack_set_ipv4(client->stack, lease->address, lease->prefix, lease->gateway, now_ns);
+    /* a renewal that changes nothing leaves the interface alone (no new announcement) */
+    if (!was_bound || old_address != lease->address || old_prefix != lease->prefix || old_gateway != lease->gateway)
+        net_stack_set_ipv4(client->stack, lease->address, lease->prefix, lease->gateway, now_ns);
     if (client->on_bound) client->on_bound(client->ctx, lease);
 }
 

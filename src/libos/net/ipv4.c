@@ -14,6 +14,7 @@ size_t net_ipv4_max_payload(const struct net_stack *stack) { return (size_t)stac
 int net_ipv4_output(struct net_stack *stack, uint32_t source, uint32_t destination, uint8_t protocol, const uint8_t *payload,
                     size_t length, uint64_t now_ns) {
     if (length > net_ipv4_max_payload(stack)) return ERR_MSGSIZE;
+    if (destination == 0) return ERR_INVAL;
     if (source == 0) source = stack->ip;
     uint32_t next_hop = destination;
     bool on_link = stack->prefix > 0 && (destination & stack->netmask) == (stack->ip & stack->netmask);
@@ -106,21 +107,30 @@ static void reassemble(struct net_stack *stack, const struct ipv4_header *ip, co
         if (have_unit(slot, unit)) return drop(stack, slot, "overlapping fragments");
     if (!more) {
         if (slot->total_length != 0) return drop(stack, slot, "two last fragments");
+        if (slot->received_end > offset + length) return drop(stack, slot, "data past the last fragment");
         slot->total_length = (uint32_t)(offset + length);
     }
     if (slot->total_length != 0 && offset + length > slot->total_length) return drop(stack, slot, "fragment past the end");
     __builtin_memcpy(slot->data + offset, payload, length);
     for (unsigned unit = first; unit < end; unit++) slot->have[unit / 8] |= (uint8_t)(1u << (unit % 8));
-    if (offset == 0) slot->first_header = *ip;
+    slot->received_end = MAX(slot->received_end, (uint32_t)(offset + length));
+    if (offset == 0) {
+        slot->first_header = *ip;
+        /* a first fragment carries at least 8 data bytes (a non-last one is a multiple of 8) */
+        __builtin_memcpy(slot->first_bytes, packet, (size_t)ip->header_length + 8);
+    }
     if (slot->total_length == 0) return;
     for (unsigned unit = 0; unit < (slot->total_length + 7) / 8; unit++)
         if (!have_unit(slot, unit)) return;
+    /* the largest IPv4 datagram is 65535 bytes, header included */
+    if (slot->total_length + slot->first_header.header_length > 0xffffu) return drop(stack, slot, "longer than 65535 bytes");
     stack->stats.reassembled++;
     struct ipv4_header whole = slot->first_header;
     whole.flags_offset = 0;
-    whole.total_length = (uint16_t)MIN(slot->total_length + whole.header_length, 0xffffu);
-    /* ICMP errors about a reassembled datagram quote its first fragment's header */
-    dispatch(stack, &whole, packet, slot->data, slot->total_length, now_ns);
+    whole.total_length = (uint16_t)(slot->total_length + whole.header_length);
+    /* ICMP errors about a reassembled datagram quote its first fragment's header (as received)
+     * and the first 8 bytes of its data, whichever fragment completed it */
+    dispatch(stack, &whole, slot->first_bytes, slot->data, slot->total_length, now_ns);
     release(slot);
 }
 
@@ -172,7 +182,11 @@ void ipv4_input(struct net_stack *stack, const uint8_t *packet, size_t length, u
      * the limited broadcast or to the address being offered) */
     bool for_us = stack->ip != 0 ? ip.destination == stack->ip || net_is_local_broadcast(stack, ip.destination)
                                  : ip.protocol == IPV4_PROTOCOL_UDP;
-    if (!for_us || (ip.source & 0xf0000000u) == 0xe0000000u || ip.source == IPV4_BROADCAST) {
+    /* and only from a source that names one host (RFC 1122 §3.2.1.3): not 0.0.0.0 (a client
+     * without an address: we serve none), loopback, multicast or broadcast */
+    bool bad_source = ip.source == 0 || ip.source >> 24 == 127 || (ip.source & 0xf0000000u) == 0xe0000000u ||
+                      net_is_local_broadcast(stack, ip.source);
+    if (!for_us || bad_source) {
         stack->stats.not_for_us++;
         return;
     }

@@ -56,9 +56,13 @@ struct reassembly {
     uint64_t expires_ns;
     unsigned fragments;
     uint32_t total_length; /* of the payload, once the last fragment (MF=0) arrived; 0 before */
+    uint32_t received_end; /* the highest fragment end received so far */
     uint8_t *data;         /* REASSEMBLY_MAX_BYTES payload bytes */
     uint8_t *have;         /* one bit per 8-byte unit received */
     struct ipv4_header first_header;
+    /* the first fragment's header and first 8 data bytes as received: what an ICMP error about
+     * the datagram quotes */
+    uint8_t first_bytes[60 + 8];
 };
 
 #define UDP_SOCKETS 32

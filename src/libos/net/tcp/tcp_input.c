@@ -41,7 +41,8 @@ void tcp_listen_input(struct tcp_listener *listener, uint32_t src_ip, uint32_t d
                       uint32_t data_length, uint64_t now) {
     struct tcp_stack *stack = listener->stack;
     uint8_t flags = header->flags;
-    if (flags & TCP_FLAG_RST) {
+    /* never a reply (not even a RST) to a broadcast or multicast address */
+    if ((flags & TCP_FLAG_RST) || !unicast(src_ip) || !unicast(dst_ip)) {
         stack->stats.dropped++;
         return;
     }
@@ -50,7 +51,7 @@ void tcp_listen_input(struct tcp_listener *listener, uint32_t src_ip, uint32_t d
         return;
     }
     /* SYN+FIN is no way to open a connection (Linux drops it too) */
-    if (!(flags & TCP_FLAG_SYN) || (flags & TCP_FLAG_FIN) || !unicast(src_ip) || !unicast(dst_ip)) {
+    if (!(flags & TCP_FLAG_SYN) || (flags & TCP_FLAG_FIN)) {
         stack->stats.dropped++;
         return;
     }
