@@ -8,6 +8,7 @@ import { Command, CommanderError } from "commander";
 import { processStdin, registerBootAction } from "./cli/boot.js";
 import { registerDisasmCommand } from "./cli/disasm.js";
 import { CliError, UsageError, oneLine } from "./cli/errors.js";
+import { normalizeQemuArgs } from "./cli/qemu-options.js";
 
 export interface CliIo {
   stdout(text: string): void;
@@ -82,8 +83,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const program = buildProgram(io, (code) => {
       exitCode = code;
     });
-    rejectUnknownCommand(program, argv);
-    await program.parseAsync(argv, { from: "user" });
+    const args = argv[0] === "disasm" || argv[0] === "help" ? argv : normalizeQemuArgs(argv);
+    rejectUnknownCommand(program, args);
+    await program.parseAsync(args, { from: "user" });
     return exitCode;
   } catch (error) {
     return reportError(error, io);
