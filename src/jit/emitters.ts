@@ -581,7 +581,8 @@ const jmp: Emitter = (w) => {
     return true;
   }
   if (method !== M_E || w.mode !== 64 || ins.opSize !== 8 || !plainOperands(w)) return false;
-  if (ins.mod !== 3) w.mayFault();
+  // a memory operand can fault, and so can any target (non-canonical: #GP at this instruction)
+  w.mayFault();
   const src = loadMemory(w, 0, false);
   const target = targetOf(w, w.read(0, src));
   w.flushFlags();

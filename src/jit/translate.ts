@@ -36,17 +36,20 @@ function flagLiveness(block: GuestBlock, mode: 64 | 32, helperOnly: boolean): In
   const probe = new UnitWriter(mode, false, new Map(), []);
   let live = 2; // at the block's end the next block may read them
   for (let k = block.instructions.length - 1; k >= 0; k--) {
-    out[k] = live;
     const gi = block.instructions[k];
     probe.begin(gi, k, k, live);
     probe.pending = null;
     probe.patches = [];
     const emitter = helperOnly ? undefined : EMITTERS[gi.ins.mnemonic] ?? EMITTERS[gi.ins.row.mnemonics[0]];
     const templated = emitter !== undefined && emitter(probe);
+    // a store may modify the code that follows: the unit then exits right after this instruction
+    // (J.stale), and the next block reads the flags it leaves
+    const after = probe.stores ? 2 : live;
+    out[k] = after;
     if (!templated) live = 2; // the shared semantics may read anything
     else if (probe.didReadFlags) live = 2;
     else if (probe.didWriteAllFlags) live = probe.didFault ? 1 : 0;
-    else live = Math.max(live, probe.didFault ? 1 : 0);
+    else live = Math.max(after, probe.didFault ? 1 : 0);
   }
   return out;
 }

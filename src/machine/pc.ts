@@ -328,11 +328,13 @@ export class PcMachine {
         if (!this.pic.pending) {
           const next = this.nextDeadline;
           if (!this.canWake()) {
-            this.stop(this.haltedForever("guest halted waiting for an interrupt that cannot come (no unmasked timer, no host input)"));
+            this.stop(this.haltedForever("guest halted waiting for an interrupt that cannot come (no timer or device the PIC would deliver — masked, or behind an IRQ still in service without EOI — and no host input)"));
             return 0;
           }
           if (virtual && next !== Infinity) {
             clock.skipTo(next);
+            // never loop here for good: the caller's timeout gets its turn
+            if (performance.now() >= sliceEndMs) return 0;
             continue;
           }
           return next === Infinity ? Infinity : Math.max(1, next - now);
@@ -367,10 +369,12 @@ export class PcMachine {
     }
   }
 
-  /** Whether an interrupt can still reach a halted CPU: a device event on an IRQ the PIC lets through, or host input. */
+  /**
+   * Whether an interrupt can still reach a halted CPU: a device event on an IRQ the PIC lets
+   * through (not masked, not blocked by an in-service IRQ whose handler never sent EOI), or host input.
+   */
   private canWake(): boolean {
-    const masked = (irq: number) =>
-      irq < 8 ? (this.pic.master.imr & (1 << irq)) !== 0 : (this.pic.slave.imr & (1 << (irq - 8))) !== 0 || (this.pic.master.imr & 4) !== 0;
+    const masked = (irq: number) => !this.pic.wouldDeliver(irq);
     if (this.pit.nextDeadline() !== Infinity && !masked(0)) return true;
     if (this.rtc.nextDeadline() !== Infinity && !masked(RTC_IRQ)) return true;
     // The UART interrupts only for what IER enables; host input matters only if it does.

@@ -395,6 +395,44 @@ cont:
     },
   },
   {
+    // JMP r64 to a non-canonical target: #GP(0) with RIP at the JMP, after the instructions before
+    // it in the block. (Found by test/robustness's random streams: the JIT reported the fault at the
+    // last instruction before it that could fault, here the MOV, losing SUB's flags and result.)
+    name: "#GP: JMP r64 to a non-canonical address (the last instruction of a block)",
+    vector: VEC_GP,
+    loop: `
+top:
+  add rax, 3
+  mov rcx, [r15 + rbx*8]
+  sub r9, rbx
+faulting:
+  jmp rcx
+cont:
+  mov [${RESULTS + 8}], rbx
+  inc rbx
+  cmp rbx, rdi
+  jb top`,
+    registers: { r15: BigInt(TABLE), rdi: FAR, r9: 7n },
+    setup: (write, guest) => {
+      for (let j = 0; j < N; j++) write(TABLE + 8 * j, BigInt(symbol(guest, "cont")));
+      write(TABLE + 8 * N, 0x0000_8000_0000_0000n);
+    },
+    expected: () => {
+      let r9 = 7n;
+      for (let j = 0; j < N; j++) r9 = u64(r9 - BigInt(j));
+      const before = r9;
+      r9 = u64(r9 - BigInt(N));
+      return {
+        registers: registersOf({ rax: 3n * BigInt(N + 1), rcx: 0x0000_8000_0000_0000n, rbx: BigInt(N), rdi: FAR, r9, r15: BigInt(TABLE) }),
+        flags: subFlags(before, BigInt(N)),
+        errorCode: 0n,
+        cr2: 0n,
+        memory: new Map(),
+        untouched: new Map([[RESULTS + 8, BigInt(N - 1)]]),
+      };
+    },
+  },
+  {
     // REP MOVSB (run through the shared semantics inside the block) whose destination runs into the
     // unmapped page in the last iteration. A fault in the middle of a repeated string instruction
     // leaves RCX, RSI and RDI describing the iterations done, with RIP at the instruction, so that

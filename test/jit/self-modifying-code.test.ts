@@ -105,6 +105,38 @@ site:
     compiled: ["site"],
   },
   {
+    // The unit leaves right after a store into its own code (the rest was compiled from the old
+    // bytes), so the flags that store's instruction produced must be in the CPU even when the old
+    // next instruction would have overwritten them all. (Found by test/robustness's random streams:
+    // the JIT's flag liveness counted ADD's flags as dead because TEST followed; the new MOV writes
+    // no flags, and SETC read those of the previous iteration's CMP.)
+    name: "a store patching the next instruction of its block leaves its own flags (the old next instruction wrote them all)",
+    code: `
+  xor ebx, ebx
+  xor r12, r12
+loop:
+  mov byte ptr [rip + site], 0xa8          # site: test al, 0
+  lea rax, [rip + site]
+  mov cl, 0x10
+  add byte ptr [rax], cl                   # 0xa8 -> 0xb8: site becomes mov eax, 0x90909000; CF=0
+site:
+  test al, 0
+  nop
+  nop
+  nop
+  setc dl                                  # ADD's CF, not the CMP's below (CF=1)
+  movzx edx, dl
+  add r12, rdx
+  inc ebx
+  cmp ebx, 20
+  jb loop
+  mov [${RESULTS}], r12
+  mov [${RESULTS + 8}], rax
+  ${EXIT}`,
+    expected: [0n, 0x9090_9000n],
+    compiled: ["site"],
+  },
+  {
     name: "the same through a string store (STOSD, run through the shared semantics inside the block)",
     code: `
   xor ebx, ebx

@@ -59,6 +59,19 @@ export class Pic8259 {
     return priority < current ? (priority + this.priorityAdd) & 7 : -1;
   }
 
+  /**
+   * Whether a request on `irq` (0-7), raised now, would be signalled: not masked and of higher
+   * priority than everything in service (a handler that never sent EOI blocks its own line and
+   * every lower one for good).
+   */
+  wouldSignal(irq: number): boolean {
+    if (this.imr & (1 << irq)) return false;
+    let mask = this.isr;
+    if (this.specialMask) mask &= ~this.imr;
+    if (this.specialFullyNested && this.isMaster) mask &= ~(1 << 2);
+    return ((irq - this.priorityAdd) & 7) < this.priority(mask);
+  }
+
   update(): void {
     const level = this.wantedIrq() >= 0;
     if (level !== this.output) {
@@ -243,6 +256,11 @@ export class PicPair implements PortDevice, InterruptController {
   setIrq(irq: number, level: boolean): void {
     if (irq < 8) this.master.setIrq(irq, level);
     else this.slave.setIrq(irq - 8, level);
+  }
+
+  /** Whether a request on ISA line `irq` (0-15), raised now, would reach the CPU (through IRQ 2 for the slave's). */
+  wouldDeliver(irq: number): boolean {
+    return irq < 8 ? this.master.wouldSignal(irq) : this.slave.wouldSignal(irq - 8) && this.master.wouldSignal(2);
   }
 
   /** A rising then falling edge on `irq` (a pulse for edge-triggered inputs). */

@@ -176,3 +176,20 @@ describe("i8259 PIC", () => {
     expect(ports.in(0x20, 1)).toBe(0x00);
   });
 });
+
+describe("whether a halted CPU can still be woken", () => {
+  it("an IRQ whose handler never sent EOI blocks its own line and every lower-priority one", () => {
+    const pic = new PicPair();
+    pic.resetToBiosState(); // master mask 0xb8: IRQ 0, 1, 2, 6 unmasked
+    expect(pic.wouldDeliver(0)).toBe(true);
+    expect(pic.wouldDeliver(3)).toBe(false); // masked
+    pic.pulseIrq(0);
+    expect(pic.acknowledge()).toBe(0x08); // IRQ 0 in service, no EOI
+    expect(pic.wouldDeliver(0)).toBe(false);
+    expect(pic.wouldDeliver(1)).toBe(false);
+    expect(pic.wouldDeliver(10)).toBe(false); // the slave cascades through IRQ 2, behind IRQ 0
+    pic.master.write(0, 0x20); // non-specific EOI
+    expect(pic.wouldDeliver(0)).toBe(true);
+    expect(pic.wouldDeliver(10)).toBe(false); // masked on the slave (0x8e has bit 2 set)
+  });
+});
