@@ -40,6 +40,11 @@ export const BOOT_LOADER_NAME = "qemu";
 
 /** The option ROM's GDT (null, flat 32-bit code, flat 32-bit data, 16-bit code, 16-bit data). */
 export const ROM_GDT_ADDRESS = 0xc02b8;
+/**
+ * Where that GDT is with a virtio-net-pci NIC: SeaBIOS places the NIC's option ROM first and the
+ * multiboot ROM 4 KiB further (measured on QEMU 7.2 with -device virtio-net-pci).
+ */
+export const ROM_GDT_ADDRESS_WITH_NIC = 0xc12b8;
 const ROM_GDT = [
   0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
   0xff, 0xff, 0x00, 0x00, 0x00, 0x9a, 0xcf, 0x00,
@@ -237,7 +242,13 @@ const utf8 = new TextEncoder();
  * Copies the kernel into RAM and writes the command line, the boot loader name, the memory map and
  * the multiboot information as QEMU does. `kernelPath` is the image path as the user gave it.
  */
-export function loadMultiboot(memory: PhysicalMemory, kernel: MultibootKernel, kernelPath: string, args: string): BootInfo {
+export function loadMultiboot(
+  memory: PhysicalMemory,
+  kernel: MultibootKernel,
+  kernelPath: string,
+  args: string,
+  gdtAddress: number = ROM_GDT_ADDRESS,
+): BootInfo {
   const ramBytes = memory.ramSize;
   const path = utf8.encode(kernelPath);
   const argBytes = utf8.encode(args);
@@ -293,7 +304,7 @@ export function loadMultiboot(memory: PhysicalMemory, kernel: MultibootKernel, k
   view.setUint32(info + 44, mmapLength, true);
   view.setUint32(info + 48, MMAP_ADDRESS, true);
   view.setUint32(info + 64, bootLoaderNameAddress, true);
-  memory.loadBytes(ROM_GDT_ADDRESS, ROM_GDT);
+  memory.loadBytes(gdtAddress, ROM_GDT);
   return {
     infoAddress: info,
     mmapAddress: MMAP_ADDRESS,
@@ -335,7 +346,7 @@ export function enterFlatProtectedMode(cpu: Cpu): void {
   cpu.updateMode();
 }
 
-export function setMultibootEntryState(cpu: Cpu, kernel: MultibootKernel, info: BootInfo): void {
+export function setMultibootEntryState(cpu: Cpu, kernel: MultibootKernel, info: BootInfo, gdtAddress: number = ROM_GDT_ADDRESS): void {
   cpu.regs.fill(0);
   const set32 = (reg: number, value: number) => cpu.writeReg(reg, 4, false, value | 0, 0);
   set32(0, MULTIBOOT_BOOTLOADER_MAGIC);
@@ -351,7 +362,7 @@ export function setMultibootEntryState(cpu: Cpu, kernel: MultibootKernel, info: 
   cpu.cr4 = 0;
   cpu.efer = 0;
   enterFlatProtectedMode(cpu);
-  cpu.gdtrBase = ROM_GDT_ADDRESS;
+  cpu.gdtrBase = gdtAddress;
   cpu.gdtrLimit = ROM_GDT.length - 1;
   cpu.idtrBase = 0;
   cpu.idtrLimit = 0x3ff;

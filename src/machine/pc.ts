@@ -17,16 +17,18 @@ import { DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, DebugExit, debugExitStatus } from "./
 import { I8042 } from "./devices/i8042.js";
 import { Pit, SpeakerPort } from "./devices/i8254.js";
 import { PicPair } from "./devices/i8259.js";
-import { PciHost, q35Functions } from "./devices/pci.js";
+import { PciHost, q35Functions, type PciFunction } from "./devices/pci.js";
 import { FastA20Port, PostPort } from "./devices/system-ports.js";
 import { COM1_BASE, COM1_IRQ, Uart16550 } from "./devices/uart16550.js";
+import { VirtioNetPci } from "./devices/virtio-net-pci.js";
 import { JitEngine, type JitOptions } from "../jit/engine.js";
 import { JitDivergence } from "../jit/lockstep.js";
 import { Interpreter } from "./interp/interpreter.js";
 import { TripleFault } from "./interrupts.js";
 import { PortBus } from "./io-bus.js";
 import { PhysicalMemory } from "./memory.js";
-import { MAX_RAM_MIB, loadMultiboot, setMultibootEntryState, type BootInfo, type MultibootKernel } from "./multiboot.js";
+import { MAX_RAM_MIB, ROM_GDT_ADDRESS, ROM_GDT_ADDRESS_WITH_NIC, loadMultiboot, setMultibootEntryState, type BootInfo, type MultibootKernel } from "./multiboot.js";
+import type { NetBackend } from "./net/backend.js";
 
 export const DEFAULT_MEMORY_MIB = 512;
 /** instructions per batch between device-time checks */
@@ -44,6 +46,14 @@ export type StopReason =
   | { kind: "internal-error"; message: string; error: unknown }
   | { kind: "divergence"; report: string };
 
+/** A network card: QEMU's `-netdev ...,id=n0 -device virtio-net-pci,netdev=n0[,mac=...]`. */
+export interface NicOptions {
+  /** what the card is plugged into (user-mode NAT, ...); attached when the machine is built */
+  backend: NetBackend;
+  /** default 52:54:00:12:34:56, as QEMU's first NIC */
+  mac?: Uint8Array;
+}
+
 export interface MachineOptions {
   /** guest RAM in MiB (1..2815; default 512) */
   memoryMiB?: number;
@@ -56,6 +66,13 @@ export interface MachineOptions {
   accel?: "interp" | "jit" | "check";
   /** JIT tuning (threshold, regions, …) */
   jit?: JitOptions;
+  /**
+   * Network cards: none (default, as -nodefaults) or one, a virtio-net-pci at 00:01.0 (a second
+   * card would move every BAR SeaBIOS assigns; not modelled).
+   */
+  nics?: NicOptions[];
+  /** device messages (a virtqueue the guest broke, MSI-X without an APIC, ...), one line each; default stderr */
+  log?: (line: string) => void;
 }
 
 export interface RunOptions {
@@ -84,6 +101,8 @@ export class PcMachine {
   readonly uart: Uart16550;
   readonly rtc: CmosRtc;
   readonly pci: PciHost;
+  /** the network cards (virtio-net-pci), as MachineOptions.nics asked */
+  readonly nics: VirtioNetPci[] = [];
   readonly debugExit = new DebugExit();
   readonly keyboard = new I8042();
   readonly postPort = new PostPort();
@@ -143,7 +162,15 @@ export class PcMachine {
     this.rtc.onDeadlineChange = () => this.deadlinesChanged();
     this.ports.register(0x70, 2, this.rtc);
 
-    this.pci = new PciHost(q35Functions());
+    const nicOptions = options.nics ?? [];
+    if (nicOptions.length > 1) throw new RangeError(`at most one NIC is modelled (virtio-net-pci at 00:01.0), got ${nicOptions.length}`);
+    const functions = q35Functions({ nic: nicOptions.length > 0 });
+    for (const nic of nicOptions) {
+      this.nics.push(new VirtioNetPci({ memory: this.memory, ports: this.ports, mac: nic.mac, log: options.log }));
+    }
+    this.pci = new PciHost([...functions, ...this.nics]);
+    // ICH9 routes INTA of slot 1 to PIRQF, whose routing register is the LPC bridge's 0x69.
+    for (const nic of this.nics) nic.onIntx = pirqRouter(pic, this.pci.find(31, 0)!, 0x69);
     this.pci.onReset = () => this.stop({ kind: "reset", source: "reset control register, port 0xcf9" });
     this.ports.register(0xcf8, 8, this.pci);
 
@@ -159,12 +186,14 @@ export class PcMachine {
     this.ports.register(0x92, 1, this.fastA20);
     this.pit.onDeadlineChange = () => this.deadlinesChanged();
     this.deadlinesChanged();
+    nicOptions.forEach((nic, i) => this.nics[i]!.attachBackend(nic.backend));
   }
 
   /** Loads a parsed multiboot kernel and sets the CPU at its entry, as QEMU's -kernel does. */
   boot(kernel: MultibootKernel, kernelPath: string, args: string): BootInfo {
-    const info = loadMultiboot(this.memory, kernel, kernelPath, args);
-    setMultibootEntryState(this.cpu, kernel, info);
+    const gdtAddress = this.nics.length > 0 ? ROM_GDT_ADDRESS_WITH_NIC : ROM_GDT_ADDRESS;
+    const info = loadMultiboot(this.memory, kernel, kernelPath, args, gdtAddress);
+    setMultibootEntryState(this.cpu, kernel, info, gdtAddress);
     this.bootInfo = info;
     return info;
   }
@@ -397,4 +426,24 @@ export class PcMachine {
     }
     return { kind: "halted", message, dump: registerDump(cpu) };
   }
+}
+
+/**
+ * A PCI interrupt pin through the ICH9 PIRQ router: the LPC bridge's routing register `register`
+ * picks the PIC input (low 4 bits) unless its bit 7 disables the route, as QEMU's lpc_ich9.c. The
+ * input driven high is the one lowered, even if the guest re-routes in between.
+ */
+function pirqRouter(pic: PicPair, lpc: PciFunction, register: number): (level: boolean) => void {
+  let driven = -1;
+  return (level) => {
+    if (!level) {
+      if (driven >= 0) pic.setIrq(driven, false);
+      driven = -1;
+      return;
+    }
+    const route = lpc.config[register]!;
+    if (route & 0x80) return;
+    driven = route & 0x0f;
+    pic.setIrq(driven, true);
+  };
 }

@@ -51,9 +51,19 @@ static long stream_read(void *ctx, void *buffer, size_t length) {
     return tcp_socket_read(c->socket, buffer, length, c->server->idle_ns);
 }
 
+/* All bytes, or the error. tcp_socket_write's timeout bounds the whole write, but `idle` is for a
+ * client that stops reading: it starts over while bytes still go out, so a large response to a
+ * slow but steady reader is not cut off after `idle` seconds. */
 static int stream_write(void *ctx, const void *data, size_t length) {
     struct connection *c = ctx;
-    return tcp_socket_write(c->socket, data, length, c->server->idle_ns, NULL);
+    const uint8_t *bytes = data;
+    for (;;) {
+        size_t written = 0;
+        int err = tcp_socket_write(c->socket, bytes, length, c->server->idle_ns, &written);
+        if (err != ERR_TIMEOUT || written == 0) return err;
+        bytes += written;
+        length -= written;
+    }
 }
 
 /* FIN, then read and discard for a moment so the peer's late bytes do not turn into a reset. */

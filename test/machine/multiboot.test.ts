@@ -182,12 +182,12 @@ describe("the multiboot information QEMU 7.2 builds (-m 512)", () => {
   });
 
   it("writes the command line (path, space, arguments) at the page after the kernel, then \"qemu\"", () => {
-    // The probe's image ends (bss included) at 0x106874: the next page is 0x107000.
-    expect(u32(INFO_ADDRESS + 16)).toBe(0x107000);
-    expect(u32(INFO_ADDRESS + 24)).toBe(0x107000); // mods_addr
-    expect(cString(0x107000)).toBe("probe.elf hello world");
-    expect(u32(INFO_ADDRESS + 64)).toBe(0x107016);
-    expect(cString(0x107016)).toBe("qemu");
+    // The probe's image ends (bss included) at 0x109fb4: the next page is 0x10a000.
+    expect(u32(INFO_ADDRESS + 16)).toBe(0x10a000);
+    expect(u32(INFO_ADDRESS + 24)).toBe(0x10a000); // mods_addr
+    expect(cString(0x10a000)).toBe("probe.elf hello world");
+    expect(u32(INFO_ADDRESS + 64)).toBe(0x10a016);
+    expect(cString(0x10a016)).toBe("qemu");
   });
 
   it("copies SeaBIOS's e820 map as 24-byte entries at 0x9000", () => {

@@ -3,8 +3,8 @@
 //
 // Every function's 256 configuration bytes, write masks and write-1-to-clear masks were read back
 // from real QEMU by test/fixtures/guest/probe.c (which writes all-ones and all-zeros to every
-// register and reads back); test/machine/probe.test.ts compares the probe's output on QEMU and on
-// this model byte for byte. Writes apply QEMU's rule byte by byte:
+// register and reads back); test/machine/devices/q35-probe.test.ts compares the probe's output on
+// QEMU and on this model byte for byte. Writes apply QEMU's rule byte by byte:
 //   config = (config & ~wmask) | (value & wmask); config &= ~(value & w1cmask)
 // so BAR sizing (write all-ones, read the size mask back) behaves as on QEMU. Only configuration
 // space is modelled: the AHCI and SMBus registers behind their BARs are not, so moving a BAR maps
@@ -132,10 +132,16 @@ const Q35_FUNCTIONS: FunctionSpec[] = [
 /** The status register's write-1-to-clear bits (QEMU's pci_init_w1cmask): parity, aborts, SERR. */
 const STATUS_W1C = 0xf900;
 
-export function q35Functions(): PciFunction[] {
+/**
+ * The q35 functions. With `nic` (a virtio-net-pci at 00:01.0, added by the caller), SeaBIOS gives
+ * the NIC I/O 0xc040 and MMIO 0xfebc0000 and moves the AHCI BARs: BAR4 to I/O 0xc060, BAR5 to
+ * 0xfebc1000 (measured on QEMU 7.2).
+ */
+export function q35Functions(options: { nic?: boolean } = {}): PciFunction[] {
   return Q35_FUNCTIONS.map((spec) => {
     const fn = new PciFunction(spec.device, spec.fn);
     for (const [offset, hex] of spec.rows) fn.setBytes(offset, hex);
+    if (options.nic && spec.device === 31 && spec.fn === 2) fn.setBytes(0x20, "61 c0 00 00 00 10 bc fe");
     for (const [start, end] of spec.writable) fn.setWritable(start, end);
     for (const [offset, mask] of spec.masks) fn.setWmask32(offset, mask);
     fn.w1cmask[0x06] = STATUS_W1C & 0xff;

@@ -4,8 +4,16 @@
 // writability (BAR sizing included). Its serial output on QEMU 7.2 (q35, -nodefaults) and on our
 // machine must be identical byte for byte. The QEMU half is skipped only when qemu-system-x86_64
 // is missing (.ci/run installs it).
+//
+// With a NIC (QEMU: -netdev user -device virtio-net-pci; ours: a virtio-net-pci on a backend that
+// answers ARP as slirp does) the whole bus changes (the AHCI BARs move, the firmware's GDT moves)
+// and the probe also reads every register of the virtio device, drives its rings (transmit,
+// receive, merged buffers, a too-small buffer), its interrupts, resets and MSI-X registers, and
+// breaks it with malformed rings: all of it must read the same, and our device must log the
+// errors QEMU prints.
 import { describe, expect, it } from "vitest";
-import { guestKernels, qemuAvailable, runOurs, runQemu } from "../support/guest-kernels.js";
+import { ArpBackend } from "../support/arp-backend.js";
+import { QEMU_NIC_ARGS, guestKernels, qemuAvailable, runOurs, runOursMachine, runQemu } from "../support/guest-kernels.js";
 
 const cases: Array<{ name: string; image: () => string; append?: string; memoryMiB?: number }> = [
   { name: "ELF32 kernel, -m 512, with arguments", image: () => guestKernels().probeElf, append: "hello world" },
@@ -38,7 +46,45 @@ describe("probe kernel: our q35 model vs QEMU 7.2", () => {
   }
 });
 
+describe("probe kernel with a virtio-net-pci NIC: our q35 model vs QEMU 7.2", () => {
+  it.skipIf(!qemuAvailable)("-netdev user -device virtio-net-pci: configuration spaces, registers, rings, interrupts, errors", async () => {
+    const path = guestKernels().probeElf;
+    const qemu = runQemu(path, { append: "nic", extraArgs: QEMU_NIC_ARGS });
+    expect(qemu.status, qemu.stderr).toBe(33);
+    const backend = new ArpBackend();
+    const ours = await runOursMachine(path, { append: "nic", backend });
+    expect(ours.stderr).toBe("");
+    expect(ours.status).toBe(33);
+    const qemuLines = qemu.serial.toString("latin1").split("\n");
+    const ourLines = ours.serial.toString("latin1").split("\n");
+    expect(ourLines).toEqual(qemuLines);
+    expect(Buffer.compare(ours.serial, qemu.serial)).toBe(0);
+    // The malformed rings: QEMU prints each virtio_error; we log the same message, once each.
+    const qemuErrors = qemu.stderr.split("\n").filter((line) => line.startsWith("qemu-system-x86_64: ")).map((line) => line.slice(20));
+    expect(qemuErrors.length).toBe(5);
+    expect(ours.log).toEqual(qemuErrors.map((message) => `virtio-net: ${message} (device broken until reset)`));
+  });
+});
+
 describe("probe kernel on our machine (the values observed on QEMU 7.2)", () => {
+  it("with a NIC: the device at 00:01.0, the AHCI BARs moved, the firmware's GDT 4 KiB further", async () => {
+    const { probeElf } = guestKernels();
+    const ours = await runOursMachine(probeElf, { backend: new ArpBackend() });
+    expect(ours.status).toBe(33);
+    const text = ours.serial.toString("latin1");
+    expect(text).toContain("gdt.base=000c12b8 gdt.limit=0027");
+    expect(text).toContain("00:01.0 present 10001af4\n");
+    expect(text).toContain("write 00:01.0 10 orig=0000c041 ones=ffffffe1 zeros=00000001 restored=0000c041\n");
+    expect(text).toContain("write 00:01.0 20 orig=febfc00c ones=ffffc00c zeros=0000000c restored=febfc00c\n");
+    expect(text).toContain("write 00:1f.2 20 orig=0000c061 ones=ffffffe1 zeros=00000001 restored=0000c061\n");
+    expect(text).toContain("write 00:1f.2 24 orig=febc1000 ones=fffff000 zeros=00000000 restored=febc1000\n");
+    expect(text).toContain("vnet-io 4: 79bf8064 ");
+    expect(text).toContain("vnet-tx-used flags=0000 idx=0001 id=00000000 len=00000000 avail_event=0000\n");
+    expect(text).toContain("vnet-rx idx=0001 id=00000000 len=0000004a\n");
+    expect(text.endsWith("probe done\n")).toBe(true);
+  });
+
+
   it("prints the QEMU entry state, multiboot information and PCI functions", async () => {
     const { probeElf } = guestKernels();
     const ours = await runOurs(probeElf, ["--append", "hello world"]);
@@ -49,7 +95,7 @@ describe("probe kernel on our machine (the values observed on QEMU 7.2)", () => 
     );
     expect(text).toContain("entry cs=0008 ds=0010 es=0010 fs=0010 gs=0010 ss=0010 gdt.base=000c02b8 gdt.limit=0027 idt.base=00000000 idt.limit=03ff\n");
     expect(text).toContain("mbi flags=0000024f mem_lower=639 mem_upper=523136 boot_device=8000ffff\n");
-    expect(text).toContain(`mbi cmdline at 00107000 "${probeElf} hello world"\n`);
+    expect(text).toContain(`mbi cmdline at 0010a000 "${probeElf} hello world"\n`);
     expect(text).toContain("mbi mmap addr=00009000 length=000000d8\n");
     expect(text).toContain("uart ier=00 iir=01 lcr=00 mcr=08 lsr=60 msr=b0 scr=00 dll=0c dlm=00\n");
     expect(text).toContain("pic imr0=b8 imr1=8e irr0=10 irr1=00 isr0=00 isr1=00 elcr0=00 elcr1=0c\n");

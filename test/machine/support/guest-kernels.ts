@@ -1,11 +1,14 @@
 // Builds the test guest kernels of test/fixtures/guest (once per test process, in a temp dir) and
-// runs an image on real QEMU or on our machine (the CLI's main() in-process), capturing the serial
-// output as bytes.
+// runs an image on real QEMU or on our machine (the CLI's main() in-process, or the machine built
+// directly, e.g. with a NIC), capturing the serial output as bytes.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseMultibootKernel } from "../../../src/machine/multiboot.js";
+import type { NetBackend } from "../../../src/machine/net/backend.js";
+import { PcMachine } from "../../../src/machine/pc.js";
 import { hostHas } from "../../support/host-tools.js";
 
 export const fixtureDir = fileURLToPath(new URL("../../fixtures/guest/", import.meta.url));
@@ -58,13 +61,17 @@ export interface GuestRun {
   stderr: string;
 }
 
-/** Boots `image` on QEMU with the reference command line (DESIGN.md §3). */
-export function runQemu(image: string, options: { append?: string; memoryMiB?: number } = {}): GuestRun {
+/** QEMU's arguments for a user-mode NIC (DESIGN.md §8). */
+export const QEMU_NIC_ARGS = ["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"];
+
+/** Boots `image` on QEMU with the reference command line (DESIGN.md §3), plus `extraArgs`. */
+export function runQemu(image: string, options: { append?: string; memoryMiB?: number; extraArgs?: string[] } = {}): GuestRun {
   const args = [
     "-accel", "tcg", "-machine", "q35", "-m", String(options.memoryMiB ?? 512), "-nodefaults", "-display", "none",
     "-serial", "stdio", "-no-reboot", "-kernel", image,
     ...(options.append !== undefined ? ["-append", options.append] : []),
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ...(options.extraArgs ?? []),
   ];
   const result = spawnSync(QEMU, args, { timeout: 120_000, maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"] });
   return { status: result.status, serial: result.stdout, stderr: result.stderr.toString("utf8") };
@@ -81,4 +88,34 @@ export async function runOurs(image: string, args: string[] = []): Promise<Guest
     serial: (bytes) => void chunks.push(Buffer.from(bytes)),
   });
   return { status, serial: Buffer.concat(chunks), stderr };
+}
+
+export interface MachineRun extends GuestRun {
+  /** the device messages the machine logged (MachineOptions.log) */
+  log: string[];
+}
+
+/**
+ * Boots `image` on our machine built directly (not through the CLI), with a NIC on `backend` when
+ * given; virtual clock, so runs are repeatable.
+ */
+export async function runOursMachine(
+  image: string,
+  options: { append?: string; memoryMiB?: number; backend?: NetBackend; accel?: "interp" | "jit"; timeoutSeconds?: number } = {},
+): Promise<MachineRun> {
+  const chunks: Buffer[] = [];
+  const log: string[] = [];
+  const machine = new PcMachine({
+    memoryMiB: options.memoryMiB,
+    clock: "virtual",
+    accel: options.accel,
+    nics: options.backend ? [{ backend: options.backend }] : [],
+    onSerialOutput: (bytes) => void chunks.push(Buffer.from(bytes)),
+    log: (line) => void log.push(line),
+  });
+  machine.boot(parseMultibootKernel(readFileSync(image)), image, options.append ?? "");
+  const reason = await machine.run({ timeoutSeconds: options.timeoutSeconds ?? 120 });
+  const status = reason.kind === "exit" ? reason.status : null;
+  const stderr = reason.kind === "exit" ? "" : `${reason.kind}: ${"message" in reason ? reason.message : ""}`;
+  return { status, serial: Buffer.concat(chunks), stderr, log };
 }
