@@ -14,6 +14,7 @@ import { DEFAULT_MEMORY_MIB, PcMachine, type StopReason } from "../machine/pc.js
 import { CliError, UsageError, oneLine, readRegularFile } from "./errors.js";
 import { parseCount } from "./values.js";
 import { checkFixedOptions, parseNetworkOptions } from "./qemu-options.js";
+import { UserNetBackend } from "../machine/net/slirp.js";
 import { formatJitStats } from "../jit/stats.js";
 import type { Unit } from "../jit/code-cache.js";
 import { writeUnitFiles } from "../jit/dump.js";
@@ -129,7 +130,7 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
   }
   checkFixedOptions(options);
   const network = parseNetworkOptions(options.netdev ?? [], options.device ?? [], options.nic ?? [], options.object ?? []);
-  if (network.nics.length > 0) throw new CliError("virtio-net-pci: the emulated NIC and its user-mode backend are not built yet (docs/machine.md); run the network workloads on qemu-system-x86_64 for now");
+
   const timeoutSeconds = options.timeout !== undefined ? parseTimeout(options.timeout) : undefined;
   const rtcBase = parseRtcBase(options.rtcBase ?? (options.clock === "virtual" ? VIRTUAL_RTC_BASE : "utc"));
 
@@ -145,14 +146,33 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
     }
     throw error;
   }
-  const machine = new PcMachine({
-    memoryMiB, clock: options.clock, rtcBase, onSerialOutput: (chunk) => io.serial(chunk),
-    accel: options.accel,
-    jit: jitOptions,
-  });
+  // the NICs' user-mode backends: their host listeners are bound (and a busy port reported)
+  // before the guest starts
+  let machine: PcMachine | null = null;
+  const backends: UserNetBackend[] = [];
   try {
+    for (const nic of network.nics) {
+      const netdev = network.netdevs.find((n) => n.id === nic.netdev)!;
+      const dump = network.dumps.find((d) => d.netdev === nic.netdev);
+      const backend = new UserNetBackend({ hostForwards: netdev.hostForwards, restrict: netdev.restrict, pcap: dump?.file, wake: () => machine?.wake() });
+      backends.push(backend);
+      await backend.ready;
+    }
+  } catch (error) {
+    for (const backend of backends) backend.close();
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  try {
+    machine = new PcMachine({
+      memoryMiB, clock: options.clock, rtcBase, onSerialOutput: (chunk) => io.serial(chunk),
+      accel: options.accel,
+      jit: jitOptions,
+      nics: network.nics.map((nic, i) => ({ backend: backends[i], mac: nic.mac })),
+      log: (line) => io.stderr(`${line}\n`),
+    });
     machine.boot(parseMultibootKernel(bytes), path, options.append ?? "");
   } catch (error) {
+    for (const backend of backends) backend.close();
     if (error instanceof MultibootError) throw new CliError(`${path}: ${error.message}`);
     throw error;
   }
@@ -164,6 +184,7 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
     reason = await machine.run({ timeoutSeconds });
   } finally {
     detachInput();
+    for (const backend of backends) backend.close();
   }
   const wallSeconds = (performance.now() - started) / 1000;
   if (options.stats) {

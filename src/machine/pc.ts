@@ -222,6 +222,14 @@ export class PcMachine {
     this.wakeInputWaiter();
   }
 
+  /**
+   * Host I/O (a network backend) has something for the guest: a run loop that sleeps because the
+   * guest halted wakes up now (HostWake, src/machine/net/backend.ts).
+   */
+  wake(): void {
+    this.wakeInputWaiter();
+  }
+
   private wakeInputWaiter(): void {
     const waiter = this.inputWaiter;
     this.inputWaiter = null;
@@ -305,6 +313,9 @@ export class PcMachine {
         let timer: ReturnType<typeof setTimeout> | undefined;
         if (waitMs < 2) setImmediate(done);
         else if (waitMs !== Infinity) timer = setTimeout(done, Math.floor(waitMs) - 1);
+        // a NIC's backend wakes us (wake()); this timer only keeps the process alive meanwhile,
+        // since the backend's own timers do not
+        else if (this.nics.length > 0) timer = setTimeout(done, 1000);
         this.inputWaiter = done;
       });
     }
@@ -409,6 +420,8 @@ export class PcMachine {
     // The UART interrupts only for what IER enables; host input matters only if it does.
     const uartEvents = this.uart.nextDeadline() !== Infinity || this.inputOpen || this.uart.hasQueuedInput();
     if (uartEvents && this.uart.ier !== 0 && !masked(COM1_IRQ)) return true;
+    // a NIC: host traffic may come at any time, on the line the firmware routed it to
+    for (const nic of this.nics) if (!masked(nic.interruptLine())) return true;
     return false;
   }
 

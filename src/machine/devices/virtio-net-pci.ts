@@ -276,6 +276,12 @@ export class VirtioNetPci extends PciFunction implements NetDevicePort, Virtqueu
   }
 
   /** Connects `backend` (once): frames flow both ways from now on. */
+  /** The ISA IRQ the firmware routed INTA to, as the interrupt-line register says (10 on q35). */
+  interruptLine(): number {
+    const line = this.config[0x3c];
+    return line < 16 ? line : 10;
+  }
+
   attachBackend(backend: NetBackend): void {
     if (this.backend !== null) throw new Error("virtio-net: a backend is already attached");
     this.backend = backend;
