@@ -1,4 +1,6 @@
-// The `serve` workload (docs/serve.md) on real QEMU 7.2 with user networking (DESIGN.md §8): the
+// The `serve` workload (docs/serve.md) on real QEMU 7.2 with user networking (DESIGN.md §8), and
+// then the same set on this emulator under --accel jit with its own virtio-net-pci and NAT (one
+// command line for both, the program name aside; SERVE_MACHINE=qemu|emulator runs one): the
 // guest image boots with `-netdev user,hostfwd=tcp:127.0.0.1:PORT-:80`, and real clients talk to
 // it through the NAT: curl for every route, a raw keep-alive client for the scripted sequences
 // whose commits must equal test/irmin/model.ts, ab for load, Node http agents for a PUT soak,
@@ -8,7 +10,7 @@
 // on its last connection, and the counters line the guest prints must match /stats.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -16,6 +18,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { add, type Hex, removePath, Store } from "../irmin/model.js";
 import { info, modelInfo, scriptedSequence } from "../serve/scripted.js";
+
+/** The machine the current suite boots: QEMU, then this emulator (JIT, its own virtio-net-pci and NAT). */
+type Machine = "qemu" | "emulator";
+let MACHINE: Machine = "qemu";
+/** SERVE_MACHINE=qemu or =emulator runs the set on one machine only. */
+const MACHINES: Machine[] = process.env.SERVE_MACHINE === "emulator" ? ["emulator"] : process.env.SERVE_MACHINE === "qemu" ? ["qemu"] : ["qemu", "emulator"];
 import { encodeRequest, encodeStep, type HttpRequest, type HttpResponse, parseResponses } from "../serve/serve_native.js";
 import { hostHas } from "../support/host-tools.js";
 import { hasQemu, repoRoot } from "./support/boot.js";
@@ -79,13 +87,17 @@ async function startServe(name: string, args: string, limit: number): Promise<Se
     const pcap = join(workDir, `${name}.pcap`);
     rmSync(serialFile, { force: true });
     rmSync(pcap, { force: true });
+    // the same command line for both machines, the program name aside (ours writes COM1 to stdout)
     // prettier-ignore
-    const child = spawn("qemu-system-x86_64", [
-      "-accel", "tcg", "-machine", "q35", "-m", "512", "-nodefaults", "-display", "none", "-serial", `file:${serialFile}`,
+    const common = [
+      "-machine", "q35", "-m", "512", "-nodefaults", "-display", "none",
       "-no-reboot", "-kernel", image, "-append", `serve ${args} requests=${limit}`, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
       "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:80`, "-device", "virtio-net-pci,netdev=n0",
       "-object", `filter-dump,id=f0,netdev=n0,file=${pcap}`,
-    ], { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] });
+    ];
+    const child = MACHINE === "qemu"
+      ? spawn("qemu-system-x86_64", ["-accel", "tcg", "-serial", `file:${serialFile}`, ...common], { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] })
+      : spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "-accel", "kvm", "-serial", "stdio", ...common], { cwd: repoRoot, stdio: ["ignore", openSync(serialFile, "w"), "pipe"] });
     running.add(child);
     let stderr = "";
     child.stderr!.on("data", (chunk) => (stderr += chunk));
@@ -441,7 +453,12 @@ const errorJson = (error: string) => serverJson({ error });
 
 // ---- the tests ----
 
-describe.runIf(hasTools)("serve on QEMU user networking (hostfwd), real clients", () => {
+for (const machine of MACHINES) {
+describe.runIf(hasTools)(`serve on ${machine === "qemu" ? "QEMU" : "this emulator (--accel jit, its virtio-net-pci and NAT)"}: user networking (hostfwd), real clients`, () => {
+  // suites in a file run one after the other: this one's guests boot on `machine`
+  beforeAll(() => {
+    MACHINE = machine;
+  });
   beforeAll(() => {
     workDir = mkdtempSync(join(tmpdir(), "x64emu-serve-qemu-"));
     image = join(workDir, "kernel.elf");
@@ -1052,3 +1069,4 @@ describe.runIf(hasTools)("serve on QEMU user networking (hostfwd), real clients"
     }
   }, 150_000);
 });
+}
