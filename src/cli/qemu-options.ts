@@ -9,7 +9,10 @@
 // `-accel tcg|kvm` to our interp|jit as the design maps TCG and KVM, and turns `-kernel IMAGE`
 // into the image argument. parseNetworkOptions then checks the network options as a whole: one
 // clear error (exit status 2) for anything malformed, before the guest starts.
+import { parseHostForward as parseRule, type HostForward } from "../machine/net/hostfwd.js";
 import { UsageError } from "./errors.js";
+
+export type { HostForward };
 
 /** QEMU options taking a value, by their one-dash spelling. */
 const WITH_VALUE = new Set(["-accel", "-machine", "-M", "-display", "-serial", "-kernel", "-append", "-device", "-netdev", "-nic", "-object"]);
@@ -84,15 +87,6 @@ export function checkFixedOptions(options: { machine?: string; display?: string;
 
 // ---- network options ---------------------------------------------------------------------------
 
-export interface HostForward {
-  protocol: "tcp" | "udp";
-  hostAddress: string;
-  hostPort: number;
-  /** "" until the guest's address is known (QEMU: the first DHCP address) */
-  guestAddress: string;
-  guestPort: number;
-}
-
 export interface UserNetdev {
   id: string;
   hostForwards: HostForward[];
@@ -146,29 +140,17 @@ function rejectUnknownKeys(values: Map<string, string[]>, allowed: string[], opt
   }
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-
-function port(text: string, what: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < 1 || value > 65535) throw new UsageError(`${what}: '${text}' is not a port (1..65535)`);
-  return value;
-}
-
-/** `hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport` (QEMU's syntax). */
+/** `hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport`: the NAT's own parser (src/machine/net/hostfwd.ts), as a usage error. */
 export function parseHostForward(rule: string): HostForward {
-  const what = `hostfwd=${rule}`;
-  const match = /^(?:(tcp|udp):)?([^:-]*):([^-]*)-([^:]*):(.*)$/.exec(rule);
-  if (!match) throw new UsageError(`${what}: expected [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport`);
-  const [, protocol = "tcp", hostAddress, hostPort, guestAddress, guestPort] = match;
-  if (hostAddress !== "" && !IPV4.test(hostAddress)) throw new UsageError(`${what}: host address '${hostAddress}' is not an IPv4 address`);
-  if (guestAddress !== "" && !IPV4.test(guestAddress)) throw new UsageError(`${what}: guest address '${guestAddress}' is not an IPv4 address`);
-  return {
-    protocol: protocol as "tcp" | "udp",
-    hostAddress: hostAddress === "" ? "0.0.0.0" : hostAddress,
-    hostPort: port(hostPort, what),
-    guestAddress,
-    guestPort: port(guestPort, what),
-  };
+  let forward: HostForward;
+  try {
+    forward = parseRule(rule);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  // the NAT takes port 0 (any free port) for tests; on the command line it means nothing useful
+  if (forward.hostPort === 0) throw new UsageError(`hostfwd=${rule}: '0' is not a port (1..65535)`);
+  return forward;
 }
 
 function parseMac(text: string, what: string): Uint8Array {

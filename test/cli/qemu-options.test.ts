@@ -40,7 +40,7 @@ describe("QEMU's command line", () => {
     [["--device", "virtio-net-pci,netdev=zz"], /netdev 'zz' does not exist/],
     [["--netdev", "user,id=n0", "--netdev", "user,id=n0", "--device", "virtio-net-pci,netdev=n0"], /used twice/],
     [["--netdev", "user,id=n0", "--device", "virtio-net-pci,netdev=n0", "--device", "virtio-net-pci,netdev=n0"], /already has a device/],
-    [["--netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:99999-:80", "--device", "virtio-net-pci,netdev=n0"], /not a port/],
+    [["--netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:99999-:80", "--device", "virtio-net-pci,netdev=n0"], /1\.\.65535/],
     [["--netdev", "user,id=n0,hostfwd=tcp::8080-:80,hostfwd=tcp::8080-:81", "--device", "virtio-net-pci,netdev=n0"], /forwarded twice/],
     [["--netdev", "tap,id=n0", "--device", "virtio-net-pci,netdev=n0"], /only the user backend/],
     [["--netdev", "user,id=n0,bogus=1", "--device", "virtio-net-pci,netdev=n0"], /unknown property 'bogus'/],
