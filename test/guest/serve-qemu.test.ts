@@ -131,10 +131,12 @@ function stop(guest: ServeGuest): void {
 
 /** tshark's verdict on a capture: malformed packets and bad checksums (IPv4, ICMP, UDP, TCP), as in network.test.ts. */
 function tsharkProblems(pcap: string): Promise<string[]> {
-  const args = [
-    "-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
-    "-Y", "_ws.malformed || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" || icmp.checksum.status == \"Bad\"",
-  ];
+  return tsharkMatching(pcap, "_ws.malformed || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" || icmp.checksum.status == \"Bad\"");
+}
+
+/** The summary lines of the frames in a capture that match a tshark display filter. */
+function tsharkMatching(pcap: string, filter: string): Promise<string[]> {
+  const args = ["-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-Y", filter];
   return new Promise((resolve, reject) => {
     execFile("tshark", args, { encoding: "utf8", maxBuffer: 64 << 20, timeout: 120_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`tshark failed: ${stderr}`));
@@ -1060,9 +1062,16 @@ describe.runIf(hasTools)(`serve on ${machine === "qemu" ? "QEMU" : "this emulato
       console.log(`serve-qemu tx-ring: ${clients * rounds} x 1 MiB to ${clients} clients in ${seconds.toFixed(1)} s (${((clients * rounds * 1.048576) / seconds).toFixed(1)} MB/s)`);
       const { stats, serial } = await finish(guest);
       console.log(`serve-qemu tx-ring: tcp ${JSON.stringify(stats.tcp)}\n${serial.split("\n").filter((line) => line.startsWith("netstat")).join("\n")}`);
-      // the link neither loses nor duplicates: a segment the stack drops or answers with a challenge
-      // ACK can only be a frame delivered twice (the re-entrant poll re-reads stale RX slots)
-      expect(stats.tcp.dropped).toBe(0);
+      // The link neither loses nor duplicates, so the stack drops a segment only when the peer
+      // sent it twice: the NAT's (or slirp's) retransmission after its 1-s RTO. That happens on a
+      // loaded host: the guest's fibers are cooperative, and storing the 1-MiB PUT (hashing it)
+      // took 1.7 s in one capture, during which the delayed ACK for the body's last two segments
+      // could not go out; the retransmission then carried data the guest already had. Any other
+      // drop, or a challenge ACK, is a frame delivered twice (the re-entrant poll re-reading
+      // stale RX slots).
+      const retransmittedToGuest = stats.tcp.dropped === 0 ? 0 : (await tsharkMatching(guest.pcap, "tcp.analysis.retransmission && tcp.dstport == 80")).length;
+      if (stats.tcp.dropped > 0) console.log(`serve-qemu tx-ring: ${stats.tcp.dropped} segments dropped, ${retransmittedToGuest} retransmitted to the guest`);
+      expect(stats.tcp.dropped).toBeLessThanOrEqual(retransmittedToGuest);
       expect(stats.tcp.challenge_acks).toBe(0);
     } finally {
       stop(guest);
