@@ -195,6 +195,10 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
         `(accel ${options.accel}, clock ${options.clock}, TSC ${TSC_HZ / 1e6} MHz)\n`,
     );
     if (machine.jit !== null) io.stderr(formatJitStats(machine.jit.stats(), instructions));
+    network.nics.forEach((nic, i) => {
+      const counters = Object.entries(backends[i].stats()).filter(([name, value]) => value !== 0 && !name.startsWith("now."));
+      io.stderr(`stats: netdev ${nic.netdev}: ${counters.map(([name, value]) => `${name} ${value}`).join(", ")}\n`);
+    });
   }
   return report(reason, machine, io);
 }

@@ -706,6 +706,50 @@ describe.runIf(hasTools)(`serve on ${machine === "qemu" ? "QEMU" : "this emulato
     }
   }, 150_000);
 
+  // 64 connections (ab -k -c 64) in three equal rounds; the machine's resident memory is read
+  // from /proc after boot and after each round. A leak per request or per connection (frames,
+  // sockets, NAT state, fibers) would grow it with every round; buffers, caches and the JIT's code
+  // settle in the first. Bounded: each round must finish within ab's 60-s limit.
+  it("serves 64 concurrent keep-alive connections in three rounds with 0 errors, its RSS not growing with requests", async () => {
+    const perRound = 6000;
+    const rounds = 3;
+    const guest = await startServe("load64", "idle=10", rounds * perRound + 1000);
+    try {
+      const setup = await HttpConnection.open(guest.port);
+      const [stored] = await setup.send([{ method: "PUT", target: "/tree/load64", body: "x".repeat(64), headers: info(1700000000, "load64", "small") }]);
+      expect(stored.status).toBe(201);
+      await setup.close();
+      const rssMiB = () => {
+        const status = readFileSync(`/proc/${guest.child.pid}/status`, "utf8");
+        return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) / 1024;
+      };
+      const rss = [rssMiB()];
+      const rates: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const stdout = await new Promise<string>((resolve, reject) =>
+          execFile("ab", ["-k", "-c", "64", "-s", "30", "-t", "60", "-n", String(perRound), `http://127.0.0.1:${guest.port}/tree/load64`],
+            { encoding: "utf8", timeout: 90_000 }, (error, out, err) => (error ? reject(new Error(`ab failed (${error.message}):\n${out}${err}`)) : resolve(out))),
+        );
+        const field = (name: string) => Number(new RegExp(`^${name}:\\s+([\\d.]+)`, "m").exec(stdout)?.[1]);
+        expect(field("Complete requests"), stdout).toBe(perRound);
+        expect(field("Failed requests"), stdout).toBe(0);
+        expect(/^Non-2xx responses/m.test(stdout), stdout).toBe(false);
+        rates.push(field("Requests per second"));
+        rss.push(rssMiB());
+      }
+      console.log(`serve-qemu load64: ${rounds} x ${perRound} GETs over 64 connections, 0 failed; requests/s ${rates.join(", ")}; ` +
+        `RSS after boot ${rss[0].toFixed(1)} MiB, after each round ${rss.slice(1).map((v) => v.toFixed(1)).join(", ")} MiB`);
+      // The first round warms up (QEMU's RSS grew 15 MiB there in one run, the JIT's code cache
+      // grows, V8's heap moves by a few MiB between collections); the last round adds less than
+      // 2 KiB per request, which a leaked frame or socket per request would exceed. Asserted for
+      // this emulator, the subject here; QEMU's is logged for comparison.
+      if (MACHINE === "emulator") expect(rss[rounds] - rss[rounds - 1]).toBeLessThan((2 * perRound) / 1024);
+      await finish(guest);
+    } finally {
+      stop(guest);
+    }
+  }, 240_000);
+
   it("loses nothing in a PUT soak: 4 keep-alive clients x 50 distinct keys, every value read back, one commit per PUT", async () => {
     const clients = 4;
     const keys = 50;

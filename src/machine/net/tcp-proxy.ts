@@ -27,6 +27,8 @@ const MAX_WINDOW = 65535;
 const TTL = 64;
 const RESET_TTL = 255;
 const PERSIST_MAX_MS = 60_000;
+/** slirp sends delayed ACKs from tcp_fasttimo, run once 2 ms have passed (TIMEOUT_FAST) */
+const FAST_TIMER_MS = 2;
 
 /** The TCP timers (tests shorten them). */
 export interface TcpTimings {
@@ -117,6 +119,8 @@ class Connection {
   persistTimer: NodeJS.Timeout | null = null;
   persistMs: number;
   probeOutstanding = false;
+  /** the guest's data is acknowledged by the next segment out, or by the fast timer (slirp's TF_DELACK) */
+  delayedAck = false;
   /** after a timeout only the first unacknowledged segment goes out until an ACK arrives (as slirp's cwnd of one segment) */
   recovering = false;
   deadline: NodeJS.Timeout | null = null;
@@ -142,6 +146,9 @@ class Connection {
 
 export class TcpProxy {
   private readonly connections = new Map<string, Connection>();
+  /** connections owing the guest a delayed ACK, and the timer that sends them (slirp's tcp_fasttimo) */
+  private readonly delayedAcks = new Set<Connection>();
+  private fastTimer: NodeJS.Timeout | null = null;
   private nextIss = ISS_FIRST;
 
   private readonly timings: TcpTimings;
@@ -197,6 +204,7 @@ export class TcpProxy {
       window: this.offerWindow(connection),
       mss,
     };
+    if (flags & ACK) connection.delayedAck = false;
     const headerLength = tcpHeaderLength(fields);
     const source = connection.remoteAddress;
     const destination = connection.guestAddress;
@@ -268,6 +276,30 @@ export class TcpProxy {
       break;
     }
     return emitted;
+  }
+
+  /**
+   * As slirp: in-order data that also acknowledges something (a reply to what the NAT sent) is
+   * acknowledged late — by the next segment towards the guest, typically the host's next request,
+   * or after FAST_TIMER_MS — while data that acknowledges nothing new is acknowledged at once
+   * (slirp's header prediction, "better to not delay acks at all", RFC 2581). A request/response
+   * exchange thus costs the guest two frames, not three.
+   */
+  private ackLater(connection: Connection): void {
+    connection.delayedAck = true;
+    this.delayedAcks.add(connection);
+    // The timer only schedules: the ACKs go out after this turn of the event loop has read the
+    // host sockets (setImmediate runs after the poll phase), so that host data that arrived
+    // meanwhile — while a busy guest held the loop — carries them instead, as it would in slirp's
+    // own thread.
+    if (this.fastTimer === null) this.fastTimer = this.core.setTimer(() => setImmediate(() => this.core.run(() => this.onFastTimer())), FAST_TIMER_MS);
+  }
+
+  private onFastTimer(): void {
+    this.fastTimer = null;
+    const owing = [...this.delayedAcks];
+    this.delayedAcks.clear();
+    for (const connection of owing) if (connection.delayedAck && !connection.removed) this.ackNow(connection);
   }
 
   private ackNow(connection: Connection): void {
@@ -619,10 +651,13 @@ export class TcpProxy {
       return;
     }
     if (!(flags & ACK)) return;
+    // before processAck moves SND.UNA: does this segment acknowledge anything new?
+    const acknowledgesNew = seqDiff(segment.ack, connection.sndUna) > 0;
     if (!this.processAck(connection, segment)) return;
     // the state may have changed (established, closed) in processAck
     if (connection.removed) return;
     let needAck = false;
+    let delayAck = false;
     const state = connection.state as State;
     const receiving = state === "established" || state === "fin-wait-1" || state === "fin-wait-2";
     let finAccepted = false;
@@ -642,6 +677,7 @@ export class TcpProxy {
         connection.rcvNxt = seqAdd(connection.rcvNxt, data.length);
         this.core.counters.add("tcp.bytes-to-host", data.length);
         needAck = true;
+        delayAck = acknowledgesNew && complete && state === "established" && !(flags & FIN);
       } else if (segment.payload.length > 0) {
         needAck = true; // duplicate data: ACK again
       }
@@ -663,7 +699,10 @@ export class TcpProxy {
       needAck = true; // a retransmitted FIN
     }
     const sent = this.output(connection);
-    if (needAck && sent === 0) this.ackNow(connection);
+    if (needAck && sent === 0) {
+      if (delayAck && !finAccepted) this.ackLater(connection);
+      else this.ackNow(connection);
+    }
   }
 
   /** The ACK field of a segment; false when the segment is to be dropped. */
@@ -796,5 +835,8 @@ export class TcpProxy {
       if (socket && !socket.destroyed) socket.destroy();
       this.remove(connection);
     }
+    if (this.fastTimer) clearTimeout(this.fastTimer);
+    this.fastTimer = null;
+    this.delayedAcks.clear();
   }
 }
