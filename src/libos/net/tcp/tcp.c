@@ -136,7 +136,7 @@ void tcp_conn_finish(struct tcp_conn *conn, int error) {
     if (conn->state != TCP_CLOSED) {
         conn->state = TCP_CLOSED;
         conn->error = error;
-        conn->rto_deadline = conn->persist_deadline = conn->delack_deadline = conn->close_deadline = TCP_NEVER;
+        tcp_clear_deadlines(conn);
         conn->ooo_count = 0;
         conn->ooo_fin = false;
         tcp_ring_release(&conn->send);
@@ -149,8 +149,8 @@ void tcp_conn_finish(struct tcp_conn *conn, int error) {
 
 void tcp_enter_time_wait(struct tcp_conn *conn, uint64_t now) {
     conn->state = TCP_TIME_WAIT;
-    conn->rto_deadline = conn->persist_deadline = conn->delack_deadline = TCP_NEVER;
-    conn->close_deadline = now + 2 * TCP_MSL;
+    tcp_clear_deadlines(conn);
+    tcp_set_deadline(conn, &conn->close_deadline, now + 2 * TCP_MSL);
     tcp_ring_release(&conn->send); /* all acknowledged: only the ACK of a repeated FIN remains */
     if (!conn->has_handle) tcp_ring_release(&conn->recv);
     tcp_notify(conn);
@@ -244,6 +244,7 @@ struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, uint32_t local_ip, uint16
     conn->remote_ip = remote_ip;
     conn->remote_port = remote_port;
     conn->rto = TCP_RTO_INITIAL;
+    /* no timer yet: the stack's earliest deadline is unchanged */
     conn->rto_deadline = conn->persist_deadline = conn->delack_deadline = conn->close_deadline = TCP_NEVER;
     conn->peer_mss = TCP_DEFAULT_MSS;
     conn->snd_mss = (uint16_t)MIN((uint32_t)TCP_DEFAULT_MSS, stack->config.mss);
@@ -294,6 +295,7 @@ struct tcp_stack *tcp_stack_new(const struct tcp_config *config, tcp_output_fn o
     list_init(&stack->conns);
     list_init(&stack->dead);
     list_init(&stack->listeners);
+    stack->next_deadline = TCP_NEVER;
     /* about one TCB per bucket at the limit, between 16 and 4096 buckets */
     uint32_t buckets = 16;
     while (buckets < config->max_connections && buckets < 4096) buckets *= 2;
@@ -337,13 +339,16 @@ void tcp_timers(struct tcp_stack *stack, uint64_t now_ns) {
     tcp_reap(stack);
 }
 
-uint64_t tcp_next_deadline(const struct tcp_stack *stack) {
+uint64_t tcp_next_deadline(struct tcp_stack *stack) {
+    if (!stack->next_deadline_stale) return stack->next_deadline;
     uint64_t deadline = TCP_NEVER;
     const struct list_node *node;
     list_for_each(node, &stack->conns) {
         uint64_t d = tcp_conn_deadline(list_entry(node, const struct tcp_conn, link));
         if (d < deadline) deadline = d;
     }
+    stack->next_deadline = deadline;
+    stack->next_deadline_stale = false;
     return deadline;
 }
 
@@ -551,7 +556,7 @@ void tcp_close(struct tcp_conn *conn, uint64_t now_ns) {
             else if (conn->state == TCP_CLOSE_WAIT) conn->state = TCP_LAST_ACK;
             conn->fin_queued = true;
         }
-        if (conn->state == TCP_FIN_WAIT_2) conn->close_deadline = now_ns + TCP_FIN_WAIT_2_TIMEOUT;
+        if (conn->state == TCP_FIN_WAIT_2) tcp_set_deadline(conn, &conn->close_deadline, now_ns + TCP_FIN_WAIT_2_TIMEOUT);
         tcp_output(conn, now_ns);
         break;
     }
@@ -659,11 +664,18 @@ static int check_conn(const struct tcp_conn *conn, const char **what) {
 
 int tcp_stack_check(const struct tcp_stack *stack, const char **what) {
     uint32_t count = 0;
+    uint64_t earliest = TCP_NEVER;
     const struct list_node *node;
     list_for_each(node, &stack->conns) {
         const struct tcp_conn *conn = list_entry(node, const struct tcp_conn, link);
         if (check_conn(conn, what) != 0) return -1;
+        uint64_t deadline = tcp_conn_deadline(conn);
+        if (deadline < earliest) earliest = deadline;
         count++;
+    }
+    if (!stack->next_deadline_stale && stack->next_deadline != earliest) {
+        *what = "the cached earliest deadline differs from the TCBs'";
+        return -1;
     }
     if (count != stack->conn_count) {
         *what = "TCB count differs from the list";

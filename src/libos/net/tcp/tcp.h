@@ -29,7 +29,9 @@
  *   - the advertised window's right edge (RCV.NXT + RCV.WND) never moves left;
  *   - the number of TCBs (handshaking, established, closing, TIME_WAIT, and CLOSED ones still
  *     held by a handle) never exceeds max_connections; a listener's half-open plus
- *     not-yet-accepted connections never exceed its backlog.
+ *     not-yet-accepted connections never exceed its backlog;
+ *   - the stack's cached earliest deadline (what tcp_next_deadline answers without a scan) is
+ *     the earliest of its TCBs' deadlines, unless marked stale.
  *
  * Errors are base/err.h codes: ERR_AGAIN (would block), ERR_CONNREFUSED, ERR_CONNRESET,
  * ERR_CONNABORTED, ERR_TIMEOUT, ERR_NOTCONN, ERR_ADDRINUSE, ERR_NOMEM, ERR_INVAL.
@@ -88,7 +90,7 @@ void tcp_input(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, const 
                uint64_t now_ns);
 
 void tcp_timers(struct tcp_stack *stack, uint64_t now_ns); /* runs what is due */
-uint64_t tcp_next_deadline(const struct tcp_stack *stack); /* UINT64_MAX: none */
+uint64_t tcp_next_deadline(struct tcp_stack *stack); /* UINT64_MAX: none */
 
 /* Passive open on `ip` (0: any local address) and `port` (1..65535). `backlog` bounds the
  * half-open plus established-but-not-accepted connections (at least 1); SYNs beyond it are

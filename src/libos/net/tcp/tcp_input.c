@@ -176,7 +176,7 @@ static void receive(struct tcp_conn *conn, uint32_t seq, const uint8_t *data, ui
     if (delivered > 0) {
         /* delayed ACK: at once for every second full segment, else within TCP_DELACK */
         if (conn->rcv_unacked >= 2u * conn->rcv_mss) conn->ack_now = true;
-        else if (conn->delack_deadline == TCP_NEVER) conn->delack_deadline = now + TCP_DELACK;
+        else if (conn->delack_deadline == TCP_NEVER) tcp_set_deadline(conn, &conn->delack_deadline, now + TCP_DELACK);
         tcp_notify(conn);
     }
 }
@@ -308,7 +308,7 @@ static bool ack_input(struct tcp_conn *conn, const struct tcp_header *header, ui
         conn->snd_wl2 = ack;
         if (window > conn->max_snd_wnd) conn->max_snd_wnd = window;
         if (window > 0 && conn->persist_deadline != TCP_NEVER) {
-            conn->persist_deadline = TCP_NEVER; /* open again: tcp_output sends */
+            tcp_set_deadline(conn, &conn->persist_deadline, TCP_NEVER); /* open again: tcp_output sends */
             conn->persist_backoff = 0;
         }
     }
@@ -317,7 +317,7 @@ static bool ack_input(struct tcp_conn *conn, const struct tcp_header *header, ui
         switch (conn->state) {
         case TCP_FIN_WAIT_1:
             conn->state = TCP_FIN_WAIT_2;
-            if (conn->rcv_closed) conn->close_deadline = now + TCP_FIN_WAIT_2_TIMEOUT;
+            if (conn->rcv_closed) tcp_set_deadline(conn, &conn->close_deadline, now + TCP_FIN_WAIT_2_TIMEOUT);
             tcp_notify(conn);
             break;
         case TCP_CLOSING:
@@ -468,7 +468,7 @@ static void conn_input(struct tcp_conn *conn, const struct tcp_header *header, c
     if (!acceptable(conn->rcv_nxt, window, seq, length)) {
         stack->stats.dropped++;
         if (!(flags & TCP_FLAG_RST)) {
-            if (conn->state == TCP_TIME_WAIT && fin) conn->close_deadline = now + 2 * TCP_MSL;
+            if (conn->state == TCP_TIME_WAIT && fin) tcp_set_deadline(conn, &conn->close_deadline, now + 2 * TCP_MSL);
             conn->ack_now = true;
             tcp_output(conn, now);
         }

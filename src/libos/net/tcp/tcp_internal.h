@@ -192,6 +192,8 @@ struct tcp_stack {
     uint32_t hash_seed;
     uint32_t next_port;         /* ephemeral port search start */
     uint64_t now;               /* the latest time given to an entry point */
+    uint64_t next_deadline;     /* the earliest deadline of any TCB, unless next_deadline_stale */
+    bool next_deadline_stale;   /* a TCB's deadline that was the earliest moved later: rescan */
     struct tcp_stats stats;
     uint8_t *segment;           /* TCP_HEADER_MAX + mss bytes: where segments are built */
 };
@@ -240,6 +242,11 @@ void tcp_persist_start(struct tcp_conn *conn, uint64_t now);
 void tcp_rtt_sample(struct tcp_conn *conn, uint64_t rtt_ns);
 void tcp_conn_timers(struct tcp_conn *conn, uint64_t now);
 uint64_t tcp_conn_deadline(const struct tcp_conn *conn);
+/* Every write of a TCB's timer deadlines goes through these two, so that tcp_next_deadline —
+ * which the scheduler's poller asks at every scheduling point — is a cached value, kept exact,
+ * not a scan of every connection. */
+void tcp_set_deadline(struct tcp_conn *conn, uint64_t *deadline, uint64_t when);
+void tcp_clear_deadlines(struct tcp_conn *conn);
 
 /* ---- tcp.c --------------------------------------------------------------------------- */
 void tcp_notify(struct tcp_conn *conn);

@@ -118,7 +118,7 @@ void tcp_send_segment(struct tcp_conn *conn, uint32_t seq, uint8_t flags, uint32
         conn->last_ack_sent = conn->rcv_nxt;
         conn->rcv_unacked = 0;
         conn->ack_now = false;
-        conn->delack_deadline = TCP_NEVER;
+        tcp_set_deadline(conn, &conn->delack_deadline, TCP_NEVER);
     }
     if (length > 0) conn->last_send = now;
 }
@@ -138,7 +138,7 @@ static void advance(struct tcp_conn *conn, uint32_t seq, uint32_t span, uint64_t
         conn->snd_max = conn->snd_nxt;
     }
     if (span > 0 && conn->rto_deadline == TCP_NEVER) {
-        conn->persist_deadline = TCP_NEVER;
+        tcp_set_deadline(conn, &conn->persist_deadline, TCP_NEVER);
         tcp_rto_start(conn, now);
     }
 }

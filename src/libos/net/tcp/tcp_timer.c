@@ -14,16 +14,16 @@
  */
 #include "net/tcp/tcp_internal.h"
 
-void tcp_rto_start(struct tcp_conn *conn, uint64_t now) { conn->rto_deadline = now + conn->rto; }
+void tcp_rto_start(struct tcp_conn *conn, uint64_t now) { tcp_set_deadline(conn, &conn->rto_deadline, now + conn->rto); }
 
-void tcp_rto_stop(struct tcp_conn *conn) { conn->rto_deadline = TCP_NEVER; }
+void tcp_rto_stop(struct tcp_conn *conn) { tcp_set_deadline(conn, &conn->rto_deadline, TCP_NEVER); }
 
 void tcp_persist_start(struct tcp_conn *conn, uint64_t now) {
     uint64_t interval = conn->rto << conn->persist_backoff;
     if (interval < TCP_PERSIST_MIN) interval = TCP_PERSIST_MIN;
     if (interval > TCP_PERSIST_MAX) interval = TCP_PERSIST_MAX;
-    conn->persist_deadline = now + interval;
-    conn->rto_deadline = TCP_NEVER;
+    tcp_set_deadline(conn, &conn->persist_deadline, now + interval);
+    tcp_set_deadline(conn, &conn->rto_deadline, TCP_NEVER);
 }
 
 /* RFC 6298 §2: the first sample sets SRTT = R, RTTVAR = R/2; later ones blend with
@@ -46,7 +46,7 @@ void tcp_rtt_sample(struct tcp_conn *conn, uint64_t rtt) {
 
 static void rto_expired(struct tcp_conn *conn, uint64_t now) {
     struct tcp_stack *stack = conn->stack;
-    conn->rto_deadline = TCP_NEVER;
+    tcp_set_deadline(conn, &conn->rto_deadline, TCP_NEVER);
     stack->stats.timeouts++;
     bool handshake = conn->state == TCP_SYN_SENT || conn->state == TCP_SYN_RECEIVED;
     unsigned limit = conn->state == TCP_SYN_SENT       ? TCP_SYN_RETRIES
@@ -76,7 +76,7 @@ static void rto_expired(struct tcp_conn *conn, uint64_t now) {
 }
 
 static void persist_expired(struct tcp_conn *conn, uint64_t now) {
-    conn->persist_deadline = TCP_NEVER;
+    tcp_set_deadline(conn, &conn->persist_deadline, TCP_NEVER);
     /* RFC 1122 §4.2.2.17: a closed window may last forever while the peer answers the probes;
      * a peer that answers nothing is gone (as Linux, after as many probes as retransmissions) */
     if (conn->probes >= TCP_MAX_RETRIES) {
@@ -96,16 +96,31 @@ static void persist_expired(struct tcp_conn *conn, uint64_t now) {
 
 void tcp_conn_timers(struct tcp_conn *conn, uint64_t now) {
     if (conn->delack_deadline <= now) {
-        conn->delack_deadline = TCP_NEVER;
+        tcp_set_deadline(conn, &conn->delack_deadline, TCP_NEVER);
         conn->ack_now = true;
         tcp_output(conn, now);
     }
     if (!conn->dead && conn->rto_deadline <= now) rto_expired(conn, now);
     if (!conn->dead && conn->persist_deadline <= now) persist_expired(conn, now);
     if (!conn->dead && conn->close_deadline <= now) {
-        conn->close_deadline = TCP_NEVER;
+        tcp_set_deadline(conn, &conn->close_deadline, TCP_NEVER);
         tcp_conn_finish(conn, conn->state == TCP_TIME_WAIT ? 0 : ERR_TIMEOUT);
     }
+}
+
+void tcp_set_deadline(struct tcp_conn *conn, uint64_t *deadline, uint64_t when) {
+    struct tcp_stack *stack = conn->stack;
+    uint64_t old = *deadline;
+    *deadline = when;
+    if (when < stack->next_deadline) stack->next_deadline = when;
+    else if (old == stack->next_deadline && when != old) stack->next_deadline_stale = true;
+}
+
+void tcp_clear_deadlines(struct tcp_conn *conn) {
+    tcp_set_deadline(conn, &conn->rto_deadline, TCP_NEVER);
+    tcp_set_deadline(conn, &conn->persist_deadline, TCP_NEVER);
+    tcp_set_deadline(conn, &conn->delack_deadline, TCP_NEVER);
+    tcp_set_deadline(conn, &conn->close_deadline, TCP_NEVER);
 }
 
 uint64_t tcp_conn_deadline(const struct tcp_conn *conn) {
