@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "net/wire/bytes.h"
+#include "net/wire/checksum.h"
 #include "net/wire/tcp_wire.h"
 #include "net_test.h"
 
@@ -156,6 +157,33 @@ static void test_checksum_catches_bit_flips(void) {
     TEST_ASSERT(!tcp_wire_checksum_ok(0xc0a80001, 0xc0a80002, segment, length - 1), "pseudo-header length");
 }
 
+/* RFC 1071's definition, a big-endian 16-bit word at a time: what checksum_add computes faster. */
+static uint32_t checksum_by_words(uint32_t sum, const uint8_t *bytes, size_t length) {
+    uint64_t total = sum;
+    size_t i = 0;
+    for (; i + 1 < length; i += 2) total += (uint32_t)bytes[i] << 8 | bytes[i + 1];
+    if (i < length) total += (uint32_t)bytes[i] << 8;
+    while (total >> 32) total = (total & 0xffffffffu) + (total >> 32);
+    return (uint32_t)total;
+}
+
+static void test_checksum_matches_definition(void) {
+    static uint8_t buffer[1600 + 8];
+    uint32_t seed = 12345;
+    for (unsigned round = 0; round < 20000; round++) {
+        size_t length = round % 1600, offset = round % 8; /* every alignment, odd and even lengths */
+        for (size_t i = 0; i < length + offset; i++) {
+            seed = seed * 1103515245u + 12345u;
+            buffer[i] = round % 5 == 0 ? 0xff : round % 7 == 0 ? 0 : (uint8_t)(seed >> 16);
+        }
+        uint32_t sum = round % 3 == 0 ? 0 : seed;
+        size_t split = (length / 3) & ~(size_t)1; /* a header and a payload summed apart */
+        uint16_t fast = checksum_finish(checksum_add(checksum_add(sum, buffer + offset, split), buffer + offset + split, length - split));
+        uint16_t slow = checksum_finish(checksum_by_words(checksum_by_words(sum, buffer + offset, split), buffer + offset + split, length - split));
+        TEST_ASSERT(fast == slow, "length %zu offset %zu: %04x, RFC 1071 says %04x", length, offset, fast, slow);
+    }
+}
+
 const struct test_case wire_tests[] = {
     {"parse-fixed-header", test_parse_fixed_header},
     {"parse-lengths", test_parse_lengths},
@@ -163,5 +191,6 @@ const struct test_case wire_tests[] = {
     {"malformed-options", test_malformed_options},
     {"build-round-trip", test_build_round_trip},
     {"checksum-bit-flips", test_checksum_catches_bit_flips},
+    {"checksum-definition", test_checksum_matches_definition},
 };
 const size_t wire_test_count = ARRAY_SIZE(wire_tests);
