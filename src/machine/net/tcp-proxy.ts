@@ -569,6 +569,14 @@ export class TcpProxy {
     // a client on the host's loopback (or any) appears as 10.0.2.2 (slirp's sotranslate_accept)
     const remoteAddress = clientAddress >>> 24 === 127 || clientAddress === 0 ? HOST_ADDRESS : clientAddress;
     const key = TcpProxy.key(guestAddress, guestPort, remoteAddress, clientPort);
+    // Linux reuses a loopback client port still in TIME_WAIT (tcp_tw_reuse=2) within seconds, so
+    // a new client may have the 4-tuple of a connection the NAT still holds in TIME_WAIT: the new
+    // one replaces it, as in slirp, whose newest socket is found first.
+    const previous = this.connections.get(key);
+    if (previous !== undefined && previous.state === "time-wait") {
+      this.remove(previous);
+      this.core.counters.add("tcp.time-wait-replaced");
+    }
     if (this.connections.has(key) || this.connections.size >= this.core.limits.tcpConnections) return false;
     const connection = new Connection(key, guestAddress, guestPort, remoteAddress, clientPort, tcpTos(guestPort, clientPort), "syn-sent", this.timings.rtoInitialMs);
     this.connections.set(key, connection);
