@@ -35,6 +35,8 @@ export const DEFAULT_MEMORY_MIB = 512;
 const BATCH = 4096;
 /** wall time one slice of run() executes before yielding to the host event loop */
 const SLICE_MS = 20;
+/** how long after host I/O a halted guest's next event is awaited by spinning (see run()) */
+const HALT_POLL_MS = 50;
 
 export type StopReason =
   | { kind: "exit"; value: number; status: number }
@@ -121,6 +123,8 @@ export class PcMachine {
   private output = new Uint8Array(4096);
   private outputLength = 0;
   private inputWaiter: (() => void) | null = null;
+  /** when host I/O last woke (or would have woken) the run loop: halt polling follows it */
+  private lastHostIoMs = -Infinity;
 
   constructor(options: MachineOptions = {}) {
     const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
@@ -231,6 +235,7 @@ export class PcMachine {
   }
 
   private wakeInputWaiter(): void {
+    this.lastHostIoMs = performance.now();
     const waiter = this.inputWaiter;
     this.inputWaiter = null;
     waiter?.();
@@ -308,11 +313,15 @@ export class PcMachine {
           this.inputWaiter = null;
           resolve();
         };
-        // setTimeout overshoots by a millisecond or so: sleep until just before the event, then
-        // spin through the event loop (setImmediate) for the rest.
+        // Halt polling, as KVM's halt_poll_ns: within HALT_POLL_MS of host I/O (a NIC's backend,
+        // stdin), an event due within 2 ms is awaited by spinning through the event loop, which
+        // keeps the next request's latency low (waking a sleeping process costs more than a small
+        // request's work here). Otherwise sleep in the event loop, which host I/O wakes at once;
+        // Node's timers have millisecond steps, so sleep until just before the event — a guest
+        // ticking at 1 kHz would otherwise keep a host core busy while it idles.
         let timer: ReturnType<typeof setTimeout> | undefined;
-        if (waitMs < 2) setImmediate(done);
-        else if (waitMs !== Infinity) timer = setTimeout(done, Math.floor(waitMs) - 1);
+        if (waitMs < 2 && performance.now() - this.lastHostIoMs < HALT_POLL_MS) setImmediate(done);
+        else if (waitMs !== Infinity) timer = setTimeout(done, Math.max(1, Math.floor(waitMs) - 1));
         // a NIC's backend wakes us (wake()); this timer only keeps the process alive meanwhile,
         // since the backend's own timers do not
         else if (this.nics.length > 0) timer = setTimeout(done, 1000);
@@ -414,14 +423,15 @@ export class PcMachine {
    * through (not masked, not blocked by an in-service IRQ whose handler never sent EOI), or host input.
    */
   private canWake(): boolean {
-    const masked = (irq: number) => !this.pic.wouldDeliver(irq);
-    if (this.pit.nextDeadline() !== Infinity && !masked(0)) return true;
-    if (this.rtc.nextDeadline() !== Infinity && !masked(RTC_IRQ)) return true;
+    // asked at every halt: no closures here (tsx wraps each in a naming helper that costs more than the check)
+    const pic = this.pic;
+    if (this.pit.nextDeadline() !== Infinity && pic.wouldDeliver(0)) return true;
+    if (this.rtc.nextDeadline() !== Infinity && pic.wouldDeliver(RTC_IRQ)) return true;
     // The UART interrupts only for what IER enables; host input matters only if it does.
     const uartEvents = this.uart.nextDeadline() !== Infinity || this.inputOpen || this.uart.hasQueuedInput();
-    if (uartEvents && this.uart.ier !== 0 && !masked(COM1_IRQ)) return true;
+    if (uartEvents && this.uart.ier !== 0 && pic.wouldDeliver(COM1_IRQ)) return true;
     // a NIC: host traffic may come at any time, on the line the firmware routed it to
-    for (const nic of this.nics) if (!masked(nic.interruptLine())) return true;
+    for (let i = 0; i < this.nics.length; i++) if (pic.wouldDeliver(this.nics[i].interruptLine())) return true;
     return false;
   }
 
