@@ -435,9 +435,37 @@ function shiftByCl(w: UnitWriter, kind: number): boolean {
   return true;
 }
 
+/**
+ * MUL and IMUL with one operand, 32 and 64 bits: rDX:rAX = rAX * operand, through the helper that
+ * runs the interpreter's multiplyWide (no generic path: the registers stay in locals).
+ */
+function multiplyAccumulator(signed: boolean): Emitter {
+  return (w) => {
+    const ins = w.ins;
+    if (ins.row.operands.length !== 1 || !plainOperands(w)) return false;
+    const size = w.operandSize(0);
+    if (size !== 4 && size !== 8) return false;
+    if (ins.mod !== 3) w.mayFault();
+    const m = loadMemory(w, 0, false);
+    const b = w.read(0, m);
+    const raxLo = w.let(`H.multiplyAccumulator(${signed ? 1 : 0},${size},${w.lo(0)},${size === 8 ? w.hi(0) : "0"},${b.lo},${size === 8 ? b.hi : "0"})`);
+    const raxHi = size === 8 ? w.let("H.hi") : "0";
+    const rdxLo = w.let("H.rdxLo");
+    const rdxHi = size === 8 ? w.let("H.rdxHi") : "0";
+    const flags = w.flagsOut !== 0 ? w.let("H.flags") : "0";
+    w.writeReg(0, size, false, { lo: raxLo, hi: raxHi });
+    w.writeReg(2, size, false, { lo: rdxLo, hi: rdxHi });
+    w.produce(directProducer(size, flags));
+    return true;
+  };
+}
+
+const imulOneOperand = multiplyAccumulator(true);
+
 /** IMUL with two or three operands (16/32-bit; 64-bit only when nobody reads its flags). */
 const imul: Emitter = (w) => {
   const ins = w.ins;
+  if (ins.row.operands.length === 1) return imulOneOperand(w);
   if (ins.row.operands.length < 2 || !plainOperands(w)) return false;
   const size = w.operandSize(0);
 
@@ -700,7 +728,7 @@ export const EMITTERS: Record<string, Emitter> = {
   mov, movzx, movsx, movsxd, lea, xchg,
   add: binary(ADD), or: binary(OR), adc: binary(ADC), sbb: binary(SBB), and: binary(AND),
   sub: binary(SUB), xor: binary(XOR), cmp: binary(CMP), test: binary(TEST),
-  inc: incDec(true), dec: incDec(false), neg, not, imul,
+  inc: incDec(true), dec: incDec(false), neg, not, imul, mul: multiplyAccumulator(false),
   cbw: signExtendAccumulator, cwde: signExtendAccumulator, cdqe: signExtendAccumulator,
   cwd: signToDx, cdq: signToDx, cqo: signToDx,
   shl: shift(SHL), sal: shift(SHL), shr: shift(SHR), sar: shift(SAR), rol: shift(ROL), ror: shift(ROR),

@@ -10,7 +10,7 @@ import { CpuException, REP_UNFINISHED, VEC_GP, VEC_SS, generalProtection } from 
 import { sseCheck } from "../machine/interp/semantics/sse.js";
 import { deliverException } from "../machine/interrupts.js";
 import { PARITY } from "../machine/lazy-flags.js";
-import { multiplySigned128 } from "../machine/interp/semantics/arithmetic.js";
+import { multiplySigned128, multiplyWide } from "../machine/interp/semantics/arithmetic.js";
 import type { Interpreter } from "../machine/interp/interpreter.js";
 import { probeWrite } from "../machine/interp/operand-access.js";
 import { CodeCache, Unit, type UnitFunction } from "./code-cache.js";
@@ -388,6 +388,7 @@ export class JitEngine {
 
 
 const wide = new Uint32Array(4);
+const wideProduct = new Int32Array(4);
 
 function hexName(rip: number): string {
   return rip < 0 ? `n${(-rip).toString(16)}` : rip.toString(16);
@@ -451,6 +452,20 @@ function makeHelpers(cpu: Cpu): Record<string, unknown> {
     },
     /** IMUL's flags (CF|OF when the signed product does not fit 64 bits; SF, PF of the result), set by multiply64 */
     flags: 0,
+    /** rDX's halves after multiplyAccumulator */
+    rdxLo: 0,
+    rdxHi: 0,
+    /**
+     * One-operand MUL/IMUL (32/64-bit) by the interpreter's multiplyWide: returns rAX's low half;
+     * its high half in helpers.hi, rDX's in rdxLo/rdxHi, the flags in helpers.flags.
+     */
+    multiplyAccumulator(signed: number, size: number, aLo: number, aHi: number, bLo: number, bHi: number): number {
+      helpers.flags = multiplyWide(signed !== 0, size, aLo, aHi, bLo, bHi, wideProduct);
+      helpers.hi = wideProduct[1];
+      helpers.rdxLo = wideProduct[2];
+      helpers.rdxHi = wideProduct[3];
+      return wideProduct[0];
+    },
     /** the low 64 bits of a 64x64-bit IMUL (high half in helpers.hi, flags in helpers.flags), by the interpreter's multiplier */
     multiply64(aLo: number, aHi: number, bLo: number, bHi: number): number {
       multiplySigned128(aLo, aHi, bLo, bHi, wide);

@@ -178,11 +178,44 @@ function multiply32(a: number, b: number, signed: boolean, out: Uint32Array): vo
 }
 
 function setMulFlags(cpu: Cpu, overflow: boolean, lowResult: number, size: number): void {
-  // CF = OF = the upper half is significant; SF, ZF, AF, PF are undefined: computed from the low half as a convention.
   const sign = size === 8 ? cpu.hi < 0 : (lowResult & (1 << (size * 8 - 1))) !== 0;
-  const flags = (overflow ? CF | OF : 0) | (sign ? SF : 0) | (PARITY[lowResult & 0xff] ? PF : 0);
-  cpu.setFlags(flags, CF | OF | SF | ZF | AF | PF);
+  cpu.setFlags(mulFlags(overflow, lowResult, sign), CF | OF | SF | ZF | AF | PF);
 }
+
+/** CF = OF = the upper half is significant; SF, ZF, AF, PF are undefined: computed from the low half as a convention. */
+function mulFlags(overflow: boolean, lowResult: number, negative: boolean): number {
+  return (overflow ? CF | OF : 0) | (negative ? SF : 0) | (PARITY[lowResult & 0xff] ? PF : 0);
+}
+
+/**
+ * One-operand MUL/IMUL of 32 or 64 bits: rDX:rAX = rAX * b. Fills `out` with rAX's low and high
+ * words, then rDX's (the high words are 0 for 32 bits), and returns the arithmetic flags.
+ * The interpreter and the JIT's template both compute it here.
+ */
+export function multiplyWide(signed: boolean, size: number, aLo: number, aHi: number, bLo: number, bHi: number, out: Int32Array): number {
+  if (size === 8) {
+    if (signed) multiplySigned128(aLo, aHi, bLo, bHi, product);
+    else multiplyUnsigned128(aLo, aHi, bLo, bHi, product);
+    const lo = product[0] | 0, hi = product[1] | 0;
+    const upperSignificant = signed
+      ? !(hi < 0 ? product[2] === 0xffffffff && product[3] === 0xffffffff : product[2] === 0 && product[3] === 0)
+      : product[2] !== 0 || product[3] !== 0;
+    out[0] = lo;
+    out[1] = hi;
+    out[2] = product[2] | 0;
+    out[3] = product[3] | 0;
+    return mulFlags(upperSignificant, lo, hi < 0);
+  }
+  multiply32(aLo, bLo, signed, product);
+  const low = product[0], high = product[1];
+  const upperSignificant = signed ? high !== ((low | 0) < 0 ? 0xffffffff : 0) : high !== 0;
+  out[0] = low | 0;
+  out[1] = 0;
+  out[2] = high | 0;
+  out[3] = 0;
+  return mulFlags(upperSignificant, low, (low | 0) < 0);
+}
+const wideResult = new Int32Array(4);
 
 /** MUL/IMUL with one operand: rDX:rAX (AX for bytes) = rAX * operand. */
 function multiplyAccumulator(signed: boolean) {
@@ -190,38 +223,29 @@ function multiplyAccumulator(signed: boolean) {
     const size = operandSize(ins, 0);
     const b = readOperand(cpu, ins, 0);
     const bHi = cpu.hi;
-    if (size === 8) {
-      const aLo = cpu.regs[0], aHi = cpu.regs[1];
-      if (signed) multiplySigned128(aLo, aHi, b, bHi, product);
-      else multiplyUnsigned128(aLo, aHi, b, bHi, product);
-      cpu.setReg64(0, product[0] | 0, product[1] | 0);
-      cpu.setReg64(2, product[2] | 0, product[3] | 0);
-      const upperSignificant = signed
-        ? !((product[1] | 0) < 0 ? product[2] === 0xffffffff && product[3] === 0xffffffff : product[2] === 0 && product[3] === 0)
-        : product[2] !== 0 || product[3] !== 0;
-      cpu.hi = product[1] | 0;
-      setMulFlags(cpu, upperSignificant, product[0], 8);
+    if (size === 8 || size === 4) {
+      const flags = multiplyWide(signed, size, cpu.regs[0], cpu.regs[1], b, bHi, wideResult);
+      if (size === 8) {
+        cpu.setReg64(0, wideResult[0], wideResult[1]);
+        cpu.setReg64(2, wideResult[2], wideResult[3]);
+        cpu.hi = wideResult[1];
+      } else {
+        cpu.writeReg(0, 4, false, wideResult[0], 0);
+        cpu.writeReg(2, 4, false, wideResult[2], 0);
+      }
+      cpu.setFlags(flags, CF | OF | SF | ZF | AF | PF);
       return;
     }
+    // bytes and words: the product is exact in a double
     const a = cpu.readReg(0, size, false);
-    let low: number, upperSignificant: boolean;
-    if (size === 4) {
-      multiply32(a, b, signed, product);
-      low = product[0];
-      const high = product[1];
-      upperSignificant = signed ? high !== ((low | 0) < 0 ? 0xffffffff : 0) : high !== 0;
-      cpu.writeReg(0, 4, false, low, 0);
-      cpu.writeReg(2, 4, false, high, 0);
-    } else {
-      const bits = size * 8;
-      const full = signed ? signExtend(a, size) * signExtend(b, size) : a * b;
-      low = full & ((1 << bits) - 1);
-      upperSignificant = signed ? full !== signExtend(low, size) : full >>> bits !== 0;
-      if (size === 1) cpu.regWords[0] = full & 0xffff;
-      else {
-        cpu.regWords[0] = low;
-        cpu.regWords[8] = (full >> bits) & 0xffff;
-      }
+    const bits = size * 8;
+    const full = signed ? signExtend(a, size) * signExtend(b, size) : a * b;
+    const low = full & ((1 << bits) - 1);
+    const upperSignificant = signed ? full !== signExtend(low, size) : full >>> bits !== 0;
+    if (size === 1) cpu.regWords[0] = full & 0xffff;
+    else {
+      cpu.regWords[0] = low;
+      cpu.regWords[8] = (full >> bits) & 0xffff;
     }
     setMulFlags(cpu, upperSignificant, low, size);
   };
