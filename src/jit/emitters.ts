@@ -721,6 +721,55 @@ function load128(w: UnitWriter): string[] {
   return v;
 }
 
+/** BSWAP of a 32- or 64-bit register (16 bits is undefined: left to the shared semantics). */
+const bswap: Emitter = (w) => {
+  const size = w.ins.opSize;
+  if ((size !== 4 && size !== 8) || !plainOperands(w)) return false;
+  const v = w.read(0);
+  const swap = (e: string) => `((${e}>>>24)|((${e}>>>8)&0xff00)|((${e}<<8)&0xff0000)|(${e}<<24))`;
+  if (size === 4) {
+    w.writeRegisterOperand(0, { lo: w.let(swap(v.lo)), hi: "0" });
+    return true;
+  }
+  const lo = w.let(swap(v.hi));
+  const hi = w.let(swap(v.lo));
+  w.writeRegisterOperand(0, { lo, hi });
+  return true;
+};
+
+/** MOVD/MOVQ between an XMM register and a general register (66 0F 6E, 66 0F 7E; register forms). */
+const moveGeneral: Emitter = (w) => {
+  const ins = w.ins;
+  if (w.mode !== 64 || ins.mod !== 3 || !plainOperands(w)) return false;
+  const first = ins.row.operands[0].method, second = ins.row.operands[1].method;
+  const size = ins.row.mnemonics[0] === "movq" || ins.mnemonic === "movq" ? 8 : 4;
+  if (first === M_V && second === M_E) {
+    const v = w.read(1);
+    const d = ins.reg << 2;
+    w.mayFault(); // #UD/#NM while SSE is unavailable
+    w.emit(`H.sseCheck();XM[${d}]=${v.lo};XM[${d + 1}]=${size === 8 ? v.hi : "0"};XM[${d + 2}]=0;XM[${d + 3}]=0;`);
+    return true;
+  }
+  if (first === M_E && second === M_V) {
+    const s = ins.reg << 2;
+    w.mayFault();
+    w.emit(`H.sseCheck();`);
+    w.writeRegisterOperand(0, { lo: w.let(`XM[${s}]`), hi: size === 8 ? w.let(`XM[${s + 1}]`) : "0" });
+    return true;
+  }
+  return false;
+};
+
+/** PUNPCKLQDQ xmm, xmm: the destination's high quadword becomes the source's low one. */
+const punpcklqdq: Emitter = (w) => {
+  const ins = w.ins;
+  if (w.mode !== 64 || ins.mod !== 3) return false;
+  const d = ins.reg << 2, s = ins.rm << 2;
+  w.mayFault();
+  w.emit(`H.sseCheck();XM[${d + 2}]=XM[${s}];XM[${d + 3}]=XM[${s + 1}];`);
+  return true;
+};
+
 const nothing: Emitter = () => true;
 
 /** Emitters by mnemonic (rows not listed, or whose emitter declines, run through the shared semantics). */
@@ -738,7 +787,7 @@ export const EMITTERS: Record<string, Emitter> = {
   lfence: nothing, mfence: nothing, sfence: nothing,
   movaps: move128(true), movapd: move128(true), movdqa: move128(true),
   movups: move128(false), movupd: move128(false), movdqu: move128(false),
-  pxor,
+  pxor, bswap, movq: moveGeneral, movd: moveGeneral, punpcklqdq,
 };
 for (const cc of ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]) {
   EMITTERS[`j${cc}`] = jcc;
