@@ -436,6 +436,40 @@ function shiftByCl(w: UnitWriter, kind: number): boolean {
 }
 
 /**
+ * SHLD/SHRD of a 32- or 64-bit register by an immediate or CL, through the helper that runs the
+ * interpreter's shiftDouble. A count of 0 changes nothing, flags included, but a 32-bit register
+ * is still written (zero-extended).
+ */
+function doubleShift(left: boolean): Emitter {
+  return (w) => {
+    const ins = w.ins;
+    if (!plainOperands(w) || w.isMemory(0)) return false;
+    const size = w.operandSize(0);
+    if (size !== 4 && size !== 8) return false;
+    const countSpec = ins.row.operands[2];
+    const byCl = countSpec.method === M_FIXED_REG && countSpec.fixed === 1;
+    if (!byCl && countSpec.method !== M_I) return false;
+    const mask = size === 8 ? 63 : 31;
+    if (byCl) w.flushFlags(); // with a count of 0 the flags stay as they are
+    const a = w.read(0), b = w.read(1);
+    if (!byCl && (ins.imm & mask) === 0) {
+      if (size === 4) w.writeRegisterOperand(0, a);
+      return true;
+    }
+    const count = byCl ? w.let(`${w.read(2).lo}&${mask}`) : String(ins.imm & mask);
+    const lo = w.let(`H.shiftDouble(${left ? 1 : 0},${size},${a.lo},${size === 8 ? a.hi : "0"},${b.lo},${size === 8 ? b.hi : "0"},${count})`);
+    const hi = size === 8 ? w.let("H.hi") : "0";
+    w.writeRegisterOperand(0, { lo, hi });
+    if (byCl) {
+      if (w.flagsOut !== 0) w.emit(`if(${count}!==0){L.op=0;cpu.flags=(cpu.flags&${~ARITH_MASK})|H.flags;}`);
+      return true;
+    }
+    w.produce(directProducer(size, w.flagsOut !== 0 ? w.let("H.flags") : "0"));
+    return true;
+  };
+}
+
+/**
  * MUL and IMUL with one operand, 32 and 64 bits: rDX:rAX = rAX * operand, through the helper that
  * runs the interpreter's multiplyWide (no generic path: the registers stay in locals).
  */
@@ -787,7 +821,7 @@ export const EMITTERS: Record<string, Emitter> = {
   lfence: nothing, mfence: nothing, sfence: nothing,
   movaps: move128(true), movapd: move128(true), movdqa: move128(true),
   movups: move128(false), movupd: move128(false), movdqu: move128(false),
-  pxor, bswap, movq: moveGeneral, movd: moveGeneral, punpcklqdq,
+  pxor, bswap, movq: moveGeneral, movd: moveGeneral, punpcklqdq, shld: doubleShift(true), shrd: doubleShift(false),
 };
 for (const cc of ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]) {
   EMITTERS[`j${cc}`] = jcc;

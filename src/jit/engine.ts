@@ -8,6 +8,7 @@ import { IF, TF } from "../decoder/flags.js";
 import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
 import { CpuException, REP_UNFINISHED, VEC_GP, VEC_SS, generalProtection } from "../machine/cpu-exception.js";
 import { sseCheck } from "../machine/interp/semantics/sse.js";
+import { shiftDouble } from "../machine/interp/semantics/shift.js";
 import { deliverException } from "../machine/interrupts.js";
 import { PARITY } from "../machine/lazy-flags.js";
 import { multiplySigned128, multiplyWide } from "../machine/interp/semantics/arithmetic.js";
@@ -464,6 +465,19 @@ function makeHelpers(cpu: Cpu): Record<string, unknown> {
       helpers.hi = wideProduct[1];
       helpers.rdxLo = wideProduct[2];
       helpers.rdxHi = wideProduct[3];
+      return wideProduct[0];
+    },
+    /**
+     * SHLD/SHRD (32/64-bit) by the interpreter's shiftDouble: returns the result's low half, its high
+     * half in helpers.hi and the flags in helpers.flags; a count of 0 returns `a` zero-extended.
+     */
+    shiftDouble(left: number, size: number, a: number, aHi: number, b: number, bHi: number, count: number): number {
+      if (count === 0) {
+        helpers.hi = size === 8 ? aHi : 0;
+        return a;
+      }
+      helpers.flags = shiftDouble(left !== 0, size, a, aHi, b, bHi, count, wideProduct);
+      helpers.hi = wideProduct[1];
       return wideProduct[0];
     },
     /** the low 64 bits of a 64x64-bit IMUL (high half in helpers.hi, flags in helpers.flags), by the interpreter's multiplier */

@@ -131,48 +131,61 @@ function shiftOrRotate(kind: number) {
 }
 
 /** SHLD/SHRD: shift the destination, filling from the source register. */
+/**
+ * SHLD/SHRD of `size` bytes by a count already masked and non-zero: (a, aHi) shifted, filled from
+ * (b, bHi). Leaves the result's low and high words in out[0..1] and returns the arithmetic flags.
+ * The interpreter and the JIT's template both compute it here.
+ */
+export function shiftDouble(left: boolean, size: number, a: number, aHi: number, b: number, bHi: number, count: number, out: Int32Array): number {
+  const bits = size * 8;
+  let lo: number, hi = 0, cf: number;
+  if (size === 8) {
+    if (left) {
+      const l1 = shiftLeft64(a, aHi, count), h1 = pairHi;
+      const l2 = shiftRight64(b, bHi, 64 - count, false), h2 = pairHi;
+      lo = l1 | l2; hi = h1 | h2;
+      cf = bit(a, aHi, 64 - count);
+    } else {
+      const l1 = shiftRight64(a, aHi, count, false), h1 = pairHi;
+      const l2 = shiftLeft64(b, bHi, 64 - count), h2 = pairHi;
+      lo = l1 | l2; hi = h1 | h2;
+      cf = bit(a, aHi, count - 1);
+    }
+  } else if (size === 4) {
+    lo = left ? ((a << count) | (b >>> (32 - count))) >>> 0 : ((a >>> count) | (b << (32 - count))) >>> 0;
+    cf = left ? bit(a, 0, 32 - count) : bit(a, 0, count - 1);
+  } else {
+    // 16-bit: shift the 32-bit concatenation (counts above 16 give an undefined result per the SDM).
+    const joined = left ? ((a << 16) | b) >>> 0 : ((b << 16) | a) >>> 0;
+    if (left) {
+      const shifted = count >= 32 ? 0 : joined << count;
+      lo = (shifted >>> 16) & 0xffff | (count > 16 ? (b << (count - 16)) & 0xffff : 0);
+      cf = count <= 16 ? bit(a, 0, 16 - count) : bit(b, 0, 32 - count);
+    } else {
+      const extended = count > 16 ? ((a << 16) | b) >>> 0 : joined;
+      lo = (count > 16 ? (extended >>> (count - 16)) : (joined >>> count)) & 0xffff;
+      cf = count <= 16 ? bit(a, 0, count - 1) : bit(b, 0, count - 17);
+    }
+  }
+  const of = bit(lo, hi, bits - 1) ^ bit(a, aHi, bits - 1);
+  out[0] = lo | 0;
+  out[1] = hi | 0;
+  return resultFlags(lo, hi, size) | (cf ? CF : 0) | (of ? OF : 0);
+}
+const doubleResult = new Int32Array(2);
+
 function doubleShift(left: boolean) {
   return (cpu: Cpu, ins: Instruction): void => {
     const size = operandSize(ins, 0);
-    const bits = size * 8;
     const a = readOperand(cpu, ins, 0);
     const aHi = size === 8 ? cpu.hi : 0;
     const b = readOperand(cpu, ins, 1);
     const bHi = size === 8 ? cpu.hi : 0;
     const count = readOperand(cpu, ins, 2) & (size === 8 ? 0x3f : 0x1f);
     if (count === 0) return zeroExtendIfDword(cpu, ins, size, a);
-    let lo: number, hi = 0, cf: number;
-    if (size === 8) {
-      if (left) {
-        const l1 = shiftLeft64(a, aHi, count), h1 = pairHi;
-        const l2 = shiftRight64(b, bHi, 64 - count, false), h2 = pairHi;
-        lo = l1 | l2; hi = h1 | h2;
-        cf = bit(a, aHi, 64 - count);
-      } else {
-        const l1 = shiftRight64(a, aHi, count, false), h1 = pairHi;
-        const l2 = shiftLeft64(b, bHi, 64 - count), h2 = pairHi;
-        lo = l1 | l2; hi = h1 | h2;
-        cf = bit(a, aHi, count - 1);
-      }
-    } else if (size === 4) {
-      lo = left ? ((a << count) | (b >>> (32 - count))) >>> 0 : ((a >>> count) | (b << (32 - count))) >>> 0;
-      cf = left ? bit(a, 0, 32 - count) : bit(a, 0, count - 1);
-    } else {
-      // 16-bit: shift the 32-bit concatenation (counts above 16 give an undefined result per the SDM).
-      const joined = left ? ((a << 16) | b) >>> 0 : ((b << 16) | a) >>> 0;
-      if (left) {
-        const shifted = count >= 32 ? 0 : joined << count;
-        lo = (shifted >>> 16) & 0xffff | (count > 16 ? (b << (count - 16)) & 0xffff : 0);
-        cf = count <= 16 ? bit(a, 0, 16 - count) : bit(b, 0, 32 - count);
-      } else {
-        const extended = count > 16 ? ((a << 16) | b) >>> 0 : joined;
-        lo = (count > 16 ? (extended >>> (count - 16)) : (joined >>> count)) & 0xffff;
-        cf = count <= 16 ? bit(a, 0, count - 1) : bit(b, 0, count - 17);
-      }
-    }
-    const of = bit(lo, hi, bits - 1) ^ bit(a, aHi, bits - 1);
-    cpu.setFlags(resultFlags(lo, hi, size) | (cf ? CF : 0) | (of ? OF : 0), CF | OF | SF | ZF | PF | AF);
-    writeOperand(cpu, ins, 0, lo, hi);
+    const flags = shiftDouble(left, size, a, aHi, b, bHi, count, doubleResult);
+    cpu.setFlags(flags, CF | OF | SF | ZF | PF | AF);
+    writeOperand(cpu, ins, 0, size === 8 ? doubleResult[0] : doubleResult[0] >>> 0, doubleResult[1]);
   };
 }
 
