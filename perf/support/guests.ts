@@ -18,7 +18,7 @@ import { enterFlatProtectedMode } from "../../src/machine/multiboot.js";
 import { PT_LOAD, parseElf } from "../../src/machine/elf.js";
 import { PcMachine } from "../../src/machine/pc.js";
 import { assemble } from "../../test/machine/support/assemble.js";
-import { ENTER_LONG_MODE } from "../../test/machine/support/long-mode.js";
+import { ENABLE_SSE, ENTER_LONG_MODE } from "../../test/machine/support/long-mode.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -152,16 +152,6 @@ const GUEST_CFLAGS = [
 ];
 
 const DATA_BYTES = 4096;
-
-/** gcc uses SSE2 (register copies, memset): CR0.MP on, CR0.EM off, CR4.OSFXSR and OSXMMEXCPT on. */
-const ENABLE_SSE = `
-  mov rax, cr0
-  and eax, ~4
-  or eax, 2
-  mov cr0, rax
-  mov rax, cr4
-  or eax, 0x600
-  mov cr4, rax`;
 
 /**
  * src/libos/irmin/blake2b.c and perf/support/blake2b-kernel.c, built with gcc -O2 -ffreestanding

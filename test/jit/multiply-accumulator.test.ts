@@ -2,8 +2,9 @@
 // shared semantics): for pairs of values around the sign and width boundaries, with a register
 // and a memory operand, rDX:rAX and RFLAGS must be what the interpreter leaves (the hardware
 // oracle holds the interpreter to the host CPU for these rows).
-import { describe, expect, it } from "vitest";
-import { ENGINES, STACK_TOP, assembleLongModeGuest, guestMachine } from "./support/asm-guest.js";
+import { describe } from "vitest";
+import { STACK_TOP, assembleLongModeGuest } from "./support/asm-guest.js";
+import { forEveryPair, itMatchesTheInterpreter } from "./support/engine-compare.js";
 
 const OUT = 0x500000;
 const SCRATCH = 0x4f0000;
@@ -20,12 +21,7 @@ const GUEST = assembleLongModeGuest(`
   mov rsp, ${STACK_TOP}
   mov rdi, ${OUT}
   mov rsi, ${SCRATCH}
-  lea r8, [rip + values]
-  xor r9d, r9d
-outer:
-  xor r10d, r10d
-inner:
-${OPS.map((op) => `
+${forEveryPair(VALUES, OPS.map((op) => `
   mov rax, [r8 + r9 * 8]
   mov rbx, [r8 + r10 * 8]
   mov [rsi], rbx
@@ -38,39 +34,9 @@ ${OPS.map((op) => `
   mov [rdi], rax
   mov [rdi + 8], rdx
   mov [rdi + 16], rcx
-  add rdi, 24`).join("")}
-  inc r10
-  cmp r10, ${VALUES.length}
-  jne inner
-  inc r9
-  cmp r9, ${VALUES.length}
-  jne outer
-  mov al, 0
-  out 0xf4, al
-  hlt
-values:
-${VALUES.map((v) => `  .quad ${v}`).join("\n")}`);
-
-function run(engine: number): { out: Uint8Array; stop: string; templateUnits: number } {
-  const { machine, units } = guestMachine(GUEST, ENGINES[engine]);
-  const stop = machine.runSync({ maxInstructions: 5_000_000 });
-  const templateUnits = units.filter((unit) => unit.source.includes("H.multiplyAccumulator(")).length;
-  return { out: machine.memory.ram.slice(OUT, OUT + CASES * 24), stop: stop.kind === "exit" ? `exit ${stop.status}` : stop.kind, templateUnits };
-}
+  add rdi, 24`).join(""))}`);
 
 describe("one-operand MUL/IMUL (32/64-bit) in compiled code", () => {
-  const reference = run(0);
-  it("the interpreter runs the guest to its end", () => {
-    expect(reference.stop).toBe("exit 1");
-  });
-  for (let e = 1; e < ENGINES.length; e++) {
-    it(`${ENGINES[e].name}: rAX, rDX and RFLAGS as under the interpreter for ${CASES} cases`, () => {
-      const result = run(e);
-      expect(result.stop).toBe("exit 1");
-      // the template ran, unless this engine sends everything through the shared semantics
-      if (!ENGINES[e].jit?.helperOnly) expect(result.templateUnits).toBeGreaterThan(0);
-      const firstDifference = result.out.findIndex((byte, k) => byte !== reference.out[k]);
-      expect(firstDifference, firstDifference < 0 ? "" : `case ${Math.floor(firstDifference / 24)}: ${OPS[Math.floor(firstDifference / 24) % OPS.length]}`).toBe(-1);
-    });
-  }
+  itMatchesTheInterpreter(GUEST, OUT, CASES * 24, `rAX, rDX and RFLAGS for ${CASES} cases`, [/H\.multiplyAccumulator\(/],
+    (offset) => `case ${Math.floor(offset / 24)}: ${OPS[Math.floor(offset / 24) % OPS.length]}`);
 });

@@ -43,3 +43,13 @@ gdtr:
   .word 63
   .long gdt
 `;
+
+/** 64-bit code that lets SSE instructions run (gcc's output uses SSE2): CR0.MP on, CR0.EM off, CR4.OSFXSR and OSXMMEXCPT on. */
+export const ENABLE_SSE = `
+  mov rax, cr0
+  and eax, ~4
+  or eax, 2
+  mov cr0, rax
+  mov rax, cr4
+  or eax, 0x600
+  mov cr4, rax`;
