@@ -706,13 +706,13 @@ describe.runIf(hasTools)(`serve on ${machine === "qemu" ? "QEMU" : "this emulato
     }
   }, 150_000);
 
-  // 64 connections (ab -k -c 64) in three equal rounds; the machine's resident memory is read
+  // 64 connections (ab -k -c 64) in four equal rounds; the machine's resident memory is read
   // from /proc after boot and after each round. A leak per request or per connection (frames,
   // sockets, NAT state, fibers) would grow it with every round; buffers, caches and the JIT's code
   // settle in the first. Bounded: each round must finish within ab's 60-s limit.
-  it("serves 64 concurrent keep-alive connections in three rounds with 0 errors, its RSS not growing with requests", async () => {
-    const perRound = 6000;
-    const rounds = 3;
+  it("serves 64 concurrent keep-alive connections in four rounds with 0 errors, its RSS not growing with requests", async () => {
+    const perRound = 5000;
+    const rounds = 4;
     const guest = await startServe("load64", "idle=10", rounds * perRound + 1000);
     try {
       const setup = await HttpConnection.open(guest.port);
@@ -740,10 +740,12 @@ describe.runIf(hasTools)(`serve on ${machine === "qemu" ? "QEMU" : "this emulato
       console.log(`serve-qemu load64: ${rounds} x ${perRound} GETs over 64 connections, 0 failed; requests/s ${rates.join(", ")}; ` +
         `RSS after boot ${rss[0].toFixed(1)} MiB, after each round ${rss.slice(1).map((v) => v.toFixed(1)).join(", ")} MiB`);
       // The first round warms up (QEMU's RSS grew 15 MiB there in one run, the JIT's code cache
-      // grows, V8's heap moves by a few MiB between collections); the last round adds less than
-      // 2 KiB per request, which a leaked frame or socket per request would exceed. Asserted for
-      // this emulator, the subject here; QEMU's is logged for comparison.
-      if (MACHINE === "emulator") expect(rss[rounds] - rss[rounds - 1]).toBeLessThan((2 * perRound) / 1024);
+      // grows) and V8's heap grows by a few MiB between major collections, so one round's growth
+      // is noisy; but a leak grows every round. So: the smaller growth of the last two rounds is
+      // under 2 KiB per request, which a leaked frame or socket per request would exceed. Asserted
+      // for this emulator, the subject here; QEMU's is logged for comparison.
+      const lastGrowth = Math.min(rss[rounds] - rss[rounds - 1], rss[rounds - 1] - rss[rounds - 2]);
+      if (MACHINE === "emulator") expect(lastGrowth).toBeLessThan((2 * perRound) / 1024);
       await finish(guest);
     } finally {
       stop(guest);
