@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
@@ -135,4 +136,32 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   process.stderr.write(run.stderr);
   console.log(`(${run.milliseconds} ms, ${buildNetTests()})`);
   process.exitCode = run.status ?? 1;
+}
+
+/**
+ * Runs the native groups (in parallel, while vitest collects) and defines their cases inside the
+ * current describe: per group, "runs cleanly" (also fails on a sanitizer report, a leak or a
+ * crash, with the program's output, and when fewer than the expected tests ran), then one case
+ * per C test.
+ */
+export async function describeNetGroups(title: string, groups: Record<string, number>): Promise<void> {
+  const runs: NetGroupRun[] = hasGcc ? await Promise.all(Object.keys(groups).map((group) => runNetGroup(group))) : [];
+  describe.runIf(hasGcc)(title, () => {
+    for (const run of runs) {
+      describe(run.group, () => {
+        it("runs cleanly", () => {
+          const output = `${run.stdout}\n${run.stderr}`.slice(-20000);
+          expect(run.summary, output).toBe(`summary passed=${run.results.length} failed=0`);
+          expect(run.status, output).toBe(0);
+          expect(run.stderr, output).not.toMatch(/Sanitizer|runtime error/);
+          expect(run.results.length).toBeGreaterThanOrEqual(groups[run.group]);
+        });
+        for (const result of run.results) {
+          it(result.name.slice(run.group.length + 1), () => {
+            expect(result.ok, result.line).toBe(true);
+          });
+        }
+      });
+    }
+  });
 }

@@ -3,29 +3,7 @@
 // simulated links, and the segment fuzzer. Each C test is one vitest case; a group's case
 // "runs cleanly" also fails on a sanitizer report or a crash, with the program's output.
 
-import { describe, expect, it } from "vitest";
-import { hasGcc, type NetGroupRun, runNetGroup } from "./native.js";
+import { describeNetGroups } from "./native.js";
 
-const GROUPS: Record<string, number> = { wire: 6, script: 50, link: 9, fuzz: 4 }; // at least this many tests
-
-// The groups run in parallel while vitest collects the cases.
-const runs: NetGroupRun[] = hasGcc ? await Promise.all(Object.keys(GROUPS).map((group) => runNetGroup(group))) : [];
-
-describe.runIf(hasGcc)("TCP (native build, ASan + UBSan)", () => {
-  for (const run of runs) {
-    describe(run.group, () => {
-      it("runs cleanly", () => {
-        const output = `${run.stdout}\n${run.stderr}`.slice(-20000);
-        expect(run.summary, output).toBe(`summary passed=${run.results.length} failed=0`);
-        expect(run.status, output).toBe(0);
-        expect(run.stderr, output).not.toMatch(/Sanitizer|runtime error/);
-        expect(run.results.length).toBeGreaterThanOrEqual(GROUPS[run.group]);
-      });
-      for (const result of run.results) {
-        it(result.name.slice(run.group.length + 1), () => {
-          expect(result.ok, result.line).toBe(true);
-        });
-      }
-    });
-  }
-});
+// at least this many tests in each group
+await describeNetGroups("TCP (native build, ASan + UBSan)", { wire: 7, script: 50, link: 9, fuzz: 4 });
