@@ -80,7 +80,7 @@ export function registerBootAction(program: Command, io: BootIo, setExitCode: (c
     )
     .option("--timeout <seconds>", "stop the guest after this much wall time (exit status 124)")
     .option("--rtc-base <when>", `RTC time at boot: utc (the host clock; the default with --clock realtime) or an ISO date such as 2024-01-01T00:00:00Z (default with --clock virtual: ${VIRTUAL_RTC_BASE})`)
-    .option("--stats", "print guest instructions, wall time and MIPS (and the JIT's statistics) on stderr at exit")
+    .option("--stats", "print guest instructions, wall time and MIPS (and the JIT's statistics, and each user-mode netdev's counters) on stderr at exit")
     .option("--jit-dump <dir>", "write every compiled unit's JavaScript and source map to <dir> (for Chrome DevTools or node --enable-source-maps)")
     .option("--jit-threshold <n>", "executions of a guest entry point before the JIT compiles it (default 16)")
     .option("--netdev <spec>", "a network backend, as QEMU: user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]", collect)

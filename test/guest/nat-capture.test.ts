@@ -1,8 +1,8 @@
 // The NAT's own packets — the DHCP OFFER and ACK, the ARP reply for 10.0.2.2, the ICMP echo replies
 // — in this emulator's capture are the bytes of QEMU 7.2's filter-dump capture of the same guest
-// (`ping`), booted from the same command line on both, the program name aside. IPv4 identification
-// and checksums aside, as the issue allows, and the DHCP transaction id, which the guest draws at
-// random each boot (checked instead to echo the guest's own).
+// (`ping`), booted from the same command line on both, the program name aside (and --stats on
+// ours). IPv4 identification and checksums aside, as the issue allows, and the DHCP transaction id,
+// which the guest draws at random each boot (checked instead to echo the guest's own).
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +27,7 @@ function readPcap(file: string): Uint8Array[] {
 }
 
 /** Boots `ping` on `machine` with a capture; resolves with its frames and the exit status. */
-async function capturePing(machine: "qemu" | "emulator", image: string, pcap: string): Promise<{ status: number | null; frames: Uint8Array[]; serial: string }> {
+async function capturePing(machine: "qemu" | "emulator", image: string, pcap: string): Promise<{ status: number | null; frames: Uint8Array[]; serial: string; stderr: string }> {
   // prettier-ignore
   const common = [
     "-machine", "q35", "-m", "512", "-nodefaults", "-display", "none", "-serial", "stdio", "-no-reboot",
@@ -36,13 +36,14 @@ async function capturePing(machine: "qemu" | "emulator", image: string, pcap: st
   ];
   const child = machine === "qemu"
     ? spawn("qemu-system-x86_64", ["-accel", "tcg", ...common], { cwd: repoRoot, stdio: ["ignore", "pipe", "ignore"] })
-    : spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "-accel", "kvm", ...common], { cwd: repoRoot, stdio: ["ignore", "pipe", "ignore"] });
-  let serial = "";
+    : spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "-accel", "kvm", "--stats", ...common], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  let serial = "", stderr = "";
   child.stdout!.on("data", (chunk) => (serial += chunk));
+  child.stderr?.on("data", (chunk) => (stderr += chunk));
   const killer = setTimeout(() => child.kill("SIGKILL"), 90_000);
   const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
   clearTimeout(killer);
-  return { status, frames: readPcap(pcap), serial };
+  return { status, frames: readPcap(pcap), serial, stderr };
 }
 
 /**
@@ -102,5 +103,9 @@ describe.runIf(hasQemu)("the NAT's packets in a capture of the same guest", () =
     // OFFER, ACK, the ARP reply, three echo replies
     expect(theirs.length).toBe(6);
     expect(natFrames(ours.frames)).toEqual(theirs);
+    // --stats (ours only) counts the same: six frames to the guest, none dropped
+    const counters = /^stats: netdev n0: (.*)$/m.exec(ours.stderr)?.[1] ?? "";
+    expect(counters, ours.stderr).toMatch(/(^|, )frames-to-guest 6(,|$)/);
+    expect(counters).not.toMatch(/drop\./);
   }, 240_000);
 });
