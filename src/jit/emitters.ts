@@ -615,7 +615,6 @@ const jcc: Emitter = (w) => {
   if (target === null) return false;
   const c = condition(w, ins.row.opcode & 0xf);
   const t = w.let(c);
-  w.flushFlags();
   const count = w.inBlock + 1;
   w.emit(`if(${t}){`);
   w.goto(target, count);
@@ -638,7 +637,6 @@ const jmp: Emitter = (w) => {
   if (method === M_J) {
     const target = relativeTarget(ins, w.gi.nextRip);
     if (target === null) return false;
-    w.flushFlags();
     w.goto(target, count);
     return true;
   }

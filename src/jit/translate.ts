@@ -30,8 +30,12 @@ export interface TranslatedUnit {
   readonly helpers: number;
 }
 
-/** Liveness of the flags after each instruction of `block` (0 dead, 1 faults only, 2 needed). */
-function flagLiveness(block: GuestBlock, mode: 64 | 32, helperOnly: boolean): Int8Array {
+/**
+ * Liveness of the flags after each instruction of `block` (0 dead, 1 faults only, 2 needed), and
+ * at its entry (`liveIn`: 0 when the block rewrites all of them before anything reads them or can
+ * fault or exit). The block's end counts as needed: any transfer may leave the unit.
+ */
+function flagLiveness(block: GuestBlock, mode: 64 | 32, helperOnly: boolean): { out: Int8Array; liveIn: number } {
   const out = new Int8Array(block.instructions.length);
   const probe = new UnitWriter(mode, false, new Map(), []);
   let live = 2; // at the block's end the next block may read them
@@ -51,7 +55,7 @@ function flagLiveness(block: GuestBlock, mode: 64 | 32, helperOnly: boolean): In
     else if (probe.didWriteAllFlags) live = probe.didFault ? 1 : 0;
     else live = Math.max(after, probe.didFault ? 1 : 0);
   }
-  return out;
+  return { out, liveIn: live };
 }
 
 export interface TranslateOptions {
@@ -65,7 +69,8 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
   const regionBlocks = new Map<number, number>();
   if (region) blocks.forEach((block, i) => regionBlocks.set(block.rip, i));
   const counts = blocks.map((block) => block.instructions.length);
-  const w = new UnitWriter(mode, !region, regionBlocks, counts);
+  const liveness = blocks.map((block) => flagLiveness(block, mode, options.helperOnly === true));
+  const w = new UnitWriter(mode, !region, regionBlocks, counts, Int8Array.from(liveness, (l) => l.liveIn));
   const instructions: Instruction[] = [];
   const rips: number[] = [];
   const before: number[] = [];
@@ -73,7 +78,7 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
   let templated = 0, helpers = 0;
 
   blocks.forEach((block, blockNumber) => {
-    const liveness = flagLiveness(block, mode, options.helperOnly === true);
+    const flagsOut = liveness[blockNumber].out;
     if (region) w.emit(`case ${blockNumber}:{`);
     w.pending = null;
     w.patches = [];
@@ -83,7 +88,7 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
       rips.push(gi.rip);
       before.push(k);
       lines.push(w.lines.length);
-      w.begin(gi, index, k, liveness[k]);
+      w.begin(gi, index, k, flagsOut[k]);
       w.emit(`// ${hex(gi.rip)}`);
       const emitter = options.helperOnly ? undefined : EMITTERS[gi.ins.mnemonic] ?? EMITTERS[gi.ins.row.mnemonics[0]];
       const isBranch = INSTRUCTION_KIND[gi.ins.row.id] === KIND_BRANCH;
@@ -109,10 +114,7 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
         w.emit(`}`);
       }
     });
-    if (!block.endsWithBranch) {
-      w.flushFlags();
-      w.goto(block.endRip, block.instructions.length);
-    }
+    if (!block.endsWithBranch) w.goto(block.endRip, block.instructions.length);
     if (region) w.emit(`}`);
   });
 

@@ -64,6 +64,8 @@ export class UnitWriter {
     private readonly regionBlocks: Map<number, number>,
     /** instruction counts by region block number */
     private readonly blockCounts: number[],
+    /** by region block number: whether the flags may be needed at its entry (flagLiveness's liveIn) */
+    private readonly blockFlagsLiveIn: Int8Array = new Int8Array(blockCounts.length).fill(2),
   ) {}
 
   emit(code: string): void {
@@ -553,12 +555,22 @@ export class UnitWriter {
     this.emit(`${this.writeBackHere()}cpu.retired+=n+${count};cpu.rip=${ripExpr};return ${index};`);
   }
 
-  /** Continues at a static target: inside the region when it is a region block and the budget allows, else exits. */
+  /**
+   * Continues at a static target: inside the region when it is a region block and the budget
+   * allows, else exits. The pending flags record is written only on the paths that need it: the
+   * exit, and a region block that may need the flags before it rewrites them all (a loop whose
+   * body starts with a compare or an add does not store the record on its back edge). Ends the
+   * block's use of the pending producer, as a transfer is the last thing a block does.
+   */
   goto(target: number, count: number): void {
+    this.didReadFlags = true;
+    const store = this.pendingStore();
     const block = this.regionBlocks.get(target);
     if (block !== undefined) {
-      this.emit(`if(n+${count + this.blockCounts[block]}<=budget){n+=${count};b=${block};continue;}`);
+      const keep = this.blockFlagsLiveIn[block] !== 0 ? store : "";
+      this.emit(`if(n+${count + this.blockCounts[block]}<=budget){${keep}n+=${count};b=${block};continue;}`);
     }
+    if (store !== "") this.emit(store);
     this.exit(String(target), target, count);
   }
 }

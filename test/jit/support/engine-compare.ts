@@ -3,7 +3,8 @@
 // in the code the JIT compiled (unless the engine sends every instruction through the shared
 // semantics).
 import { expect, it } from "vitest";
-import { type AssembledGuest, ENGINES, guestMachine } from "./asm-guest.js";
+import type { PcMachine } from "../../../src/machine/pc.js";
+import { type AssembledGuest, ENGINES, type EngineConfig, guestMachine } from "./asm-guest.js";
 
 export interface TableRun {
   out: Uint8Array;
@@ -12,8 +13,9 @@ export interface TableRun {
   sources: string;
 }
 
-export function runTable(guest: AssembledGuest, engine: number, out: number, bytes: number): TableRun {
+export function runTable(guest: AssembledGuest, engine: number, out: number, bytes: number, setup?: (machine: PcMachine) => void): TableRun {
   const { machine, units } = guestMachine(guest, ENGINES[engine]);
+  setup?.(machine);
   const stop = machine.runSync({ maxInstructions: 5_000_000 });
   return {
     out: machine.memory.ram.slice(out, out + bytes),
@@ -25,18 +27,20 @@ export function runTable(guest: AssembledGuest, engine: number, out: number, byt
 /**
  * Defines the tests (inside a describe): the interpreter runs `guest` to its exit, and every other
  * engine leaves the same `bytes` at `out`, with each of `templates` found in its compiled code.
- * `record` names the case a byte offset belongs to, for the failure message.
+ * `record` names the case a byte offset belongs to, for the failure message; `setup` prepares each
+ * machine before it runs (data, IDT gates).
  */
-export function itMatchesTheInterpreter(guest: AssembledGuest, out: number, bytes: number, what: string, templates: RegExp[], record: (offset: number) => string): void {
-  const reference = runTable(guest, 0, out, bytes);
+export function itMatchesTheInterpreter(guest: AssembledGuest, out: number, bytes: number, what: string, templates: RegExp[] | ((engine: EngineConfig) => RegExp[]), record: (offset: number) => string, setup?: (machine: PcMachine) => void): void {
+  const reference = runTable(guest, 0, out, bytes, setup);
   it("the interpreter runs the guest to its end", () => {
     expect(reference.stop).toBe("exit 1");
   });
   for (let e = 1; e < ENGINES.length; e++) {
     it(`${ENGINES[e].name}: ${what} as under the interpreter`, () => {
-      const result = runTable(guest, e, out, bytes);
+      const result = runTable(guest, e, out, bytes, setup);
       expect(result.stop).toBe("exit 1");
-      if (!ENGINES[e].jit?.helperOnly) for (const template of templates) expect(result.sources, "the template is in the compiled code").toMatch(template);
+      const expected = typeof templates === "function" ? templates(ENGINES[e]) : templates;
+      if (!ENGINES[e].jit?.helperOnly) for (const template of expected) expect(result.sources, "the template is in the compiled code").toMatch(template);
       const firstDifference = result.out.findIndex((byte, k) => byte !== reference.out[k]);
       expect(firstDifference, firstDifference < 0 ? "" : record(firstDifference)).toBe(-1);
     });
