@@ -38,6 +38,7 @@ export interface BootOptions {
   stats?: boolean;
   rtcBase?: string;
   jitDump?: string;
+  jitSourceMaps?: boolean;
   jitThreshold?: string;
   // QEMU's options (src/cli/qemu-options.ts)
   machine?: string;
@@ -82,6 +83,7 @@ export function registerBootAction(program: Command, io: BootIo, setExitCode: (c
     .option("--rtc-base <when>", `RTC time at boot: utc (the host clock; the default with --clock realtime) or an ISO date such as 2024-01-01T00:00:00Z (default with --clock virtual: ${VIRTUAL_RTC_BASE})`)
     .option("--stats", "print guest instructions, wall time and MIPS (and the JIT's statistics, and each user-mode netdev's counters) on stderr at exit")
     .option("--jit-dump <dir>", "write every compiled unit's JavaScript and source map to <dir> (for Chrome DevTools or node --enable-source-maps)")
+    .option("--jit-source-maps", "give every compiled unit an inline source map to the guest disassembly, so stack traces, profiles and DevTools show guest instructions (on with --jit-dump or X64EMU_DEBUG=1; off by default: it slows compilation)")
     .option("--jit-threshold <n>", "executions of a guest entry point before the JIT compiles it (default 16)")
     .option("--netdev <spec>", "a network backend, as QEMU: user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]", collect)
     .option("--device <spec>", "a device, as QEMU: virtio-net-pci,netdev=ID[,mac=52:54:00:12:34:56], or isa-debug-exit,iobase=0xf4,iosize=0x04 (always present)", collect)
@@ -134,7 +136,11 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
   const timeoutSeconds = options.timeout !== undefined ? parseTimeout(options.timeout) : undefined;
   const rtcBase = parseRtcBase(options.rtcBase ?? (options.clock === "virtual" ? VIRTUAL_RTC_BASE : "utc"));
 
-  const jitOptions = { threshold: options.jitThreshold !== undefined ? parseJitThreshold(options.jitThreshold) : undefined, onCompile: options.jitDump !== undefined ? jitDumper(options.jitDump) : undefined };
+  const jitOptions = {
+    threshold: options.jitThreshold !== undefined ? parseJitThreshold(options.jitThreshold) : undefined,
+    onCompile: options.jitDump !== undefined ? jitDumper(options.jitDump) : undefined,
+    sourceMaps: options.jitSourceMaps === true || options.jitDump !== undefined || process.env.X64EMU_DEBUG === "1",
+  };
 
   const path = image ?? DEFAULT_IMAGE;
   let bytes: Uint8Array;

@@ -18,8 +18,8 @@ import { CodeCache, Unit, type UnitFunction } from "./code-cache.js";
 import { decodeBlock, discoverRegion, type GuestBlock } from "./discover.js";
 import { INSTRUCTION_KIND, KIND_STRAIGHT } from "./instruction-kinds.js";
 import { translateUnit, type TranslateOptions } from "./translate.js";
-import { finishSource } from "./source-map.js";
-import { FAST_STRING_DONE, FAST_STRING_UNFINISHED, fastStringKind, runFastString } from "./string-fast.js";
+import { finishSource, unmappedSource } from "./source-map.js";
+import { interpreterStringFastPath } from "./string-fast.js";
 import { JitDivergence, WriteLog, describeWrites, differences, divergenceReport, emptySnapshot, memoryDifferences, restore, snapshotInto, type JitWrites } from "./lockstep.js";
 import { TLB_SIZE } from "../machine/tlb.js";
 
@@ -34,6 +34,11 @@ export interface JitOptions {
   onCompile?: (unit: Unit) => void;
   /** --accel check: run every unit in lockstep with the interpreter and stop at the first divergence */
   check?: boolean;
+  /**
+   * give every unit an inline source map to the guest disassembly (--jit-source-maps, --jit-dump,
+   * X64EMU_DEBUG=1); off by default, as the map costs about a fifth of the compile time
+   */
+  sourceMaps?: boolean;
 }
 
 export const DEFAULT_THRESHOLD = 16;
@@ -75,6 +80,7 @@ export class JitEngine {
   private readonly helpers: Record<string, unknown>;
   readonly threshold: number;
   private readonly regions: boolean;
+  private readonly sourceMaps: boolean;
   private readonly translateOptions: TranslateOptions;
   private readonly onCompile: ((unit: Unit) => void) | undefined;
   private unitCounter = 0;
@@ -105,6 +111,7 @@ export class JitEngine {
   constructor(readonly cpu: Cpu, readonly interpreter: Interpreter, options: JitOptions = {}) {
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
     this.regions = options.regions ?? true;
+    this.sourceMaps = options.sourceMaps ?? false;
     this.translateOptions = { helperOnly: options.helperOnly };
     this.onCompile = options.onCompile;
     const memory = cpu.memory;
@@ -115,6 +122,9 @@ export class JitEngine {
     };
     this.helpers = makeHelpers(cpu);
     this.writeLog = options.check ? new WriteLog(memory) : null;
+    // REP MOVS/STOS straight on RAM, in units and in the code still too cold to compile; check
+    // mode compares against the interpreter's own element loop
+    if (!options.check) interpreter.stringFastPath = interpreterStringFastPath;
   }
 
   /** Forgets every compiled unit. */
@@ -325,7 +335,7 @@ export class JitEngine {
       const blocks = this.regions ? discoverRegion(entry, decode) : [entry];
       const translated = translateUnit(blocks, mode, this.translateOptions);
       const name = `unit_${(this.unitCounter++).toString(36)}_${hexName(rip)}`;
-      const { source, map } = finishSource(name, translated);
+      const { source, map } = this.sourceMaps ? finishSource(name, translated) : { source: unmappedSource(name, translated.body), map: "" };
       let factory: (env: unknown) => UnitFunction;
       try {
         factory = new Function("E", source) as (env: unknown) => UnitFunction;
@@ -339,15 +349,8 @@ export class JitEngine {
       }
       const interpreter = this.interpreter;
       const instructions = translated.instructions, rips = translated.rips;
-      const fastStrings = instructions.map(fastStringKind);
       const exec = (index: number): CpuException | null => {
         cpu.rip = rips[index];
-        const fast = fastStrings[index];
-        if (fast !== 0) {
-          const progress = runFastString(cpu, instructions[index], fast);
-          if (progress === FAST_STRING_DONE) return null;
-          if (progress === FAST_STRING_UNFINISHED) return REP_UNFINISHED;
-        }
         const fault = interpreter.executeInstruction(instructions[index]);
         // the unit counts its instructions itself
         if (fault === null) cpu.retired--;

@@ -2,29 +2,55 @@
 // for compiled code. Each chunk is one run of whole elements that lies in one page of the source
 // and one of the destination, both reachable through the TLB's fast tags (RAM, access allowed, not
 // a code page). The registers advance per chunk exactly as the element-by-element loop leaves them,
-// and whatever the fast path cannot take (a TLB miss, an element straddling pages, overlapping
-// copies, DF=1, segment bases, 32-bit addresses) is left to the interpreter's semantics, which go on
-// from the registers as they stand: the instruction is restartable at every element. It stops at
+// and whatever the fast path cannot take (a page that is not plain RAM or not accessible, an element
+// straddling pages, overlapping copies, DF=1, segment bases, 32-bit addresses) is left to the
+// interpreter's semantics, which go on from the registers as they stand: the instruction is
+// restartable at every element. A page merely missing from the TLB (the first memset over a fresh
+// allocation touches every page for the first time) is walked here, source before destination as
+// the element loop accesses them, so a walk sets the same accessed/dirty bits the loop would; a
+// walk that faults leaves the element to the interpreter, which raises the fault itself. It stops at
 // the same points as the interpreter's loop (src/machine/interp/semantics/string.ts): after the
 // element that brings the count to a nonzero multiple of 65536.
 import { P_REP, P_REPNE, type Instruction } from "../decoder/decode.js";
 import { DF } from "../decoder/flags.js";
+import { OPCODE_TABLE, type OpcodeRow } from "../decoder/opcode-rows.js";
 import { M_X, M_Y } from "../decoder/operand-spec.js";
 import type { Cpu } from "../machine/cpu.js";
+import { ACCESS_READ, ACCESS_WRITE, type Access, type Mmu } from "../machine/paging.js";
 import { REP_CHUNK_MASK } from "../machine/interp/semantics/string.js";
 
 const TWO_32 = 4294967296;
 
-/** MOVS (1) or STOS (2) with REP, or 0. */
-export function fastStringKind(ins: Instruction): number {
-  if ((ins.prefixes & (P_REP | P_REPNE)) === 0 || ins.addrSize !== 8 || ins.mode !== 64) return 0;
-  const mnemonic = ins.row.mnemonics[0];
-  const operands = ins.row.operands;
-  if (mnemonic.startsWith("movs") && operands[0]?.method === M_Y && operands[1]?.method === M_X) {
-    return ins.segment < 4 ? 1 : 0; // 64-bit mode ignores ES/CS/SS/DS overrides; FS/GS sources take the slow path
-  }
+/** The string instruction a row is: MOVS (1), STOS (2) or neither (0; SSE's movsd is not MOVS). */
+function rowStringKind(row: OpcodeRow): number {
+  const mnemonic = row.mnemonics[0];
+  const operands = row.operands;
+  if (mnemonic.startsWith("movs") && operands[0]?.method === M_Y && operands[1]?.method === M_X) return 1;
   if (mnemonic.startsWith("stos") && operands[0]?.method === M_Y) return 2;
   return 0;
+}
+
+/** STRING_ROW_KIND[row.id]: rowStringKind of every row, so the interpreter's check costs one load. */
+const STRING_ROW_KIND: Uint8Array = Uint8Array.from(OPCODE_TABLE, rowStringKind);
+
+/** MOVS (1) or STOS (2) with REP, or 0. */
+export function fastStringKind(ins: Instruction): number {
+  const kind = STRING_ROW_KIND[ins.row.id];
+  if (kind === 0 || (ins.prefixes & (P_REP | P_REPNE)) === 0 || ins.addrSize !== 8 || ins.mode !== 64) return 0;
+  // 64-bit mode ignores ES/CS/SS/DS overrides; FS/GS sources take the slow path
+  return kind === 1 && ins.segment >= 4 ? 0 : kind;
+}
+
+/**
+ * The same fast path for the interpreter's REP MOVS/STOS while the JIT drives it (code run fewer
+ * times than the JIT's threshold, such as one memset over a whole fresh heap): runs what it can
+ * and reports whether it stopped at a chunk boundary (the instruction must then end there);
+ * otherwise the element loop goes on from the registers as they stand (a zero count retires).
+ */
+export function interpreterStringFastPath(cpu: Cpu, ins: Instruction): boolean {
+  if (STRING_ROW_KIND[ins.row.id] === 0) return false;
+  const kind = fastStringKind(ins);
+  return kind !== 0 && runFastString(cpu, ins, kind) === FAST_STRING_UNFINISHED;
 }
 
 /** The element size of a string instruction. */
@@ -42,6 +68,21 @@ function advance(cpu: Cpu, reg: number, by: number): void {
   const sum = (cpu.regs[2 * reg] >>> 0) + by;
   cpu.regs[2 * reg] = sum | 0;
   cpu.regs[2 * reg + 1] = (cpu.regs[2 * reg + 1] + Math.floor(sum / TWO_32)) | 0;
+}
+
+/**
+ * Whether the page of `linear` has a fast tag for `access` (reads: readTag, writes: writeTag),
+ * walking the page tables once on a miss. A walk that faults installs nothing and reports false.
+ */
+function fastPage(mmu: Mmu, linear: number, pageBase: number, index: number, access: Access): boolean {
+  const tags = access === ACCESS_WRITE ? mmu.writeTag : mmu.readTag;
+  if (tags[index] === pageBase) return true;
+  try {
+    mmu.translate(linear, access);
+  } catch {
+    return false;
+  }
+  return tags[index] === pageBase;
 }
 
 /** runFastString's results: the rest is the interpreter's; the count reached zero; a chunk boundary stopped it. */
@@ -66,17 +107,19 @@ export function runFastString(cpu: Cpu, ins: Instruction, kind: number): number 
     if (Number.isNaN(destination)) return FAST_STRING_PARTIAL;
     const dOffset = destination % 4096 < 0 ? destination % 4096 + 4096 : destination % 4096;
     const dIndex = (destination >>> 12) & 4095;
-    if (mmu.writeTag[dIndex] !== destination - dOffset) return FAST_STRING_PARTIAL;
     // not past the count, nor past the next chunk boundary below it
     let elements = Math.min(Math.floor((4096 - dOffset) / size), (countLo & REP_CHUNK_MASK) || REP_CHUNK_MASK + 1);
     if (countHi === 0 && countLo < elements) elements = countLo;
-    const dPhysical = mmu.fastBase[dIndex] + dOffset;
     if (kind === 1) {
       const source = address(cpu, 6);
       if (Number.isNaN(source)) return FAST_STRING_PARTIAL;
       const sOffset = source % 4096 < 0 ? source % 4096 + 4096 : source % 4096;
       const sIndex = (source >>> 12) & 4095;
+      if (!fastPage(mmu, source, source - sOffset, sIndex, ACCESS_READ)) return FAST_STRING_PARTIAL;
+      if (!fastPage(mmu, destination, destination - dOffset, dIndex, ACCESS_WRITE)) return FAST_STRING_PARTIAL;
+      // the destination's walk may have evicted the source (same TLB slot)
       if (mmu.readTag[sIndex] !== source - sOffset) return FAST_STRING_PARTIAL;
+      const dPhysical = mmu.fastBase[dIndex] + dOffset;
       elements = Math.min(elements, Math.floor((4096 - sOffset) / size));
       if (elements === 0) return FAST_STRING_PARTIAL;
       const sPhysical = mmu.fastBase[sIndex] + sOffset;
@@ -87,6 +130,8 @@ export function runFastString(cpu: Cpu, ins: Instruction, kind: number): number 
       advance(cpu, 6, bytes);
     } else {
       if (elements === 0) return FAST_STRING_PARTIAL;
+      if (!fastPage(mmu, destination, destination - dOffset, dIndex, ACCESS_WRITE)) return FAST_STRING_PARTIAL;
+      const dPhysical = mmu.fastBase[dIndex] + dOffset;
       const bytes = elements * size;
       if (size === 1) ram.fill(cpu.regs[0] & 0xff, dPhysical, dPhysical + bytes);
       else {

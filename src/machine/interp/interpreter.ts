@@ -73,6 +73,12 @@ export class Interpreter {
    * ends its batch there, so devices, interrupts, the timeout and the host get a turn.
    */
   onRepUnfinished: () => void = () => {};
+  /**
+   * Set by the JIT engine (never in check mode, whose interpreter is the reference): a fast path
+   * tried before the semantics of every instruction; true means it stopped the instruction at a
+   * REP chunk boundary. It changes no outcome, only speed (src/jit/string-fast.ts).
+   */
+  stringFastPath: ((cpu: Cpu, ins: Instruction) => boolean) | null = null;
   /** length of the last instruction executed (the JIT's cold path follows straight-line code with it) */
   lastLength = 0;
   /** row id of the last instruction executed */
@@ -188,6 +194,7 @@ export class Interpreter {
           break;
         }
       }
+      if (this.stringFastPath !== null && this.stringFastPath(cpu, ins)) throw REP_UNFINISHED;
       semantic(cpu, ins);
       cpu.rip = cpu.nextRip;
       cpu.retired++;
