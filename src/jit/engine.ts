@@ -48,6 +48,13 @@ const JUMP_CACHE_MASK = JUMP_CACHE_SIZE - 1;
 /** What the batch loop reads: the retired-instruction count at which the current batch ends. */
 export interface BatchLimit {
   batchEnd: number;
+  /**
+   * Instructions compiled code may run past batchEnd to finish the block it is in (0: stop exactly
+   * there). With the realtime clock a batch end is only a point to look at devices and the host,
+   * so a unit may overrun it by up to one block instead of leaving the batch's last instructions
+   * to the interpreter; the virtual clock (and an instruction limit) needs the exact end.
+   */
+  batchSlack: number;
 }
 
 export interface JitStats {
@@ -190,14 +197,15 @@ export class JitEngine {
           previous.links[exit] = unit;
         }
       }
-      if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd - cpu.retired) {
+      if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd + limit.batchSlack - cpu.retired) {
         this.interpretStraight(limit);
         previous = null;
         continue;
       }
       const before = cpu.retired;
       state.current = unit;
-      exit = this.writeLog !== null ? this.runChecked(unit, limit.batchEnd - before) : unit.fn(limit.batchEnd - before);
+      const budget = limit.batchEnd + limit.batchSlack - before;
+      exit = this.writeLog !== null ? this.runChecked(unit, budget) : unit.fn(budget);
       state.current = null;
       this.jitInstructions += cpu.retired - before;
       if (exit < 0) {

@@ -228,19 +228,19 @@ export function runJitUserMode(options: UserModeOptions, config: JitRunConfig): 
   const max = options.maxInstructions;
   const jitBefore = engine.jitInstructions;
   if (config.mode === "blocks") {
-    engine.run({ batchEnd: max }, 4 * max + 16);
+    engine.run({ batchEnd: max, batchSlack: 0 }, 4 * max + 16);
   } else if (config.mode === "slices") {
     // batches of 1-8 instructions: units that would overrun a batch are interpreted instead, and
     // regions leave at their budget checks
     let x = Number(BigInt.asUintN(32, state.gpr[0] ^ state.gpr[3])) | 1;
     for (let guard = 4 * max + 16; cpu.cpl === 3 && !cpu.halted && cpu.retired < max && guard > 0; guard--) {
       x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-      engine.run({ batchEnd: Math.min(max, cpu.retired + 1 + ((x >>> 0) % 8)) }, 4 * max + 16);
+      engine.run({ batchEnd: Math.min(max, cpu.retired + 1 + ((x >>> 0) % 8)), batchSlack: 0 }, 4 * max + 16);
     }
   } else {
     for (let guard = 4 * max + 16; cpu.cpl === 3 && !cpu.halted && cpu.retired < max && guard > 0; guard--) {
       machine.ensureSingleInstructionUnit();
-      engine.run({ batchEnd: cpu.retired + 1 }, 1);
+      engine.run({ batchEnd: cpu.retired + 1, batchSlack: 0 }, 1);
     }
   }
 

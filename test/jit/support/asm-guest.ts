@@ -86,13 +86,13 @@ export interface GuestMachine {
   units: Unit[];
 }
 
-/** A PcMachine (16 MiB, virtual clock) holding `guest` at ORIGIN, ready to run from its first instruction. */
-export function guestMachine(guest: AssembledGuest, engine: EngineConfig): GuestMachine {
+/** A PcMachine (16 MiB, virtual clock unless told) holding `guest` at ORIGIN, ready to run from its first instruction. */
+export function guestMachine(guest: AssembledGuest, engine: EngineConfig, clock: "virtual" | "realtime" = "virtual"): GuestMachine {
   const units: Unit[] = [];
   const userCompile = engine.jit?.onCompile;
   const machine = new PcMachine({
     memoryMiB: 16,
-    clock: "virtual",
+    clock,
     rtcBase: new Date("2024-01-01T00:00:00Z"),
     accel: engine.accel,
     jit: engine.accel === "interp" ? undefined : { ...engine.jit, onCompile: (unit) => { units.push(unit); userCompile?.(unit); } },
