@@ -1,24 +1,24 @@
 // Boot-to-exit time of a multiboot image on our emulator and on qemu-system-x86_64 -accel tcg, side by
 // side in one run: each engine boots the image N times as a child process (process start, boot,
 // guest run, exit), medians and their ratio are reported, with our guest instruction count and MIPS
-// (from --stats). Compare ratios, not absolute seconds: machines are noisy.
+// (from --stats). Ours starts as users start it, through the built entry point dist/x64emu.mjs
+// (rebuilt first). Compare ratios, not absolute seconds: machines are noisy.
 //
 // Run: npm run bench:boot
 //   BOOT_BENCH_IMAGE   image (default build/kernel.elf with "selftest", else the probe test kernel)
 //   BOOT_BENCH_APPEND  kernel command line (default "selftest" for build/kernel.elf)
 //   BOOT_BENCH_RUNS    runs per engine (default 5)
-//   BOOT_BENCH_ACCEL   our --accel (default interp)
+//   BOOT_BENCH_ACCEL   our --accel (default jit)
 //   BOOT_BENCH_CLOCK   our --clock (default realtime)
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { guestKernels, qemuAvailable } from "../test/machine/support/guest-kernels.js";
+import { builtCli } from "./support/built-cli.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const tsxLoader = createRequire(import.meta.url).resolve("tsx");
 const defaultImage = join(repoRoot, "build/kernel.elf");
 
 let image = process.env.BOOT_BENCH_IMAGE;
@@ -34,7 +34,8 @@ if (image === undefined) {
 }
 append ??= "";
 const runs = Number(process.env.BOOT_BENCH_RUNS ?? 5);
-const accel = process.env.BOOT_BENCH_ACCEL ?? "interp";
+const accel = process.env.BOOT_BENCH_ACCEL ?? "jit";
+const [cliCommand, cliArgs] = builtCli();
 const clock = process.env.BOOT_BENCH_CLOCK ?? "realtime";
 
 interface Sample {
@@ -51,7 +52,7 @@ function timed(command: string, args: string[]): Sample & { stderr: string } {
 }
 
 function ours(): Sample {
-  const sample = timed(process.execPath, ["--import", tsxLoader, join(repoRoot, "src/cli.ts"), image!, "--append", append!, "--accel", accel, "--clock", clock, "--stats"]);
+  const sample = timed(cliCommand, [...cliArgs, image!, "--append", append!, "--accel", accel, "--clock", clock, "--stats"]);
   const stats = /stats: (\d+) guest instructions in ([0-9.]+) s/.exec(sample.stderr);
   return { ...sample, instructions: stats ? Number(stats[1]) : undefined, guestSeconds: stats ? Number(stats[2]) : undefined };
 }
