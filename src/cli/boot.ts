@@ -84,7 +84,7 @@ export function registerBootAction(program: Command, io: BootIo, setExitCode: (c
     .option("--stats", "print guest instructions, wall time and MIPS (and the JIT's statistics, and each user-mode netdev's counters) on stderr at exit")
     .option("--jit-dump <dir>", "write every compiled unit's JavaScript and source map to <dir> (for Chrome DevTools or node --enable-source-maps)")
     .option("--jit-source-maps", "give every compiled unit an inline source map to the guest disassembly, so stack traces, profiles and DevTools show guest instructions (on with --jit-dump or X64EMU_DEBUG=1; off by default: it slows compilation)")
-    .option("--jit-threshold <n>", "executions of a guest entry point before the JIT compiles it (default 16)")
+    .option("--jit-threshold <n>", "executions of a guest entry point before the JIT compiles it (default 256)")
     .option("--netdev <spec>", "a network backend, as QEMU: user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]", collect)
     .option("--device <spec>", "a device, as QEMU: virtio-net-pci,netdev=ID[,mac=52:54:00:12:34:56], or isa-debug-exit,iobase=0xf4,iosize=0x04 (always present)", collect)
     .option("--nic <spec>", "a NIC and its backend in one, as QEMU: user[,model=virtio-net-pci][,hostfwd=...][,mac=...]", collect)

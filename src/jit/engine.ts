@@ -41,7 +41,14 @@ export interface JitOptions {
   sourceMaps?: boolean;
 }
 
-export const DEFAULT_THRESHOLD = 16;
+/**
+ * Executions of an entry point before it is compiled. Translating a unit (~0.3 ms) and V8's first
+ * runs of it cost as much as interpreting a few thousand instructions, so code run fewer than a few
+ * hundred times is cheaper left to the interpreter: measured on this machine (bench:boot, the short
+ * store bench), 256 took selftest from 1.31 s to 1.08 s and the 20-commit bench from 1.63 s to about
+ * 1.45 s, and left a 100-commit run where it was (docs/jit.md, "Tiering").
+ */
+export const DEFAULT_THRESHOLD = 256;
 const JUMP_CACHE_SIZE = 4096;
 const JUMP_CACHE_MASK = JUMP_CACHE_SIZE - 1;
 

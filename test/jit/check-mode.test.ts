@@ -51,7 +51,7 @@ function bootToWorkload(append: string): { machine: PcMachine; output: () => str
 
 /** Replaces the machine's JIT with a fresh one in check mode (what --accel check builds). */
 function attachCheckEngine(machine: PcMachine): JitEngine {
-  const engine = new JitEngine(machine.cpu, machine.interpreter, { check: true });
+  const engine = new JitEngine(machine.cpu, machine.interpreter, { check: true, threshold: 16 });
   (machine as unknown as { jit: JitEngine | null }).jit = engine;
   return engine;
 }
@@ -126,7 +126,8 @@ describe("--accel check catches a compiled unit that disagrees with the interpre
 
 describe.runIf(canBuildGuest)("--accel check finds no divergence over the guest", () => {
   it("the boot from reset into the TSC calibration loop (1 M instructions)", () => {
-    const run = runGuest("selftest", { accel: "check" }, 1_000_000);
+    // the threshold of earlier defaults: many units, each checked
+    const run = runGuest("selftest", { accel: "check", jit: { threshold: 16 } }, 1_000_000);
     expect(describeStop(run.stop)).toBe("instruction-limit");
     const stats = run.machine.jit!.stats();
     expect(stats.unitsCompiled).toBeGreaterThan(50);

@@ -19,7 +19,8 @@ describe.runIf(canBuildGuest)("JIT command-line options", () => {
 
   beforeAll(async () => {
     dumpDir = join(mkdtempSync(join(tmpdir(), "x64emu-jit-dump-")), "units");
-    run = await runInProcess([guestImage(), "--accel", "jit", "--clock", "virtual", "--append", SMALL_BENCH, "--stats", "--jit-dump", dumpDir]);
+    // a low threshold: many units to dump
+    run = await runInProcess([guestImage(), "--accel", "jit", "--jit-threshold", "16", "--clock", "virtual", "--append", SMALL_BENCH, "--stats", "--jit-dump", dumpDir]);
     files = readdirSync(dumpDir).sort();
   }, 120_000);
 
