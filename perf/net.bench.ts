@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { builtCli } from "./support/built-cli.js";
 
 let seconds = 5;
 let concurrencies = [1, 8, 32, 64];
@@ -53,6 +54,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+// this emulator as users start it: the built entry point, rebuilt from the sources
+const [cliCommand, cliArgs] = builtCli();
+
 /** Boots `append` on `machine` with one command line, the program name aside. */
 function boot(machine: string, append: string, hostfwd: string): { child: ChildProcess; serial: () => string; exited: Promise<number | null> } {
   const netdev = `user,id=n0${hostfwd}`;
@@ -63,7 +67,7 @@ function boot(machine: string, append: string, hostfwd: string): { child: ChildP
   ];
   const child = machine === "qemu"
     ? spawn("qemu-system-x86_64", ["-accel", "tcg", ...common], { stdio: ["ignore", "pipe", "inherit"] })
-    : spawn(process.execPath, ["--import", "tsx", join(root, "src/cli.ts"), "-accel", "kvm", ...common], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    : spawn(cliCommand, [...cliArgs, "-accel", "kvm", ...common], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
   let text = "";
   child.stdout!.on("data", (chunk) => (text += chunk));
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve));

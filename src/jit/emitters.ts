@@ -496,6 +496,31 @@ function multiplyAccumulator(signed: boolean): Emitter {
 
 const imulOneOperand = multiplyAccumulator(true);
 
+/**
+ * DIV and IDIV, 32 and 64 bits: rAX, rDX = rDX:rAX / operand, through the helper that runs the
+ * interpreter's divideWide. A fault point (#DE, and the memory operand); the flags, undefined
+ * afterwards, are left as they are (the pending producer stays pending), as the interpreter leaves them.
+ */
+function divideAccumulator(signed: boolean): Emitter {
+  return (w) => {
+    const ins = w.ins;
+    if (ins.row.operands.length !== 1 || !plainOperands(w)) return false;
+    const size = w.operandSize(0);
+    if (size !== 4 && size !== 8) return false;
+    w.mayFault();
+    const m = loadMemory(w, 0, false);
+    const b = w.read(0, m);
+    const wide = size === 8;
+    const quotientLo = w.let(`H.divide(${signed ? 1 : 0},${size},${w.lo(0)},${wide ? w.hi(0) : "0"},${w.lo(2)},${wide ? w.hi(2) : "0"},${b.lo},${wide ? b.hi : "0"})`);
+    const quotientHi = wide ? w.let("H.hi") : "0";
+    const remainderLo = w.let("H.rdxLo");
+    const remainderHi = wide ? w.let("H.rdxHi") : "0";
+    w.writeReg(0, size, false, { lo: quotientLo, hi: quotientHi });
+    w.writeReg(2, size, false, { lo: remainderLo, hi: remainderHi });
+    return true;
+  };
+}
+
 /** IMUL with two or three operands (16/32-bit; 64-bit only when nobody reads its flags). */
 const imul: Emitter = (w) => {
   const ins = w.ins;
@@ -810,6 +835,7 @@ export const EMITTERS: Record<string, Emitter> = {
   add: binary(ADD), or: binary(OR), adc: binary(ADC), sbb: binary(SBB), and: binary(AND),
   sub: binary(SUB), xor: binary(XOR), cmp: binary(CMP), test: binary(TEST),
   inc: incDec(true), dec: incDec(false), neg, not, imul, mul: multiplyAccumulator(false),
+  div: divideAccumulator(false), idiv: divideAccumulator(true),
   cbw: signExtendAccumulator, cwde: signExtendAccumulator, cdqe: signExtendAccumulator,
   cwd: signToDx, cdq: signToDx, cqo: signToDx,
   shl: shift(SHL), sal: shift(SHL), shr: shift(SHR), sar: shift(SAR), rol: shift(ROL), ror: shift(ROR),

@@ -11,7 +11,7 @@ import { sseCheck } from "../machine/interp/semantics/sse.js";
 import { shiftDouble } from "../machine/interp/semantics/shift.js";
 import { deliverException } from "../machine/interrupts.js";
 import { PARITY } from "../machine/lazy-flags.js";
-import { multiplySigned128, multiplyWide } from "../machine/interp/semantics/arithmetic.js";
+import { divideWide, multiplySigned128, multiplyWide } from "../machine/interp/semantics/arithmetic.js";
 import type { Interpreter } from "../machine/interp/interpreter.js";
 import { probeWrite } from "../machine/interp/operand-access.js";
 import { CodeCache, Unit, type UnitFunction } from "./code-cache.js";
@@ -480,6 +480,17 @@ function makeHelpers(cpu: Cpu): Record<string, unknown> {
      */
     multiplyAccumulator(signed: number, size: number, aLo: number, aHi: number, bLo: number, bHi: number): number {
       helpers.flags = multiplyWide(signed !== 0, size, aLo, aHi, bLo, bHi, wideProduct);
+      helpers.hi = wideProduct[1];
+      helpers.rdxLo = wideProduct[2];
+      helpers.rdxHi = wideProduct[3];
+      return wideProduct[0];
+    },
+    /**
+     * DIV/IDIV (32/64-bit) by the interpreter's divideWide: returns the quotient's low half; its high
+     * half in helpers.hi, the remainder's in rdxLo/rdxHi. Throws #DE as the instruction does.
+     */
+    divide(signed: number, size: number, aLo: number, aHi: number, dLo: number, dHi: number, bLo: number, bHi: number): number {
+      divideWide(signed !== 0, size, aLo, aHi, dLo, dHi, bLo, bHi, wideProduct);
       helpers.hi = wideProduct[1];
       helpers.rdxLo = wideProduct[2];
       helpers.rdxHi = wideProduct[3];

@@ -284,22 +284,94 @@ export function signExtend(value: number, size: number): number {
   }
 }
 
+/** Operands up to this magnitude divide as numbers: the truncated float quotient is then exact. */
+const NUMBER_DIVIDE_LIMIT = 2 ** 52;
+
+/**
+ * DIV/IDIV of 32 or 64 bits: rDX:rAX / b. Fills `out` with the quotient's low and high words, then
+ * the remainder's (the high words are 0 for 32 bits); throws #DE for a zero divisor or a quotient
+ * that does not fit. The flags are undefined afterwards and left unchanged. The interpreter and the
+ * JIT's template both compute it here: plain numbers when both operands fit in 53 bits (gcc's
+ * `xor edx, edx; div` and `cqo; idiv` of small values), BigInt otherwise.
+ */
+export function divideWide(signed: boolean, size: number, aLo: number, aHi: number, dLo: number, dHi: number, bLo: number, bHi: number, out: Int32Array): void {
+  const wide = size === 8;
+  // the dividend's upper half (rDX) is zero or, for IDIV, the sign extension of its lower half
+  const upperZero = wide ? dLo === 0 && dHi === 0 : dLo === 0;
+  const upperOnes = wide ? dLo === -1 && dHi === -1 : dLo === -1;
+  const lowerNegative = wide ? aHi < 0 : aLo < 0;
+  if (upperZero && !(signed && lowerNegative) || signed && upperOnes && lowerNegative) {
+    // the dividend is rAX alone (sign-extended): as a number when it and the divisor fit in 53 bits
+    const dividend = wide ? (signed ? aHi : aHi >>> 0) * TWO_32 + (aLo >>> 0) : signed ? aLo | 0 : aLo >>> 0;
+    const divisor = wide ? (signed ? bHi : bHi >>> 0) * TWO_32 + (bLo >>> 0) : signed ? bLo | 0 : bLo >>> 0;
+    if (divisor === 0) throw new CpuException(VEC_DE, null, "divide by zero");
+    if (Math.abs(dividend) <= NUMBER_DIVIDE_LIMIT && Math.abs(divisor) <= NUMBER_DIVIDE_LIMIT) {
+      // exact: a true quotient x in [2^k, 2^(k+1)) that is not an integer lies at least
+      // 1/|divisor| >= 2^k/|dividend| >= 2^(k-52) from the next one, more than the half ulp
+      // (2^(k-53)) rounding can move it; and |quotient * divisor| <= |dividend| is exact
+      const quotient = Math.trunc(dividend / divisor);
+      const remainder = dividend - quotient * divisor;
+      // the only quotient that can overflow here: the most negative value divided by -1
+      const limit = wide ? 2 ** 63 : 2 ** 31;
+      if (signed && quotient === limit) throw new CpuException(VEC_DE, null, "quotient too large");
+      splitWords(quotient, out, 0);
+      splitWords(remainder, out, 2);
+      if (!wide) out[1] = out[3] = 0;
+      return;
+    }
+  }
+  divideBig(signed, size, aLo, aHi, dLo, dHi, bLo, bHi, out);
+}
+
+/** A safe integer's two's-complement words into out[at], out[at + 1]. */
+function splitWords(value: number, out: Int32Array, at: number): void {
+  const high = Math.floor(value / TWO_32);
+  out[at] = (value - high * TWO_32) | 0;
+  out[at + 1] = high | 0;
+}
+
+function divideBig(signed: boolean, size: number, aLo: number, aHi: number, dLo: number, dHi: number, bLo: number, bHi: number, out: Int32Array): void {
+  const bits = BigInt(size * 8);
+  let divisor = size === 8 ? (BigInt(bHi >>> 0) << 32n) | BigInt(bLo >>> 0) : BigInt(bLo >>> 0);
+  if (divisor === 0n) throw new CpuException(VEC_DE, null, "divide by zero");
+  let dividend = size === 8
+    ? (BigInt(dHi >>> 0) << 96n) | (BigInt(dLo >>> 0) << 64n) | (BigInt(aHi >>> 0) << 32n) | BigInt(aLo >>> 0)
+    : (BigInt(dLo >>> 0) << 32n) | BigInt(aLo >>> 0);
+  if (signed) {
+    dividend = BigInt.asIntN(Number(bits) * 2, dividend);
+    divisor = BigInt.asIntN(Number(bits), divisor);
+  }
+  const quotient = dividend / divisor; // truncates toward zero, as IDIV does
+  const remainder = dividend % divisor;
+  const fits = signed ? quotient === BigInt.asIntN(Number(bits), quotient) : quotient === BigInt.asUintN(Number(bits), quotient);
+  if (!fits) throw new CpuException(VEC_DE, null, "quotient too large");
+  const q = BigInt.asUintN(64, quotient), r = BigInt.asUintN(64, remainder);
+  out[0] = Number(q & 0xffffffffn) | 0;
+  out[1] = size === 8 ? Number(q >> 32n) | 0 : 0;
+  out[2] = Number(r & 0xffffffffn) | 0;
+  out[3] = size === 8 ? Number(r >> 32n) | 0 : 0;
+}
+
 function divide(signed: boolean) {
   return (cpu: Cpu, ins: Instruction): void => {
     const size = operandSize(ins, 0);
     const divisorLo = readOperand(cpu, ins, 0);
     const divisorHi = cpu.hi;
-    const bits = BigInt(size * 8);
-    let divisor = size === 8 ? (BigInt(divisorHi >>> 0) << 32n) | BigInt(divisorLo >>> 0) : BigInt(divisorLo);
-    if (divisor === 0n) throw new CpuException(VEC_DE, null, "divide by zero");
-    let dividend: bigint;
-    switch (size) {
-      case 1: dividend = BigInt(cpu.regWords[0]); break;
-      case 2: dividend = (BigInt(cpu.regWords[8]) << 16n) | BigInt(cpu.regWords[0]); break;
-      case 4: dividend = (BigInt(cpu.regs[4] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0); break;
-      default:
-        dividend = (BigInt(cpu.regs[5] >>> 0) << 96n) | (BigInt(cpu.regs[4] >>> 0) << 64n) | (BigInt(cpu.regs[1] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0);
+    if (size === 4 || size === 8) {
+      divideWide(signed, size, cpu.regs[0], cpu.regs[1], cpu.regs[4], cpu.regs[5], divisorLo, divisorHi, wideResult);
+      if (size === 8) {
+        cpu.setReg64(0, wideResult[0], wideResult[1]);
+        cpu.setReg64(2, wideResult[2], wideResult[3]);
+      } else {
+        cpu.writeReg(0, 4, false, wideResult[0], 0);
+        cpu.writeReg(2, 4, false, wideResult[2], 0);
+      }
+      return;
     }
+    const bits = BigInt(size * 8);
+    let divisor = BigInt(divisorLo);
+    if (divisor === 0n) throw new CpuException(VEC_DE, null, "divide by zero");
+    let dividend = size === 1 ? BigInt(cpu.regWords[0]) : (BigInt(cpu.regWords[8]) << 16n) | BigInt(cpu.regWords[0]);
     if (signed) {
       dividend = BigInt.asIntN(Number(bits) * 2, dividend);
       divisor = BigInt.asIntN(Number(bits), divisor);
@@ -310,13 +382,10 @@ function divide(signed: boolean) {
     if (!fits) throw new CpuException(VEC_DE, null, "quotient too large");
     const q = BigInt.asUintN(Number(bits), quotient);
     const r = BigInt.asUintN(Number(bits), remainder);
-    switch (size) {
-      case 1: cpu.regWords[0] = Number(q) | (Number(r) << 8); break;
-      case 2: cpu.regWords[0] = Number(q); cpu.regWords[8] = Number(r); break;
-      case 4: cpu.writeReg(0, 4, false, Number(q), 0); cpu.writeReg(2, 4, false, Number(r), 0); break;
-      default:
-        cpu.setReg64(0, Number(q & 0xffffffffn) | 0, Number(q >> 32n) | 0);
-        cpu.setReg64(2, Number(r & 0xffffffffn) | 0, Number(r >> 32n) | 0);
+    if (size === 1) cpu.regWords[0] = Number(q) | (Number(r) << 8);
+    else {
+      cpu.regWords[0] = Number(q);
+      cpu.regWords[8] = Number(r);
     }
     // All six arithmetic flags are undefined after DIV/IDIV; they are left unchanged here.
   };
