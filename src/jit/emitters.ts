@@ -521,7 +521,7 @@ function divideAccumulator(signed: boolean): Emitter {
   };
 }
 
-/** IMUL with two or three operands (16/32-bit; 64-bit only when nobody reads its flags). */
+/** IMUL with two or three operands (64-bit: inline when nobody reads its flags, else through multiply64). */
 const imul: Emitter = (w) => {
   const ins = w.ins;
   if (ins.row.operands.length === 1) return imulOneOperand(w);
@@ -532,9 +532,23 @@ const imul: Emitter = (w) => {
   const m1 = loadMemory(w, 1, false);
   const a = w.read(1, m1);
   const b = ins.row.operands.length === 3 ? w.read(2) : w.read(0);
+  if (size === 8 && w.flagsOut === 0) {
+    // nobody reads the flags: the low 64 bits alone, inline — the low word by Math.imul, the high
+    // word from the 32x32 product's high half (16-bit limbs, every partial sum below 2^32) plus
+    // the two cross products' low words
+    const al = w.let(`${a.lo}|0`), bl = w.let(`${b.lo}|0`);
+    const l00 = w.let(`(${al}&65535)*(${bl}&65535)`);
+    const m1 = w.let(`(${al}>>>16)*(${bl}&65535)+(${l00}>>>16)`);
+    const m2 = w.let(`(${al}&65535)*(${bl}>>>16)+(${m1}&65535)`);
+    const hi = w.let(`((${al}>>>16)*(${bl}>>>16)+(${m1}>>>16)+(${m2}>>>16)+Math.imul(${al},${b.hi})+Math.imul(${a.hi},${bl}))|0`);
+    const lo = w.let(`Math.imul(${al},${bl})`);
+    w.writeRegisterOperand(0, { lo, hi });
+    w.produce(directProducer(size, "0"));
+    return true;
+  }
   if (size === 8) {
     const lo = w.let(`H.multiply64(${a.lo},${a.hi},${b.lo},${b.hi})`);
-    const flags = w.flagsOut !== 0 ? w.let("H.flags") : "0";
+    const flags = w.let("H.flags");
     w.writeRegisterOperand(0, { lo, hi: "H.hi" });
     w.produce(directProducer(size, flags));
     return true;
