@@ -470,26 +470,41 @@ function doubleShift(left: boolean): Emitter {
 }
 
 /**
+ * The r/m operand of a one-operand MUL/IMUL/DIV/IDIV of 32 or 64 bits, loaded (null: another form
+ * the templates leave to the shared semantics). `faults`: the instruction itself may fault (#DE).
+ */
+function accumulatorOperand(w: UnitWriter, faults: boolean): { size: number; b: Value } | null {
+  const ins = w.ins;
+  if (ins.row.operands.length !== 1 || !plainOperands(w)) return null;
+  const size = w.operandSize(0);
+  if (size !== 4 && size !== 8) return null;
+  if (faults || ins.mod !== 3) w.mayFault();
+  return { size, b: w.read(0, loadMemory(w, 0, false)) };
+}
+
+/** rAX and rDX from a helper call that returns rAX's low half and leaves H.hi, H.rdxLo and H.rdxHi. */
+function writeAccumulatorPair(w: UnitWriter, size: number, call: string): void {
+  const wide = size === 8;
+  const raxLo = w.let(call);
+  const raxHi = wide ? w.let("H.hi") : "0";
+  const rdxLo = w.let("H.rdxLo");
+  const rdxHi = wide ? w.let("H.rdxHi") : "0";
+  w.writeReg(0, size, false, { lo: raxLo, hi: raxHi });
+  w.writeReg(2, size, false, { lo: rdxLo, hi: rdxHi });
+}
+
+/**
  * MUL and IMUL with one operand, 32 and 64 bits: rDX:rAX = rAX * operand, through the helper that
  * runs the interpreter's multiplyWide (no generic path: the registers stay in locals).
  */
 function multiplyAccumulator(signed: boolean): Emitter {
   return (w) => {
-    const ins = w.ins;
-    if (ins.row.operands.length !== 1 || !plainOperands(w)) return false;
-    const size = w.operandSize(0);
-    if (size !== 4 && size !== 8) return false;
-    if (ins.mod !== 3) w.mayFault();
-    const m = loadMemory(w, 0, false);
-    const b = w.read(0, m);
-    const raxLo = w.let(`H.multiplyAccumulator(${signed ? 1 : 0},${size},${w.lo(0)},${size === 8 ? w.hi(0) : "0"},${b.lo},${size === 8 ? b.hi : "0"})`);
-    const raxHi = size === 8 ? w.let("H.hi") : "0";
-    const rdxLo = w.let("H.rdxLo");
-    const rdxHi = size === 8 ? w.let("H.rdxHi") : "0";
-    const flags = w.flagsOut !== 0 ? w.let("H.flags") : "0";
-    w.writeReg(0, size, false, { lo: raxLo, hi: raxHi });
-    w.writeReg(2, size, false, { lo: rdxLo, hi: rdxHi });
-    w.produce(directProducer(size, flags));
+    const operand = accumulatorOperand(w, false);
+    if (operand === null) return false;
+    const { size, b } = operand;
+    const wide = size === 8;
+    writeAccumulatorPair(w, size, `H.multiplyAccumulator(${signed ? 1 : 0},${size},${w.lo(0)},${wide ? w.hi(0) : "0"},${b.lo},${wide ? b.hi : "0"})`);
+    w.produce(directProducer(size, w.flagsOut !== 0 ? w.let("H.flags") : "0"));
     return true;
   };
 }
@@ -503,20 +518,11 @@ const imulOneOperand = multiplyAccumulator(true);
  */
 function divideAccumulator(signed: boolean): Emitter {
   return (w) => {
-    const ins = w.ins;
-    if (ins.row.operands.length !== 1 || !plainOperands(w)) return false;
-    const size = w.operandSize(0);
-    if (size !== 4 && size !== 8) return false;
-    w.mayFault();
-    const m = loadMemory(w, 0, false);
-    const b = w.read(0, m);
+    const operand = accumulatorOperand(w, true);
+    if (operand === null) return false;
+    const { size, b } = operand;
     const wide = size === 8;
-    const quotientLo = w.let(`H.divide(${signed ? 1 : 0},${size},${w.lo(0)},${wide ? w.hi(0) : "0"},${w.lo(2)},${wide ? w.hi(2) : "0"},${b.lo},${wide ? b.hi : "0"})`);
-    const quotientHi = wide ? w.let("H.hi") : "0";
-    const remainderLo = w.let("H.rdxLo");
-    const remainderHi = wide ? w.let("H.rdxHi") : "0";
-    w.writeReg(0, size, false, { lo: quotientLo, hi: quotientHi });
-    w.writeReg(2, size, false, { lo: remainderLo, hi: remainderHi });
+    writeAccumulatorPair(w, size, `H.divide(${signed ? 1 : 0},${size},${w.lo(0)},${wide ? w.hi(0) : "0"},${w.lo(2)},${wide ? w.hi(2) : "0"},${b.lo},${wide ? b.hi : "0"})`);
     return true;
   };
 }

@@ -13,29 +13,16 @@
 // element that brings the count to a nonzero multiple of 65536.
 import { P_REP, P_REPNE, type Instruction } from "../decoder/decode.js";
 import { DF } from "../decoder/flags.js";
-import { OPCODE_TABLE, type OpcodeRow } from "../decoder/opcode-rows.js";
 import { M_X, M_Y } from "../decoder/operand-spec.js";
 import type { Cpu } from "../machine/cpu.js";
 import { ACCESS_READ, ACCESS_WRITE, type Access, type Mmu } from "../machine/paging.js";
-import { REP_CHUNK_MASK } from "../machine/interp/semantics/string.js";
+import { MOVS_STOS_ROW, REP_CHUNK_MASK } from "../machine/interp/semantics/string.js";
 
 const TWO_32 = 4294967296;
 
-/** The string instruction a row is: MOVS (1), STOS (2) or neither (0; SSE's movsd is not MOVS). */
-function rowStringKind(row: OpcodeRow): number {
-  const mnemonic = row.mnemonics[0];
-  const operands = row.operands;
-  if (mnemonic.startsWith("movs") && operands[0]?.method === M_Y && operands[1]?.method === M_X) return 1;
-  if (mnemonic.startsWith("stos") && operands[0]?.method === M_Y) return 2;
-  return 0;
-}
-
-/** STRING_ROW_KIND[row.id]: rowStringKind of every row, so the interpreter's check costs one load. */
-const STRING_ROW_KIND: Uint8Array = Uint8Array.from(OPCODE_TABLE, rowStringKind);
-
 /** MOVS (1) or STOS (2) with REP, or 0. */
 export function fastStringKind(ins: Instruction): number {
-  const kind = STRING_ROW_KIND[ins.row.id];
+  const kind = MOVS_STOS_ROW[ins.row.id];
   if (kind === 0 || (ins.prefixes & (P_REP | P_REPNE)) === 0 || ins.addrSize !== 8 || ins.mode !== 64) return 0;
   // 64-bit mode ignores ES/CS/SS/DS overrides; FS/GS sources take the slow path
   return kind === 1 && ins.segment >= 4 ? 0 : kind;
@@ -48,7 +35,6 @@ export function fastStringKind(ins: Instruction): number {
  * otherwise the element loop goes on from the registers as they stand (a zero count retires).
  */
 export function interpreterStringFastPath(cpu: Cpu, ins: Instruction): boolean {
-  if (STRING_ROW_KIND[ins.row.id] === 0) return false;
   const kind = fastStringKind(ins);
   return kind !== 0 && runFastString(cpu, ins, kind) === FAST_STRING_UNFINISHED;
 }

@@ -12,6 +12,7 @@ import { SoftwareInterrupt, deliverException, deliverExternalInterrupt } from ".
 import { LazyFlags } from "../lazy-flags.js";
 import { modrmAddress, moffsAddress, operandSize, probeWrite, segmentOverride } from "./operand-access.js";
 import { SEMANTICS } from "./semantics/index.js";
+import { MOVS_STOS_ROW } from "./semantics/string.js";
 import type { Semantic } from "./semantics/types.js";
 
 /** How an instruction's memory operand is addressed, precomputed per row. */
@@ -75,8 +76,8 @@ export class Interpreter {
   onRepUnfinished: () => void = () => {};
   /**
    * Set by the JIT engine (never in check mode, whose interpreter is the reference): a fast path
-   * tried before the semantics of every instruction; true means it stopped the instruction at a
-   * REP chunk boundary. It changes no outcome, only speed (src/jit/string-fast.ts).
+   * tried before the semantics of MOVS and STOS; true means it stopped the instruction at a REP
+   * chunk boundary. It changes no outcome, only speed (src/jit/string-fast.ts).
    */
   stringFastPath: ((cpu: Cpu, ins: Instruction) => boolean) | null = null;
   /** length of the last instruction executed (the JIT's cold path follows straight-line code with it) */
@@ -194,7 +195,7 @@ export class Interpreter {
           break;
         }
       }
-      if (this.stringFastPath !== null && this.stringFastPath(cpu, ins)) throw REP_UNFINISHED;
+      if (this.stringFastPath !== null && MOVS_STOS_ROW[ins.row.id] !== 0 && this.stringFastPath(cpu, ins)) throw REP_UNFINISHED;
       semantic(cpu, ins);
       cpu.rip = cpu.nextRip;
       cpu.retired++;

@@ -330,26 +330,33 @@ function splitWords(value: number, out: Int32Array, at: number): void {
   out[at + 1] = high | 0;
 }
 
-function divideBig(signed: boolean, size: number, aLo: number, aHi: number, dLo: number, dHi: number, bLo: number, bHi: number, out: Int32Array): void {
-  const bits = BigInt(size * 8);
-  let divisor = size === 8 ? (BigInt(bHi >>> 0) << 32n) | BigInt(bLo >>> 0) : BigInt(bLo >>> 0);
+/**
+ * DIV/IDIV with BigInt, as the SDM defines them: `dividend` (rDX:rAX) and `divisor` as unsigned bit
+ * patterns of twice and once `bits`; the quotient and remainder as unsigned `bits`-bit patterns.
+ */
+function divideBigInt(signed: boolean, bits: number, dividend: bigint, divisor: bigint): [bigint, bigint] {
   if (divisor === 0n) throw new CpuException(VEC_DE, null, "divide by zero");
-  let dividend = size === 8
-    ? (BigInt(dHi >>> 0) << 96n) | (BigInt(dLo >>> 0) << 64n) | (BigInt(aHi >>> 0) << 32n) | BigInt(aLo >>> 0)
-    : (BigInt(dLo >>> 0) << 32n) | BigInt(aLo >>> 0);
   if (signed) {
-    dividend = BigInt.asIntN(Number(bits) * 2, dividend);
-    divisor = BigInt.asIntN(Number(bits), divisor);
+    dividend = BigInt.asIntN(bits * 2, dividend);
+    divisor = BigInt.asIntN(bits, divisor);
   }
   const quotient = dividend / divisor; // truncates toward zero, as IDIV does
-  const remainder = dividend % divisor;
-  const fits = signed ? quotient === BigInt.asIntN(Number(bits), quotient) : quotient === BigInt.asUintN(Number(bits), quotient);
+  const fits = signed ? quotient === BigInt.asIntN(bits, quotient) : quotient === BigInt.asUintN(bits, quotient);
   if (!fits) throw new CpuException(VEC_DE, null, "quotient too large");
-  const q = BigInt.asUintN(64, quotient), r = BigInt.asUintN(64, remainder);
+  return [BigInt.asUintN(bits, quotient), BigInt.asUintN(bits, dividend % divisor)];
+}
+
+function divideBig(signed: boolean, size: number, aLo: number, aHi: number, dLo: number, dHi: number, bLo: number, bHi: number, out: Int32Array): void {
+  const wide = size === 8;
+  const divisor = wide ? (BigInt(bHi >>> 0) << 32n) | BigInt(bLo >>> 0) : BigInt(bLo >>> 0);
+  const dividend = wide
+    ? (BigInt(dHi >>> 0) << 96n) | (BigInt(dLo >>> 0) << 64n) | (BigInt(aHi >>> 0) << 32n) | BigInt(aLo >>> 0)
+    : (BigInt(dLo >>> 0) << 32n) | BigInt(aLo >>> 0);
+  const [q, r] = divideBigInt(signed, size * 8, dividend, divisor);
   out[0] = Number(q & 0xffffffffn) | 0;
-  out[1] = size === 8 ? Number(q >> 32n) | 0 : 0;
+  out[1] = Number(q >> 32n) | 0;
   out[2] = Number(r & 0xffffffffn) | 0;
-  out[3] = size === 8 ? Number(r >> 32n) | 0 : 0;
+  out[3] = Number(r >> 32n) | 0;
 }
 
 function divide(signed: boolean) {
@@ -368,20 +375,8 @@ function divide(signed: boolean) {
       }
       return;
     }
-    const bits = BigInt(size * 8);
-    let divisor = BigInt(divisorLo);
-    if (divisor === 0n) throw new CpuException(VEC_DE, null, "divide by zero");
-    let dividend = size === 1 ? BigInt(cpu.regWords[0]) : (BigInt(cpu.regWords[8]) << 16n) | BigInt(cpu.regWords[0]);
-    if (signed) {
-      dividend = BigInt.asIntN(Number(bits) * 2, dividend);
-      divisor = BigInt.asIntN(Number(bits), divisor);
-    }
-    const quotient = dividend / divisor; // truncates toward zero, as IDIV does
-    const remainder = dividend % divisor;
-    const fits = signed ? quotient === BigInt.asIntN(Number(bits), quotient) : quotient === BigInt.asUintN(Number(bits), quotient);
-    if (!fits) throw new CpuException(VEC_DE, null, "quotient too large");
-    const q = BigInt.asUintN(Number(bits), quotient);
-    const r = BigInt.asUintN(Number(bits), remainder);
+    const dividend = size === 1 ? BigInt(cpu.regWords[0]) : (BigInt(cpu.regWords[8]) << 16n) | BigInt(cpu.regWords[0]);
+    const [q, r] = divideBigInt(signed, size * 8, dividend, BigInt(divisorLo));
     if (size === 1) cpu.regWords[0] = Number(q) | (Number(r) << 8);
     else {
       cpu.regWords[0] = Number(q);

@@ -11,6 +11,7 @@
 import { P_REP, P_REPNE, type Instruction } from "../../../decoder/decode.js";
 import { DF } from "../../../decoder/flags.js";
 import { M_X, M_Y } from "../../../decoder/operand-spec.js";
+import { OPCODE_TABLE, type OpcodeRow } from "../../../decoder/opcode-rows.js";
 import type { Cpu } from "../../cpu.js";
 import { CpuException, REP_UNFINISHED, VEC_GP } from "../../cpu-exception.js";
 import { stringAddress } from "../operand-access.js";
@@ -32,6 +33,18 @@ function step(cpu: Cpu, reg: number, addrSize: number, delta: number): void {
 
 /** A REP execution stops before an iteration (not its first) that starts with these count bits zero. */
 export const REP_CHUNK_MASK = 0xffff;
+
+/** The string instruction a row is: MOVS (1), STOS (2) or neither (0; SSE's movsd is not MOVS). */
+function moveOrStoreKind(row: OpcodeRow): number {
+  const mnemonic = row.mnemonics[0];
+  const operands = row.operands;
+  if (mnemonic.startsWith("movs") && operands[0]?.method === M_Y && operands[1]?.method === M_X) return 1;
+  if (mnemonic.startsWith("stos") && operands[0]?.method === M_Y) return 2;
+  return 0;
+}
+
+/** MOVS_STOS_ROW[row.id]: the rows a REP fast path may take (src/jit/string-fast.ts), one load to check. */
+export const MOVS_STOS_ROW: Uint8Array = Uint8Array.from(OPCODE_TABLE, moveOrStoreKind);
 
 /** The count register (CX/ECX/RCX by address size) is a nonzero multiple of REP_CHUNK_MASK + 1. */
 export function atRepChunkBoundary(cpu: Cpu, addrSize: number): boolean {
