@@ -21,7 +21,7 @@ import { MOVS_STOS_ROW, REP_CHUNK_MASK } from "../machine/interp/semantics/strin
 const TWO_32 = 4294967296;
 
 /** MOVS (1) or STOS (2) with REP, or 0. */
-export function fastStringKind(ins: Instruction): number {
+function fastStringKind(ins: Instruction): number {
   const kind = MOVS_STOS_ROW[ins.row.id];
   if (kind === 0 || (ins.prefixes & (P_REP | P_REPNE)) === 0 || ins.addrSize !== 8 || ins.mode !== 64) return 0;
   // 64-bit mode ignores ES/CS/SS/DS overrides; FS/GS sources take the slow path
@@ -36,7 +36,7 @@ export function fastStringKind(ins: Instruction): number {
  */
 export function interpreterStringFastPath(cpu: Cpu, ins: Instruction): boolean {
   const kind = fastStringKind(ins);
-  return kind !== 0 && runFastString(cpu, ins, kind) === FAST_STRING_UNFINISHED;
+  return kind !== 0 && runFastString(cpu, ins, kind);
 }
 
 /** The element size of a string instruction. */
@@ -71,26 +71,22 @@ function fastPage(mmu: Mmu, linear: number, pageBase: number, index: number, acc
   return tags[index] === pageBase;
 }
 
-/** runFastString's results: the rest is the interpreter's; the count reached zero; a chunk boundary stopped it. */
-export const FAST_STRING_PARTIAL = 0;
-export const FAST_STRING_DONE = 1;
-export const FAST_STRING_UNFINISHED = 2;
-
 /**
  * Runs as much of the REP MOVS/STOS `ins` (kind from fastStringKind) as the fast path allows, up
- * to the next chunk boundary.
+ * to the next chunk boundary. True when it stopped at that boundary with elements left (the
+ * instruction must end there); false when the count reached zero or the rest is the interpreter's.
  */
-export function runFastString(cpu: Cpu, ins: Instruction, kind: number): number {
-  if ((cpu.flags & DF) !== 0) return FAST_STRING_PARTIAL;
+function runFastString(cpu: Cpu, ins: Instruction, kind: number): boolean {
+  if ((cpu.flags & DF) !== 0) return false;
   const size = elementSize(ins);
   const mmu = cpu.mmu;
   const memory = cpu.memory;
   const ram = memory.ram;
   for (;;) {
     const countLo = cpu.regs[2] >>> 0, countHi = cpu.regs[3];
-    if (countLo === 0 && countHi === 0) return FAST_STRING_DONE;
+    if (countLo === 0 && countHi === 0) return false;
     const destination = address(cpu, 7);
-    if (Number.isNaN(destination)) return FAST_STRING_PARTIAL;
+    if (Number.isNaN(destination)) return false;
     const dOffset = destination % 4096 < 0 ? destination % 4096 + 4096 : destination % 4096;
     const dIndex = (destination >>> 12) & 4095;
     // not past the count, nor past the next chunk boundary below it
@@ -98,25 +94,25 @@ export function runFastString(cpu: Cpu, ins: Instruction, kind: number): number 
     if (countHi === 0 && countLo < elements) elements = countLo;
     if (kind === 1) {
       const source = address(cpu, 6);
-      if (Number.isNaN(source)) return FAST_STRING_PARTIAL;
+      if (Number.isNaN(source)) return false;
       const sOffset = source % 4096 < 0 ? source % 4096 + 4096 : source % 4096;
       const sIndex = (source >>> 12) & 4095;
-      if (!fastPage(mmu, source, source - sOffset, sIndex, ACCESS_READ)) return FAST_STRING_PARTIAL;
-      if (!fastPage(mmu, destination, destination - dOffset, dIndex, ACCESS_WRITE)) return FAST_STRING_PARTIAL;
+      if (!fastPage(mmu, source, source - sOffset, sIndex, ACCESS_READ)) return false;
+      if (!fastPage(mmu, destination, destination - dOffset, dIndex, ACCESS_WRITE)) return false;
       // the destination's walk may have evicted the source (same TLB slot)
-      if (mmu.readTag[sIndex] !== source - sOffset) return FAST_STRING_PARTIAL;
+      if (mmu.readTag[sIndex] !== source - sOffset) return false;
       const dPhysical = mmu.fastBase[dIndex] + dOffset;
       elements = Math.min(elements, Math.floor((4096 - sOffset) / size));
-      if (elements === 0) return FAST_STRING_PARTIAL;
+      if (elements === 0) return false;
       const sPhysical = mmu.fastBase[sIndex] + sOffset;
       const bytes = elements * size;
       // a forward copy onto its own not-yet-read source repeats a pattern: element by element only
-      if (dPhysical > sPhysical && dPhysical < sPhysical + bytes) return FAST_STRING_PARTIAL;
+      if (dPhysical > sPhysical && dPhysical < sPhysical + bytes) return false;
       ram.copyWithin(dPhysical, sPhysical, sPhysical + bytes);
       advance(cpu, 6, bytes);
     } else {
-      if (elements === 0) return FAST_STRING_PARTIAL;
-      if (!fastPage(mmu, destination, destination - dOffset, dIndex, ACCESS_WRITE)) return FAST_STRING_PARTIAL;
+      if (elements === 0) return false;
+      if (!fastPage(mmu, destination, destination - dOffset, dIndex, ACCESS_WRITE)) return false;
       const dPhysical = mmu.fastBase[dIndex] + dOffset;
       const bytes = elements * size;
       if (size === 1) ram.fill(cpu.regs[0] & 0xff, dPhysical, dPhysical + bytes);
@@ -136,6 +132,6 @@ export function runFastString(cpu: Cpu, ins: Instruction, kind: number): number 
     const remaining = countLo - elements;
     cpu.regs[2] = remaining | 0;
     cpu.regs[3] = (countHi + (remaining < 0 ? -1 : 0)) | 0;
-    if ((remaining & REP_CHUNK_MASK) === 0 && (cpu.regs[2] | cpu.regs[3]) !== 0) return FAST_STRING_UNFINISHED;
+    if ((remaining & REP_CHUNK_MASK) === 0 && (cpu.regs[2] | cpu.regs[3]) !== 0) return true;
   }
 }

@@ -559,8 +559,8 @@ export class UnitWriter {
    * Continues at a static target: inside the region when it is a region block and the budget
    * allows, else exits. The pending flags record is written only on the paths that need it: the
    * exit, and a region block that may need the flags before it rewrites them all (a loop whose
-   * body starts with a compare or an add does not store the record on its back edge). Ends the
-   * block's use of the pending producer, as a transfer is the last thing a block does.
+   * body starts with a compare or an add does not store the record on its back edge). The
+   * producer stays pending for a second goto from the same point (a jcc's other path).
    */
   goto(target: number, count: number): void {
     this.didReadFlags = true;
