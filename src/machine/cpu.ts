@@ -47,9 +47,10 @@ export const SEG_DB = 1 << 14;
 const TWO_32 = 4294967296;
 
 export class Cpu {
-  readonly regs = new Int32Array(32);
-  readonly regBytes = new Uint8Array(this.regs.buffer);
-  readonly regWords = new Uint16Array(this.regs.buffer);
+  /** RAX..R15 as int32 pairs (low, high), in the memory's state area (WebAssembly units load them) */
+  declare readonly regs: Int32Array;
+  declare readonly regBytes: Uint8Array;
+  declare readonly regWords: Uint16Array;
   /** the high half of the last 64-bit value an operation produced */
   hi = 0;
 
@@ -124,6 +125,10 @@ export class Cpu {
   readonly mmu: Mmu;
 
   constructor(readonly memory: PhysicalMemory, readonly ports: PortBus) {
+    const at = memory.allocateState(128);
+    this.regs = new Int32Array(memory.buffer, at, 32);
+    this.regBytes = new Uint8Array(memory.buffer, at, 128);
+    this.regWords = new Uint16Array(memory.buffer, at, 64);
     this.mmu = new Mmu(memory);
     for (let s = 0; s < 6; s++) {
       this.segLimit[s] = 0xffffffff;

@@ -1,5 +1,12 @@
-// The physical address space: guest RAM (one ArrayBuffer at physical 0), memory-mapped devices, and
-// the code-page bitmap the decoded-instruction cache and the JIT use to notice self-modifying code.
+// The physical address space: guest RAM, memory-mapped devices, and the code-page bitmap the
+// decoded-instruction cache and the JIT use to notice self-modifying code.
+//
+// RAM lives in one WebAssembly.Memory after a small *state area* (STATE_AREA_BYTES at offset 0) that
+// holds what compiled WebAssembly units share with the rest of the machine: the register file, the
+// TLB's fast tags, the flags record a unit leaves (src/jit/wasm). JS sees RAM through views that
+// start at RAM_OFFSET, so a RAM offset is still the physical address; a WebAssembly unit adds
+// RAM_OFFSET in its load/store instructions' offset immediate. RAM too large for a 4 GiB memory
+// gets a plain ArrayBuffer instead (`wasmMemory` is null and the JIT keeps to JavaScript units).
 //
 // Addresses are non-negative JS numbers below 2^52. Reads return unsigned values (8/16/32 bits);
 // writes take any integer and use its low bits. As on a PC, reads of unmapped physical memory
@@ -34,6 +41,12 @@ export const PAGE_SIZE = 1 << PAGE_SHIFT;
 export const PHYSICAL_LIMIT = 2 ** 52;
 /** The largest RAM this model takes: code-page indices are computed with `paddr >>> 12`. */
 export const MAX_RAM_BYTES = 2 ** 32;
+/** Bytes before RAM in the shared buffer, handed out by allocateState(). */
+export const STATE_AREA_BYTES = 256 * 1024;
+/** Where RAM starts in the shared buffer. */
+export const RAM_OFFSET = STATE_AREA_BYTES;
+const WASM_PAGE = 65536;
+const WASM_MAX_PAGES = 65536;
 
 interface MmioRegion {
   readonly base: number;
@@ -53,7 +66,10 @@ export class PhysicalMemory {
   // Fields assigned in the constructor are `declare`d: an emitted `field;` declaration would store
   // undefined first, and V8 would then check the type of the field on every hot-path load.
   declare readonly ramSize: number;
+  /** the state area followed by RAM (the WebAssembly.Memory's buffer when there is one) */
   declare readonly buffer: ArrayBuffer;
+  /** the memory WebAssembly units import, or null when RAM is too large for one */
+  declare readonly wasmMemory: WebAssembly.Memory | null;
   declare readonly ram: Uint8Array;
   /** little-endian accesses: view.getUint32(paddr, true) */
   declare readonly view: DataView;
@@ -81,13 +97,29 @@ export class PhysicalMemory {
       throw new RangeError(`RAM size must be an integer in 1..${MAX_RAM_BYTES} bytes, got ${ramBytes}`);
     }
     this.ramSize = ramBytes;
-    this.buffer = new ArrayBuffer(ramBytes);
-    this.ram = new Uint8Array(this.buffer);
-    this.view = new DataView(this.buffer);
-    this.ram16 = new Uint16Array(this.buffer, 0, Math.floor(ramBytes / 2));
-    this.ram32 = new Int32Array(this.buffer, 0, Math.floor(ramBytes / 4));
+    const pages = Math.ceil((RAM_OFFSET + ramBytes) / WASM_PAGE);
+    this.wasmMemory = pages <= WASM_MAX_PAGES ? new WebAssembly.Memory({ initial: pages, maximum: pages }) : null;
+    this.buffer = this.wasmMemory !== null ? this.wasmMemory.buffer : new ArrayBuffer(RAM_OFFSET + ramBytes);
+    this.ram = new Uint8Array(this.buffer, RAM_OFFSET, ramBytes);
+    this.view = new DataView(this.buffer, RAM_OFFSET, ramBytes);
+    this.ram16 = new Uint16Array(this.buffer, RAM_OFFSET, Math.floor(ramBytes / 2));
+    this.ram32 = new Int32Array(this.buffer, RAM_OFFSET, Math.floor(ramBytes / 4));
     this.codePages = new Uint8Array(Math.ceil(ramBytes / PAGE_SIZE));
     this.fastEnd = ramBytes;
+  }
+
+  private stateUsed = 0;
+
+  /**
+   * Reserves `bytes` of the state area (aligned to 8) and returns their offset in `buffer`. The
+   * machine's parts take theirs at construction; the area never moves, so views over it stay valid.
+   */
+  allocateState(bytes: number): number {
+    const at = this.stateUsed;
+    const end = at + Math.ceil(bytes / 8) * 8;
+    if (end > STATE_AREA_BYTES) throw new Error(`machine state area exhausted (${end} of ${STATE_AREA_BYTES} bytes)`);
+    this.stateUsed = end;
+    return at;
   }
 
   addObserver(observer: PhysicalMemoryObserver): void {

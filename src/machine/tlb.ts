@@ -35,12 +35,18 @@ const TWO_30 = 2 ** 30;
 /** The fast path addresses RAM through an Int32Array offset: pages must end at or below 2^31. */
 const FAST_LIMIT = 2 ** 31;
 
+/** A Float64Array of TLB_SIZE tags in the memory's state area, all invalid. */
+export function stateTags(memory: PhysicalMemory): Float64Array {
+  return new Float64Array(memory.buffer, memory.allocateState(TLB_SIZE * 8), TLB_SIZE).fill(INVALID_TAG);
+}
+
 export class TlbSet {
-  readonly readTag = new Float64Array(TLB_SIZE).fill(INVALID_TAG);
-  readonly writeTag = new Float64Array(TLB_SIZE).fill(INVALID_TAG);
+  // readTag, writeTag and fastBase live in the memory's state area, where WebAssembly units read them
+  declare readonly readTag: Float64Array;
+  declare readonly writeTag: Float64Array;
   readonly execTag = new Float64Array(TLB_SIZE).fill(INVALID_TAG);
   /** RAM offset (= physical address) of the page, valid where a fast tag is */
-  readonly fastBase = new Int32Array(TLB_SIZE);
+  declare readonly fastBase: Int32Array;
 
   /** linear page base of the cached translation, or INVALID_TAG */
   readonly pageTag = new Float64Array(TLB_SIZE).fill(INVALID_TAG);
@@ -70,6 +76,9 @@ export class TlbSet {
 
   constructor(memory: PhysicalMemory) {
     this.memory = memory;
+    this.readTag = stateTags(memory);
+    this.writeTag = stateTags(memory);
+    this.fastBase = new Int32Array(memory.buffer, memory.allocateState(TLB_SIZE * 4), TLB_SIZE);
   }
 
   /** Installs a translation at `index` and its fast tags. */
