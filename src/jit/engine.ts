@@ -21,7 +21,10 @@ import { translateUnit, type TranslateOptions } from "./translate.js";
 import { finishSource, unmappedSource } from "./source-map.js";
 import { interpreterStringFastPath } from "./string-fast.js";
 import { JitDivergence, WriteLog, describeWrites, differences, divergenceReport, emptySnapshot, memoryDifferences, restore, snapshotInto, type JitWrites } from "./lockstep.js";
-import { TLB_SIZE } from "../machine/tlb.js";
+import { stateTags } from "../machine/tlb.js";
+import { WasmState } from "./wasm/state-layout.js";
+import { translateWasm, type WasmLayout } from "./wasm/translate-wasm.js";
+import { instantiateWasmUnit, makeWasmImports, type WasmImports, type WasmUnitEnvironment } from "./wasm/wasm-unit.js";
 
 export interface JitOptions {
   /** executions of an entry point before it is compiled */
@@ -39,7 +42,14 @@ export interface JitOptions {
    * X64EMU_DEBUG=1); off by default, as the map costs about a fifth of the compile time
    */
   sourceMaps?: boolean;
+  /**
+   * what units are compiled to: "js" (new Function) or "wasm" (WebAssembly for the 64-bit code the
+   * WebAssembly translator covers, JavaScript for the rest; src/jit/wasm). Experimental: "js" is the default.
+   */
+  backend?: JitBackend;
 }
+
+export type JitBackend = "js" | "wasm";
 
 /**
  * Executions of an entry point before it is compiled. Translating a unit (~0.3 ms) and V8's first
@@ -102,8 +112,11 @@ export class JitEngine {
   private jumpCacheGeneration = -1;
   jumpCacheHits = 0;
   private readonly writeLog: WriteLog | null;
-  /** check mode: write tags that never match, so every store reaches the write log */
-  private readonly noWrites = new Float64Array(TLB_SIZE).fill(-1);
+  /** check mode: write tags that never match, so every store reaches the write log (in the state area, where WebAssembly units read tags) */
+  private readonly noWrites: Float64Array | null;
+  /** the WebAssembly backend: what its units share, or null */
+  private readonly wasm: { layout: WasmLayout; env: WasmUnitEnvironment; imports: WasmImports; memory: WebAssembly.Memory } | null = null;
+  wasmUnits = 0;
   /** check mode: units compared */
   checkedUnits = 0;
   /** check mode: the state on entry, after the compiled run, after the interpreter's */
@@ -136,6 +149,13 @@ export class JitEngine {
     };
     this.helpers = makeHelpers(cpu);
     this.writeLog = options.check ? new WriteLog(memory) : null;
+    this.noWrites = options.check ? stateTags(memory) : null;
+    if (options.backend === "wasm" && memory.wasmMemory !== null) {
+      const state = new WasmState(memory);
+      const env: WasmUnitEnvironment = { cpu, state, jit: this.state };
+      const layout: WasmLayout = { regs: cpu.regs.byteOffset, state: state.base, memoryPages: memory.buffer.byteLength / 65536 };
+      this.wasm = { layout, env, imports: makeWasmImports(env), memory: memory.wasmMemory };
+    }
     // REP MOVS/STOS straight on RAM, in units and in the code still too cold to compile; check
     // mode compares against the interpreter's own element loop
     if (!options.check) interpreter.stringFastPath = interpreterStringFastPath;
@@ -242,7 +262,7 @@ export class JitEngine {
     const [entry, jitState, interpState] = this.snapshots;
     snapshotInto(cpu, entry);
     const writeTag = mmu.writeTag;
-    mmu.writeTag = this.noWrites;
+    mmu.writeTag = this.noWrites!;
     log.clear();
     log.active = true;
     let exit: number;
@@ -266,7 +286,7 @@ export class JitEngine {
     for (const page of walked) mmu.forgetTranslation(page);
     const jitFault = exit < 0 ? state.fault : null;
     const stale = state.stale;
-    mmu.writeTag = this.noWrites;
+    mmu.writeTag = this.noWrites!;
     let interpFault: CpuException | null = null;
     try {
       const count = jitState.retired - entry.retired;
@@ -348,6 +368,13 @@ export class JitEngine {
       unit = new Unit(null, rip, physical, mode, 0, [physical, physical + 1], [], [], new Float64Array(0), 0, "", "", "");
     } else {
       const blocks = this.regions ? discoverRegion(entry, decode) : [entry];
+      const wasmUnit = this.wasm !== null ? this.compileWasm(blocks, rip, physical, mode) : null;
+      if (wasmUnit !== null) {
+        this.cache.add(wasmUnit);
+        this.compileMs += performance.now() - started;
+        this.onCompile?.(wasmUnit);
+        return wasmUnit;
+      }
       const translated = translateUnit(blocks, mode, this.translateOptions);
       const name = `unit_${(this.unitCounter++).toString(36)}_${hexName(rip)}`;
       const { source, map } = this.sourceMaps ? finishSource(name, translated) : { source: unmappedSource(name, translated.body), map: "" };
@@ -384,6 +411,26 @@ export class JitEngine {
     this.compileMs += performance.now() - started;
     if (unit.fn !== null) this.onCompile?.(unit);
     return unit;
+  }
+
+  /** A WebAssembly unit for `blocks`, or null when the WebAssembly translator does not cover their entry. */
+  private compileWasm(blocks: GuestBlock[], rip: number, physical: number, mode: 64 | 32): Unit | null {
+    const wasm = this.wasm!;
+    if (this.translateOptions.helperOnly) return null;
+    const translation = translateWasm(blocks, mode, wasm.layout);
+    if (translation === null) return null;
+    const fn = instantiateWasmUnit(translation, wasm.env, wasm.imports, wasm.memory);
+    const ranges: number[] = [];
+    for (const block of blocks) {
+      ranges.push(block.physical, block.physical + (block.endRip - block.rip));
+      this.cpu.memory.markCodePage(Math.floor(block.physical / 4096));
+    }
+    const name = `wasm_${(this.unitCounter++).toString(36)}_${hexName(rip)}`;
+    const listing = `// WebAssembly unit ${name}: ${translation.instructions.length} instructions, ${translation.bytes.length} bytes of code`;
+    this.unitsCompiled++;
+    this.wasmUnits++;
+    if (blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip)) this.regionsCompiled++;
+    return new Unit(fn, rip, physical, mode, translation.entryCount, ranges, translation.exits, translation.instructions, translation.rips, blocks.length, listing, name, "");
   }
 
   stats(): JitStats {

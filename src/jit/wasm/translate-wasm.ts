@@ -1,0 +1,1173 @@
+// The WebAssembly translator: guest blocks of 64-bit code → one WebAssembly function, for the
+// instructions that dominate hot integer code (moves, ALU, LEA, INC/DEC/NEG/NOT, shifts and IMUL
+// whose flags nobody reads, the stack, calls, returns and branches, SETcc/CMOVcc). Guest registers
+// are i64 locals, so a 64-bit ADD or ROR is one WebAssembly instruction.
+//
+//   run(budget, readTags, writeTags, fastBase) → exit index, or -1 after a fault
+//
+// A block is cut before the first instruction it cannot translate: the unit exits there and the
+// dispatcher continues with whatever runs that address (a JavaScript unit or the interpreter).
+//
+// Memory: the TLB's fast tags and RAM share the unit's memory (memory.ts); an access whose tag does
+// not match, that crosses a page or needs a right the tag does not grant calls the JS helper `rd` or
+// `wr`, which runs the MMU's slow path and returns a status instead of throwing: on a fault the unit
+// writes back the state of the faulting instruction and returns -1.
+//
+// Flags: as in the JavaScript units, the last flag producer stays pending (its operands and result
+// in locals FA, FB, FR; which operation and size is known statically), readers evaluate their
+// condition from it, and the record is written only where it must exist: at exits and faults (into
+// the state area, which the wrapper copies into the CPU's lazy-flags record). Across a region's
+// blocks the flags travel materialised in one i32 local (FL).
+import { BASE_RIP, P_REX, type Instruction } from "../../decoder/decode.js";
+import { M_E, M_FIXED_REG, M_G, M_I, M_J, M_M, M_ONE, M_R, M_Z, S_B, S_BS, S_V, S_W, S_Z, resolveSize } from "../../decoder/operand-spec.js";
+import { SS } from "../../machine/cpu.js";
+import { memorySegment } from "../../machine/interp/operand-access.js";
+import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from "../../machine/lazy-flags.js";
+import { RAM_OFFSET } from "../../machine/memory.js";
+import { relativeTarget, type GuestBlock, type GuestInstruction } from "../discover.js";
+import type { ExitInfo } from "../unit-writer.js";
+import { F64, FunctionBody, I32, I64, OP, encodeModule } from "./encoding.js";
+import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH } from "./state-layout.js";
+
+/** Imported helpers, by index. */
+const IMPORT_READ = 0; // rd(linear f64, size, segment, forWrite) → 0 ok / 1 fault; value at SCRATCH
+const IMPORT_WRITE = 1; // wr(linear f64, size, segment, lo, hi) → 0 ok / 1 fault / 2 the unit went stale
+const IMPORT_BAD_TARGET = 2; // bad() → 1: records #GP(0) for a branch to a non-canonical address
+
+export const WASM_IMPORTS = [
+  { name: "rd", type: { params: [F64, I32, I32, I32], results: [I32] } },
+  { name: "wr", type: { params: [F64, I32, I32, I32, I32], results: [I32] } },
+  { name: "bad", type: { params: [], results: [I32] } },
+];
+
+// parameters
+const P_BUDGET = 0, P_READ_TAGS = 1, P_WRITE_TAGS = 2, P_FAST_BASE = 3;
+
+const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
+
+export interface WasmLayout {
+  /** byte offset of the register file (cpu.regs) */
+  regs: number;
+  /** byte offset of the exit area (state-layout.ts) */
+  state: number;
+  /** the memory's size in 64 KiB pages */
+  memoryPages: number;
+}
+
+export interface WasmTranslation {
+  readonly bytes: Uint8Array;
+  readonly exits: ExitInfo[];
+  readonly instructions: Instruction[];
+  readonly rips: Float64Array;
+  /** instructions before each one in its block */
+  readonly before: Int32Array;
+  /** instructions of the entry block that were translated (the rest is left to the dispatcher) */
+  readonly entryCount: number;
+  /** the unit reads the flags it was entered with: the wrapper stores them at ENTRY_FLAGS */
+  readonly needsEntryFlags: boolean;
+}
+
+/** The flags at a point of the unit, as known statically. */
+type FlagState =
+  | { kind: "entry" } // as the unit was entered (unchanged)
+  | { kind: "word" } // materialised in FL
+  | { kind: "lazy"; op: number; size: number } // FA/FB/FR (and FC for INC/DEC)
+  | { kind: "dead" }; // rewritten by an instruction whose flags nobody reads
+
+// ---- what an instruction does to the flags (for liveness and support) ----------------------------
+
+const ALU_OPS: Record<string, number> = { add: LAZY_ADD, sub: LAZY_SUB, cmp: LAZY_SUB, and: LAZY_LOGIC, or: LAZY_LOGIC, xor: LAZY_LOGIC, test: LAZY_LOGIC };
+const SHIFTS = new Set(["shl", "sal", "shr", "sar", "rol", "ror"]);
+const CONDITIONS = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"];
+const JCC = new Set(CONDITIONS.map((c) => `j${c}`));
+const SETCC = new Set(CONDITIONS.map((c) => `set${c}`));
+const CMOVCC = new Set(CONDITIONS.map((c) => `cmov${c}`));
+const NOTHING = new Set(["nop", "endbr64", "pause", "prefetchnta", "prefetcht0", "prefetcht1", "prefetcht2", "lfence", "mfence", "sfence"]);
+
+const FLAGS_NONE = 0, FLAGS_READ = 1, FLAGS_WRITE_ALL = 2, FLAGS_PARTIAL = 3;
+
+/** A shift's count, masked as the instruction masks it. */
+function shiftCount(ins: Instruction): number {
+  return (ins.row.operands[1].method === M_ONE ? 1 : ins.imm) & (ins.opSize === 8 ? 63 : 31);
+}
+
+function flagEffect(ins: Instruction): number {
+  const m = ins.mnemonic;
+  if (m in ALU_OPS || m === "neg" || m === "imul") return FLAGS_WRITE_ALL;
+  if (m === "inc" || m === "dec") return FLAGS_PARTIAL;
+  if (SHIFTS.has(m)) {
+    // a masked count of 0 changes no flag; rotates keep all but CF and OF
+    if (ins.row.operands[1]?.method !== M_I && ins.row.operands[1]?.method !== M_ONE) return FLAGS_NONE;
+    if (shiftCount(ins) === 0) return FLAGS_NONE;
+    return m === "rol" || m === "ror" ? FLAGS_PARTIAL : FLAGS_WRITE_ALL;
+  }
+  if (JCC.has(m) || SETCC.has(m) || CMOVCC.has(m)) return FLAGS_READ;
+  return FLAGS_NONE;
+}
+
+function operandSize(ins: Instruction, index: number): number {
+  return resolveSize(ins.row.operands[index].size, ins.opSize, ins.mode === 64, ins.mod !== 3);
+}
+
+function isMemory(ins: Instruction, index: number): boolean {
+  const method = ins.row.operands[index].method;
+  return (method === M_E || method === M_M || method === M_R) && ins.mod !== 3;
+}
+
+function general(ins: Instruction, index: number): boolean {
+  const method = ins.row.operands[index]?.method;
+  return method === M_E || method === M_G || method === M_Z || method === M_FIXED_REG || method === M_I || method === M_ONE || method === M_M || method === M_R;
+}
+
+/** The ModRM memory operand can be addressed here: 64-bit or 32-bit address, no FS/GS base. */
+function addressable(ins: Instruction): boolean {
+  if (!ins.row.hasModrm || ins.mod === 3) return true;
+  if (ins.addrSize === 2 || ins.segment >= 4) return false;
+  if (ins.base === BASE_RIP && ins.addrSize !== 8) return false;
+  return true;
+}
+
+function plain(ins: Instruction): boolean {
+  for (let i = 0; i < ins.row.operands.length; i++) if (!general(ins, i)) return false;
+  return addressable(ins);
+}
+
+/** Whether instruction `gi` has a template here, given the liveness of the flags after it. */
+function supported(gi: GuestInstruction, flagsOut: number): boolean {
+  const ins = gi.ins;
+  if (ins.mode !== 64 || ins.prefixes & 0x1 /* LOCK */) return false;
+  if (ins.lastRepPrefix !== 0 && ins.mnemonic !== "pause" && ins.mnemonic !== "ret") return false;
+  const m = ins.mnemonic;
+  if (NOTHING.has(m)) return true;
+  switch (m) {
+    case "mov":
+      return plain(ins) && ins.row.operands.length === 2;
+    case "movzx": case "movsx": case "movsxd": return plain(ins);
+    case "lea": return ins.addrSize !== 2 && (ins.base !== BASE_RIP || ins.addrSize === 8) && ins.opSize !== 2;
+    case "inc": case "dec": case "neg": case "not": return plain(ins);
+    case "push": return ins.opSize === 8 && plain(ins);
+    case "pop": return ins.opSize === 8 && plain(ins) && !isMemory(ins, 0);
+    case "leave": return ins.opSize === 8;
+    case "jmp": return ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
+    case "call": return ins.opSize === 8 && ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
+    case "ret": return ins.opSize === 8;
+    case "imul":
+      // the 64-bit product's overflow needs its upper 64 bits: only when nobody reads the flags
+      return plain(ins) && ins.row.operands.length >= 2 && (ins.opSize === 4 || (ins.opSize === 8 && flagsOut === 0));
+  }
+  if (m in ALU_OPS) return plain(ins) && ins.row.operands.length === 2;
+  if (SHIFTS.has(m)) {
+    const count = ins.row.operands[1]?.method;
+    return plain(ins) && (count === M_I || count === M_ONE);
+  }
+  if (JCC.has(m)) return relativeTarget(ins, gi.nextRip) !== null;
+  if (SETCC.has(m) || CMOVCC.has(m)) return plain(ins);
+  return false;
+}
+
+function mayFault(ins: Instruction): boolean {
+  const m = ins.mnemonic;
+  return (ins.row.hasModrm && ins.mod !== 3 && m !== "lea") || m === "push" || m === "pop" || m === "call" || m === "ret" || m === "leave";
+}
+
+/** Whether the instruction may store to memory (then it may have modified the code after it). */
+function mayStore(ins: Instruction): boolean {
+  const m = ins.mnemonic;
+  if (m === "push" || m === "call") return true;
+  if (m === "cmp" || m === "test" || JCC.has(m) || CMOVCC.has(m) || m === "lea" || m === "movzx" || m === "movsx" || m === "movsxd" || m === "imul") return false;
+  return ins.row.hasModrm && ins.mod !== 3 && isMemory(ins, 0);
+}
+
+/**
+ * The instructions of `block` that get templates (a prefix of it) and the flags liveness after each:
+ * 0 dead, 1 needed only if a later instruction faults, 2 needed. A cut block ends in an exit, where
+ * the flags are needed; that can make an earlier shift's flags needed, so the cut is found again.
+ */
+function planBlock(block: GuestBlock): { length: number; out: Int8Array; liveIn: number } {
+  let length = block.instructions.length;
+  for (;;) {
+    const out = new Int8Array(length);
+    let live = 2;
+    for (let k = length - 1; k >= 0; k--) {
+      const ins = block.instructions[k].ins;
+      // a store that hits this unit's code leaves right after the instruction: the flags must exist there
+      out[k] = mayStore(ins) ? 2 : live;
+      const fault = mayFault(ins);
+      switch (flagEffect(ins)) {
+        case FLAGS_READ: live = 2; break;
+        case FLAGS_WRITE_ALL: live = fault ? 1 : 0; break;
+        case FLAGS_PARTIAL: live = out[k] !== 0 ? 2 : fault ? 1 : 0; break;
+        default: live = Math.max(live, fault ? 1 : 0);
+      }
+    }
+    let cut = length;
+    for (let k = 0; k < length; k++) {
+      if (!supported(block.instructions[k], out[k])) {
+        cut = k;
+        break;
+      }
+    }
+    if (cut === length) return { length, out, liveIn: live };
+    length = cut;
+  }
+}
+
+// ---- the writer ----------------------------------------------------------------------------------
+
+class WasmWriter {
+  readonly f = new FunctionBody(4);
+  readonly exits: ExitInfo[] = [];
+  private readonly regLocals = new Map<number, number>();
+  readonly written = new Set<number>();
+  /** structured-control nesting: labels opened so far (function level = 0) */
+  depth = 0;
+  /** depth of the fault block's label, and of the region loop's (-1: not a region) */
+  faultLevel = 0;
+  loopLevel = -1;
+  readonly n: number;
+  readonly b: number;
+  readonly x: number; // linear address (i64)
+  readonly k: number; // TLB index (i32)
+  readonly p: number; // RAM offset (i32), -1 after a slow load-for-write
+  readonly status: number;
+  readonly fa: number;
+  readonly fb: number;
+  readonly fr: number;
+  readonly fc: number;
+  readonly fl: number;
+  readonly stale: number;
+  private readonly temps: number[] = [];
+  private tempsUsed = 0;
+  flags: FlagState = { kind: "entry" };
+  gi!: GuestInstruction;
+  ins!: Instruction;
+  index = 0;
+  inBlock = 0;
+  flagsOut = 2;
+  stores = false;
+
+  constructor(readonly layout: WasmLayout, readonly regionBlocks: Map<number, number>, readonly blockCounts: number[], readonly liveIn: Int8Array) {
+    const f = this.f;
+    this.n = f.local(I32);
+    this.b = f.local(I32);
+    this.x = f.local(I64);
+    this.k = f.local(I32);
+    this.p = f.local(I32);
+    this.status = f.local(I32);
+    this.fa = f.local(I64);
+    this.fb = f.local(I64);
+    this.fr = f.local(I64);
+    this.fc = f.local(I32);
+    this.fl = f.local(I32);
+    this.stale = f.local(I32);
+  }
+
+  reg(r: number): number {
+    let local = this.regLocals.get(r);
+    if (local === undefined) {
+      local = this.f.local(I64);
+      this.regLocals.set(r, local);
+    }
+    return local;
+  }
+
+  get registersUsed(): [number, number][] {
+    return [...this.regLocals];
+  }
+
+  temp(): number {
+    if (this.tempsUsed === this.temps.length) this.temps.push(this.f.local(I64));
+    return this.temps[this.tempsUsed++];
+  }
+
+  releaseTemps(): void {
+    this.tempsUsed = 0;
+  }
+
+  open(opcode: number): void {
+    this.f.open(opcode);
+    this.depth++;
+  }
+
+  close(): void {
+    this.f.op(OP.end);
+    this.depth--;
+  }
+
+  // ---- registers and operands ----------------------------------------------------------------
+
+  /** Pushes register `reg` at `size` (zero-extended); byte registers 4..7 without REX are AH..BH. */
+  readReg(reg: number, size: number, hasRex: boolean): void {
+    const f = this.f;
+    if (size === 1 && reg >= 4 && reg < 8 && !hasRex) {
+      f.get(this.reg(reg - 4)).i64(8n).op(OP.i64ShrU).i64(0xffn).op(OP.i64And);
+      return;
+    }
+    f.get(this.reg(reg));
+    if (size < 8) f.i64(size === 4 ? 0xffffffffn : size === 2 ? 0xffffn : 0xffn).op(OP.i64And);
+  }
+
+  /** Pops a value and writes it to register `reg` at `size` (32-bit writes zero the upper half). */
+  writeReg(reg: number, size: number, hasRex: boolean): void {
+    const f = this.f;
+    if (size === 8) {
+      f.set(this.reg(reg));
+      this.written.add(reg);
+      return;
+    }
+    if (size === 4) {
+      f.i64(0xffffffffn).op(OP.i64And).set(this.reg(reg));
+      this.written.add(reg);
+      return;
+    }
+    const t = this.temp();
+    f.set(t);
+    let target = reg, shift = 0n, mask = size === 2 ? 0xffffn : 0xffn;
+    if (size === 1 && reg >= 4 && reg < 8 && !hasRex) {
+      target = reg - 4;
+      shift = 8n;
+    }
+    const local = this.reg(target);
+    this.written.add(target);
+    f.get(local).i64(~(mask << shift)).op(OP.i64And);
+    f.get(t).i64(mask).op(OP.i64And);
+    if (shift !== 0n) f.i64(shift).op(OP.i64Shl);
+    f.op(OP.i64Or).set(local);
+  }
+
+  get hasRex(): boolean {
+    return (this.ins.prefixes & P_REX) !== 0;
+  }
+
+  /** Pushes operand `index` (memory operands from `memory`, a local filled by load()). */
+  read(index: number, memory?: number): void {
+    const ins = this.ins;
+    const spec = ins.row.operands[index];
+    const size = operandSize(ins, index);
+    switch (spec.method) {
+      case M_E: case M_R: case M_M:
+        if (ins.mod === 3) return this.readReg(ins.rm, size, this.hasRex);
+        if (memory === undefined) throw new Error("wasm translator: memory operand read before load");
+        this.f.get(memory);
+        return;
+      case M_G: return this.readReg(ins.reg, size, this.hasRex);
+      case M_Z: return this.readReg(ins.rm, size, this.hasRex);
+      case M_FIXED_REG: return this.readReg(spec.fixed, size, false);
+      case M_ONE: this.f.i64(1n); return;
+      // Iz and Ibs are sign-extended to the operation's size (operand 0's), not the immediate's own
+      case M_I: this.f.i64(this.immediate(index, index > 0 ? operandSize(ins, 0) : size)); return;
+    }
+    throw new Error(`wasm translator: operand ${spec.notation} is not a general operand`);
+  }
+
+  /** The immediate operand `index` at `size`, sign-extended as the interpreter extends it, masked to size. */
+  immediate(index: number, size: number): bigint {
+    const ins = this.ins;
+    const spec = ins.row.operands[index];
+    let value: bigint;
+    switch (spec.size) {
+      case S_B: value = BigInt(ins.imm & 0xff); break;
+      case S_W: value = BigInt(ins.imm & 0xffff); break;
+      case S_BS: case S_Z: value = BigInt(ins.imm | 0); break;
+      case S_V: value = size === 8 ? (BigInt(ins.immHi | 0) << 32n) | BigInt(ins.imm >>> 0) : BigInt(ins.imm | 0); break;
+      default: value = BigInt(ins.imm | 0);
+    }
+    return BigInt.asUintN(size * 8, value);
+  }
+
+  writeOperand(index: number): void {
+    const ins = this.ins;
+    const spec = ins.row.operands[index];
+    const size = operandSize(ins, index);
+    const reg = spec.method === M_G ? ins.reg : spec.method === M_FIXED_REG ? spec.fixed : ins.rm;
+    this.writeReg(reg, size, spec.method === M_FIXED_REG ? false : this.hasRex);
+  }
+
+  // ---- memory ----------------------------------------------------------------------------------
+
+  /** Computes the ModRM operand's linear address into x. */
+  address(): void {
+    const ins = this.ins, f = this.f;
+    if (ins.base === BASE_RIP) {
+      f.i64(BigInt(this.gi.nextRip + ins.disp)).set(this.x);
+      return;
+    }
+    f.i64(BigInt(ins.disp | 0));
+    if (ins.base >= 0) f.get(this.reg(ins.base)).op(OP.i64Add);
+    if (ins.index >= 0) {
+      f.get(this.reg(ins.index));
+      if (ins.scale !== 0) f.i64(BigInt(ins.scale)).op(OP.i64Shl);
+      f.op(OP.i64Add);
+    }
+    if (ins.addrSize === 4) f.i64(0xffffffffn).op(OP.i64And);
+    f.set(this.x);
+  }
+
+  /**
+   * Pushes 1 when x's page has a fast tag in `tags` (a parameter) and the access of `size` stays in
+   * the page; sets k (TLB index) and p (RAM offset) as a side effect.
+   */
+  private fastCheck(tags: number, size: number): void {
+    const f = this.f;
+    f.get(this.x).i64(12n).op(OP.i64ShrU).op(OP.i32WrapI64).i32(4095).op(OP.i32And).set(this.k);
+    f.get(this.x).op(OP.i32WrapI64).i32(4095).op(OP.i32And).set(this.p);
+    f.get(tags).get(this.k).i32(3).op(OP.i32Shl).op(OP.i32Add).mem(OP.f64Load, 3, 0);
+    f.get(this.x).i64(-4096n).op(OP.i64And).op(OP.f64ConvertI64S).op(OP.f64Eq);
+    f.get(this.p).i32(4096 - size).op(OP.i32LeU).op(OP.i32And);
+  }
+
+  /** p += fastBase[k] */
+  private fastOffset(): void {
+    const f = this.f;
+    f.get(P_FAST_BASE).get(this.k).i32(2).op(OP.i32Shl).op(OP.i32Add).mem(OP.i32Load, 2, 0).get(this.p).op(OP.i32Add).set(this.p);
+  }
+
+  private loadOp(size: number): void {
+    const f = this.f;
+    switch (size) {
+      case 1: f.mem(OP.i64Load8U, 0, RAM_OFFSET); break;
+      case 2: f.mem(OP.i64Load16U, 1, RAM_OFFSET); break;
+      case 4: f.mem(OP.i64Load32U, 2, RAM_OFFSET); break;
+      default: f.mem(OP.i64Load, 3, RAM_OFFSET);
+    }
+  }
+
+  private storeOp(size: number): void {
+    const f = this.f;
+    switch (size) {
+      case 1: f.mem(OP.i64Store8, 0, RAM_OFFSET); break;
+      case 2: f.mem(OP.i64Store16, 1, RAM_OFFSET); break;
+      case 4: f.mem(OP.i64Store32, 2, RAM_OFFSET); break;
+      default: f.mem(OP.i64Store, 3, RAM_OFFSET);
+    }
+  }
+
+  /** Loads `size` bytes at x into a fresh local. `forWrite`: checks write access too (p stays valid or -1). */
+  load(size: number, forWrite: boolean, segment: number): number {
+    const f = this.f;
+    const value = this.temp();
+    this.fastCheck(forWrite ? P_WRITE_TAGS : P_READ_TAGS, size);
+    this.open(OP.if);
+    this.fastOffset();
+    f.get(this.p);
+    this.loadOp(size);
+    f.set(value);
+    f.op(OP.else);
+    f.get(this.x).op(OP.f64ConvertI64S).i32(size).i32(segment).i32(forWrite ? 1 : 0).call(IMPORT_READ);
+    this.faultIfNonzero();
+    f.i32(0).mem(OP.i64Load, 3, this.layout.state + SCRATCH).set(value);
+    if (forWrite) f.i32(-1).set(this.p);
+    this.close();
+    return value;
+  }
+
+  /** Stores local `value` (`size` bytes) at x; `afterLoad`: reuses p from load(…, true). */
+  store(size: number, value: number, afterLoad: boolean, segment: number): void {
+    const f = this.f;
+    this.stores = true;
+    if (afterLoad) f.get(this.p).i32(0).op(OP.i32GeS);
+    else this.fastCheck(P_WRITE_TAGS, size);
+    this.open(OP.if);
+    if (!afterLoad) this.fastOffset();
+    f.get(this.p).get(value);
+    this.storeOp(size);
+    f.op(OP.else);
+    f.get(this.x).op(OP.f64ConvertI64S).i32(size).i32(segment);
+    f.get(value).op(OP.i32WrapI64).get(value).i64(32n).op(OP.i64ShrU).op(OP.i32WrapI64);
+    f.call(IMPORT_WRITE).tee(this.status).i32(1).op(OP.i32Eq);
+    this.open(OP.if);
+    this.faultExit();
+    this.close();
+    // 2: the store hit this unit's own code; finish the instruction, then leave
+    f.get(this.status).i32(2).op(OP.i32Eq).get(this.stale).op(OP.i32Or).set(this.stale);
+    this.close();
+  }
+
+  /** Pushes [rsp] (8 bytes) after checking RSP; leaves its value in a local. */
+  peekStack(): number {
+    this.f.get(this.reg(4)).set(this.x);
+    return this.load(8, false, SS);
+  }
+
+  /** Pushes local `value` (8 bytes) on the stack: memory first, then RSP. */
+  pushStack(value: number): void {
+    const f = this.f;
+    f.get(this.reg(4)).i64(8n).op(OP.i64Sub).set(this.x);
+    this.store(8, value, false, SS);
+    f.get(this.x).set(this.reg(4));
+    this.written.add(4);
+  }
+
+  // ---- faults and exits ------------------------------------------------------------------------
+
+  /** After a helper call that pushed a status: leave through the fault path unless it is 0. */
+  private faultIfNonzero(): void {
+    this.open(OP.if);
+    this.faultExit();
+    this.close();
+  }
+
+  /** Leaves for the fault tail with the state of the current instruction (its flags record first). */
+  faultExit(): void {
+    const f = this.f;
+    this.storeFlags();
+    f.i32(0).i32(this.index).mem(OP.i32Store, 2, this.layout.state + FAULT_INDEX);
+    f.br(OP.br, this.depth - 1 - this.faultLevel);
+  }
+
+  /** Writes the flags record for the current static state into the exit area. */
+  storeFlags(): void {
+    const f = this.f, s = this.layout.state, state = this.flags;
+    if (state.kind === "dead") throw new Error(`wasm translator: flags observed after an instruction whose flags were dead (at ${this.gi.rip.toString(16)} ${this.ins.mnemonic})`);
+    if (state.kind === "entry") {
+      f.i32(0).i32(-1).mem(OP.i32Store, 2, s + FLAGS_OP);
+      return;
+    }
+    if (state.kind === "word") {
+      f.i32(0).i32(0).mem(OP.i32Store, 2, s + FLAGS_OP);
+      f.i32(0).get(this.fl).mem(OP.i32Store, 2, s + FLAGS_WORD);
+      return;
+    }
+    f.i32(0).i32(state.op).mem(OP.i32Store, 2, s + FLAGS_OP);
+    f.i32(0).i32(state.size).mem(OP.i32Store, 2, s + FLAGS_SIZE);
+    f.i32(0).get(this.fa).mem(OP.i64Store, 3, s + FLAGS_A);
+    f.i32(0).get(this.fb).mem(OP.i64Store, 3, s + FLAGS_B);
+    f.i32(0).get(this.fr).mem(OP.i64Store, 3, s + FLAGS_R);
+    if (state.op === LAZY_INC || state.op === LAZY_DEC) f.i32(0).get(this.fc).mem(OP.i32Store, 2, s + FLAGS_WORD);
+  }
+
+  /**
+   * Registers every exit writes back: all the unit may write (from a first pass over the whole unit,
+   * since an exit emitted early can be reached after a later block wrote more registers).
+   */
+  writeBackSet: number[] | null = null;
+
+  writeBackRegisters(): void {
+    const f = this.f;
+    const set = this.writeBackSet ?? [...this.written].sort((a, b) => a - b);
+    for (const r of set) f.i32(0).get(this.reg(r)).mem(OP.i64Store, 3, this.layout.regs + 8 * r);
+  }
+
+  /** Leaves the unit with RIP = `target` (a constant) or the i64 in local `dynamic`. */
+  exit(target: number | null, dynamic: number | null, count: number): void {
+    const f = this.f, s = this.layout.state;
+    const index = this.exits.length;
+    this.exits.push({ target });
+    this.storeFlags();
+    this.writeBackRegisters();
+    f.i32(0).get(this.n).i32(count).op(OP.i32Add).mem(OP.i32Store, 2, s + EXIT_RETIRED);
+    f.i32(0);
+    if (dynamic !== null) f.get(dynamic);
+    else f.i64(BigInt(target!));
+    f.mem(OP.i64Store, 3, s + EXIT_RIP);
+    f.i32(index).op(OP.return);
+  }
+
+  /** Continues at a static target: inside the region when it is a block of it and the budget allows. */
+  goto(target: number, count: number): void {
+    const f = this.f;
+    const block = this.regionBlocks.get(target);
+    if (block !== undefined) {
+      f.get(this.n).i32(count + this.blockCounts[block]).op(OP.i32Add).get(P_BUDGET).op(OP.i32LeS);
+      this.open(OP.if);
+      if (this.liveIn[block] !== 0) {
+        this.materialize();
+        f.set(this.fl);
+      }
+      f.get(this.n).i32(count).op(OP.i32Add).set(this.n);
+      f.i32(block).set(this.b);
+      f.br(OP.br, this.depth - 1 - this.loopLevel);
+      this.close();
+    }
+    this.exit(target, null, count);
+  }
+
+  // ---- flags -----------------------------------------------------------------------------------
+
+  /** Records a producer: its operands and result (i64 locals, masked to size) become the pending flags. */
+  produce(op: number, size: number, a: number, b: number, r: number): void {
+    if (this.flagsOut === 0) {
+      this.flags = { kind: "dead" };
+      return;
+    }
+    const f = this.f;
+    f.get(a).set(this.fa);
+    f.get(b).set(this.fb);
+    f.get(r).set(this.fr);
+    this.flags = { kind: "lazy", op, size };
+  }
+
+  private signBit(local: number, size: number): void {
+    this.f.get(local).i64(BigInt(size * 8 - 1)).op(OP.i64ShrU).i64(1n).op(OP.i64And).op(OP.i32WrapI64);
+  }
+
+  /** Pushes bit `index` of i64 local `local` as an i32 0/1. */
+  bitOf(local: number, index: number): void {
+    this.f.get(local).i64(BigInt(index)).op(OP.i64ShrU).i64(1n).op(OP.i64And).op(OP.i32WrapI64);
+  }
+
+  /** Pushes PF | ZF | SF of the result in i64 local `r` (masked to `size`). */
+  resultFlags(r: number, size: number): void {
+    const f = this.f;
+    f.get(r).i64(0xffn).op(OP.i64And).op(OP.i64Popcnt).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(1).op(OP.i32Xor).i32(2).op(OP.i32Shl);
+    f.get(r).op(OP.i64Eqz).i32(6).op(OP.i32Shl).op(OP.i32Or);
+    this.signBit(r, size);
+    f.i32(7).op(OP.i32Shl).op(OP.i32Or);
+  }
+
+  /** Pops an i32 arithmetic-flags word into FL: the flags are now materialised. */
+  setWord(): void {
+    this.f.set(this.fl);
+    this.flags = { kind: "word" };
+  }
+
+  /** Pushes CF (0/1) of the current state. */
+  carry(): void {
+    const f = this.f, state = this.flags;
+    if (state.kind === "word") {
+      f.get(this.fl).i32(CF).op(OP.i32And);
+      return;
+    }
+    if (state.kind === "entry") {
+      f.i32(0).mem(OP.i32Load, 2, this.layout.state + ENTRY_FLAGS).i32(CF).op(OP.i32And);
+      return;
+    }
+    if (state.kind !== "lazy") throw new Error("wasm translator: CF read after dead flags");
+    switch (state.op) {
+      case LAZY_ADD: f.get(this.fr).get(this.fa).op(OP.i64LtU); return;
+      case LAZY_SUB: f.get(this.fa).get(this.fb).op(OP.i64LtU); return;
+      case LAZY_LOGIC: f.i32(0); return;
+      default: f.get(this.fc);
+    }
+  }
+
+  /** Pushes the six arithmetic flags (i32) of the current state. */
+  materialize(): void {
+    const f = this.f, state = this.flags;
+    if (state.kind === "word") {
+      f.get(this.fl);
+      return;
+    }
+    if (state.kind === "entry") {
+      f.i32(0).mem(OP.i32Load, 2, this.layout.state + ENTRY_FLAGS);
+      return;
+    }
+    if (state.kind !== "lazy") throw new Error("wasm translator: flags read after dead flags");
+    const { op, size } = state;
+    this.carry();
+    // PF: even number of ones in the low byte
+    f.get(this.fr).i64(0xffn).op(OP.i64And).op(OP.i64Popcnt).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(1).op(OP.i32Xor).i32(2).op(OP.i32Shl).op(OP.i32Or);
+    if (op !== LAZY_LOGIC) {
+      f.get(this.fa).get(this.fb).op(OP.i64Xor).get(this.fr).op(OP.i64Xor).op(OP.i32WrapI64).i32(AF).op(OP.i32And).op(OP.i32Or);
+    }
+    f.get(this.fr).op(OP.i64Eqz).i32(6).op(OP.i32Shl).op(OP.i32Or);
+    this.signBit(this.fr, size);
+    f.i32(7).op(OP.i32Shl).op(OP.i32Or);
+    if (op !== LAZY_LOGIC) {
+      const t = this.temp();
+      if (op === LAZY_ADD || op === LAZY_INC) {
+        f.get(this.fa).get(this.fr).op(OP.i64Xor).get(this.fb).get(this.fr).op(OP.i64Xor).op(OP.i64And).set(t);
+      } else {
+        f.get(this.fa).get(this.fb).op(OP.i64Xor).get(this.fa).get(this.fr).op(OP.i64Xor).op(OP.i64And).set(t);
+      }
+      this.signBit(t, size);
+      f.i32(11).op(OP.i32Shl).op(OP.i32Or);
+    }
+  }
+
+  /** Pushes condition `cc` (0/1) of the current flags. */
+  condition(cc: number): void {
+    const f = this.f, state = this.flags;
+    const negate = (cc & 1) !== 0;
+    if (state.kind === "lazy" && state.op === LAZY_SUB && cc >= 2 && cc !== 10 && cc !== 11 && cc !== 0 && cc !== 1) {
+      const base = cc & ~1;
+      const signed = base === 12 || base === 14;
+      const extend = (local: number) => {
+        f.get(local);
+        if (signed && state.size < 8) f.op(state.size === 1 ? OP.i64Extend8S : state.size === 2 ? OP.i64Extend16S : OP.i64Extend32S);
+      };
+      if (base === 8) { // S
+        this.signBit(this.fr, state.size);
+      } else {
+        extend(this.fa);
+        extend(this.fb);
+        f.op(base === 2 ? OP.i64LtU : base === 4 ? OP.i64Eq : base === 6 ? OP.i64LeU : base === 12 ? OP.i64LtS : OP.i64LeS);
+      }
+      if (negate) f.i32(1).op(OP.i32Xor);
+      return;
+    }
+    if (state.kind === "lazy" && state.op === LAZY_LOGIC && (cc & ~1) === 4) {
+      f.get(this.fr).op(OP.i64Eqz);
+      if (negate) f.i32(1).op(OP.i32Xor);
+      return;
+    }
+    const word = this.f.local(I32);
+    this.materialize();
+    f.set(word);
+    const bit = (shift: number) => f.get(word).i32(shift).op(OP.i32ShrU).i32(1).op(OP.i32And);
+    switch (cc & ~1) { // CF 0, PF 2, ZF 6, SF 7, OF 11
+      case 0: bit(11); break;
+      case 2: bit(0); break;
+      case 4: bit(6); break;
+      case 6: bit(0); bit(6); f.op(OP.i32Or); break;
+      case 8: bit(7); break;
+      case 10: bit(2); break;
+      case 12: bit(7); bit(11); f.op(OP.i32Xor); break;
+      default: bit(7); bit(11); f.op(OP.i32Xor); bit(6); f.op(OP.i32Or);
+    }
+    if (negate) f.i32(1).op(OP.i32Xor);
+  }
+}
+
+// ---- templates -----------------------------------------------------------------------------------
+
+const MASKS = [0n, 0xffn, 0xffffn, 0n, 0xffffffffn, 0n, 0n, 0n, 0xffffffffffffffffn];
+
+function maskTo(w: WasmWriter, size: number): void {
+  if (size < 8) w.f.i64(MASKS[size]).op(OP.i64And);
+}
+
+function loadOperand(w: WasmWriter, index: number, forWrite: boolean): number | undefined {
+  if (!isMemory(w.ins, index)) return undefined;
+  w.address();
+  return w.load(operandSize(w.ins, index), forWrite, memorySegment(w.ins));
+}
+
+function emitInstruction(w: WasmWriter): void {
+  const ins = w.ins, f = w.f, m = ins.mnemonic;
+  if (NOTHING.has(m)) return;
+  if (m in ALU_OPS) return alu(w, ALU_OPS[m], m !== "cmp" && m !== "test", m === "sub" || m === "cmp");
+  if (JCC.has(m)) {
+    const target = relativeTarget(ins, w.gi.nextRip)!;
+    const count = w.inBlock + 1;
+    w.condition(ins.row.opcode & 0xf);
+    w.open(OP.if);
+    w.goto(target, count);
+    w.close();
+    w.goto(w.gi.nextRip, count);
+    return;
+  }
+  if (SETCC.has(m)) {
+    const value = w.temp();
+    w.condition(ins.row.opcode & 0xf);
+    f.op(OP.i64ExtendI32U).set(value);
+    if (isMemory(ins, 0)) {
+      w.address();
+      w.store(1, value, false, memorySegment(ins));
+    } else {
+      f.get(value);
+      w.writeReg(ins.rm, 1, w.hasRex);
+    }
+    return;
+  }
+  if (CMOVCC.has(m)) {
+    const size = operandSize(ins, 0);
+    const src = loadOperand(w, 1, false);
+    const value = w.temp();
+    w.read(1, src);
+    f.set(value);
+    const c = f.local(I32);
+    w.condition(ins.row.opcode & 0xf);
+    f.set(c);
+    // a 32-bit CMOV zero-extends its destination even when the condition is false
+    f.get(value);
+    w.readReg(ins.reg, size, w.hasRex);
+    f.get(c).op(OP.select);
+    w.writeReg(ins.reg, size, w.hasRex);
+    return;
+  }
+  if (SHIFTS.has(m)) return shift(w, m);
+  switch (m) {
+    case "mov": {
+      const size = operandSize(ins, 0);
+      if (isMemory(ins, 0)) {
+        w.address();
+        const value = w.temp();
+        w.read(1);
+        f.set(value);
+        w.store(size, value, false, memorySegment(ins));
+        return;
+      }
+      const src = loadOperand(w, 1, false);
+      w.read(1, src);
+      w.writeOperand(0);
+      return;
+    }
+    case "movzx": {
+      const src = loadOperand(w, 1, false);
+      w.read(1, src);
+      w.writeOperand(0);
+      return;
+    }
+    case "movsx": case "movsxd": {
+      const src = loadOperand(w, 1, false);
+      const from = operandSize(ins, 1), to = operandSize(ins, 0);
+      w.read(1, src);
+      if (from < 8) f.op(from === 1 ? OP.i64Extend8S : from === 2 ? OP.i64Extend16S : OP.i64Extend32S);
+      maskTo(w, to);
+      w.writeOperand(0);
+      return;
+    }
+    case "lea": {
+      if (ins.base === BASE_RIP) f.i64(BigInt(w.gi.nextRip + ins.disp));
+      else {
+        f.i64(BigInt(ins.disp | 0));
+        if (ins.base >= 0) f.get(w.reg(ins.base)).op(OP.i64Add);
+        if (ins.index >= 0) {
+          f.get(w.reg(ins.index));
+          if (ins.scale !== 0) f.i64(BigInt(ins.scale)).op(OP.i64Shl);
+          f.op(OP.i64Add);
+        }
+      }
+      if (ins.addrSize === 4 || ins.opSize === 4) f.i64(0xffffffffn).op(OP.i64And);
+      w.writeOperand(0);
+      return;
+    }
+    case "inc": case "dec": {
+      const size = operandSize(ins, 0);
+      const memory = isMemory(ins, 0);
+      const value = memory ? (w.address(), w.load(size, true, memorySegment(ins))) : w.temp();
+      if (!memory) {
+        w.read(0);
+        f.set(value);
+      }
+      const one = w.temp(), result = w.temp();
+      f.i64(1n).set(one);
+      if (w.flagsOut !== 0) {
+        // CF is kept: take it from the state before
+        w.carry();
+        f.set(w.fc);
+      }
+      f.get(value).get(one).op(m === "inc" ? OP.i64Add : OP.i64Sub);
+      maskTo(w, size);
+      f.set(result);
+      writeDestination(w, size, memory, result);
+      w.produce(m === "inc" ? LAZY_INC : LAZY_DEC, size, value, one, result);
+      return;
+    }
+    case "neg": case "not": {
+      const size = operandSize(ins, 0);
+      const memory = isMemory(ins, 0);
+      const value = memory ? (w.address(), w.load(size, true, memorySegment(ins))) : w.temp();
+      if (!memory) {
+        w.read(0);
+        f.set(value);
+      }
+      const result = w.temp();
+      if (m === "neg") f.i64(0n).get(value).op(OP.i64Sub);
+      else f.get(value).i64(-1n).op(OP.i64Xor);
+      maskTo(w, size);
+      f.set(result);
+      writeDestination(w, size, memory, result);
+      if (m === "neg") {
+        const zero = w.temp();
+        f.i64(0n).set(zero);
+        w.produce(LAZY_SUB, size, zero, value, result);
+      }
+      return;
+    }
+    case "imul": {
+      const size = operandSize(ins, 0);
+      const src = loadOperand(w, 1, false);
+      const product = w.temp();
+      w.read(1, src);
+      if (size === 4) f.op(OP.i64Extend32S);
+      if (ins.row.operands.length === 3) f.i64(BigInt(ins.imm | 0));
+      else {
+        w.readReg(ins.reg, size, w.hasRex);
+        if (size === 4) f.op(OP.i64Extend32S);
+      }
+      f.op(OP.i64Mul).set(product);
+      f.get(product);
+      w.writeReg(ins.reg, size, w.hasRex);
+      if (w.flagsOut === 0) {
+        w.flags = { kind: "dead" };
+        return;
+      }
+      // 32-bit: CF = OF = the product does not fit; SF and PF of the low half, ZF = AF = 0 (the interpreter's convention)
+      const low = w.temp();
+      f.get(product).i64(0xffffffffn).op(OP.i64And).set(low);
+      f.i32(CF | OF).i32(0).get(product).get(product).op(OP.i64Extend32S).op(OP.i64Ne).op(OP.select);
+      f.get(low).i64(0xffn).op(OP.i64And).op(OP.i64Popcnt).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(1).op(OP.i32Xor).i32(2).op(OP.i32Shl).op(OP.i32Or);
+      w.bitOf(low, 31);
+      f.i32(7).op(OP.i32Shl).op(OP.i32Or);
+      w.setWord();
+      return;
+    }
+    case "push": {
+      const value = w.temp();
+      const src = loadOperand(w, 0, false);
+      if (ins.row.operands[0].method === M_I) f.i64(BigInt(ins.imm | 0));
+      else w.read(0, src);
+      f.set(value);
+      w.pushStack(value);
+      return;
+    }
+    case "pop": {
+      const value = w.peekStack();
+      f.get(w.reg(4)).i64(8n).op(OP.i64Add).set(w.reg(4));
+      w.written.add(4);
+      f.get(value);
+      w.writeOperand(0);
+      return;
+    }
+    case "leave": {
+      f.get(w.reg(5)).set(w.x);
+      const value = w.load(8, false, SS);
+      f.get(w.reg(5)).i64(8n).op(OP.i64Add).set(w.reg(4));
+      f.get(value).set(w.reg(5));
+      w.written.add(4);
+      w.written.add(5);
+      return;
+    }
+    case "jmp":
+      w.goto(relativeTarget(ins, w.gi.nextRip)!, w.inBlock + 1);
+      return;
+    case "call": {
+      const target = relativeTarget(ins, w.gi.nextRip)!;
+      const value = w.temp();
+      f.i64(BigInt(w.gi.nextRip)).set(value);
+      w.pushStack(value);
+      w.exit(target, null, w.inBlock + 1);
+      return;
+    }
+    case "ret": {
+      const target = w.peekStack();
+      // a non-canonical return address faults at the RET, before RSP moves
+      f.get(target).i64(16n).op(OP.i64Shl).i64(16n).op(OP.i64ShrS).get(target).op(OP.i64Ne);
+      w.open(OP.if);
+      f.call(IMPORT_BAD_TARGET).op(OP.drop);
+      w.faultExit();
+      w.close();
+      const release = ins.row.operands.length > 0 ? ins.imm & 0xffff : 0;
+      f.get(w.reg(4)).i64(BigInt(8 + release)).op(OP.i64Add).set(w.reg(4));
+      w.written.add(4);
+      w.exit(null, target, w.inBlock + 1);
+      return;
+    }
+  }
+  throw new Error(`wasm translator: no template for ${m}`);
+}
+
+function writeDestination(w: WasmWriter, size: number, memory: boolean, result: number): void {
+  if (memory) w.store(size, result, true, memorySegment(w.ins));
+  else {
+    w.f.get(result);
+    w.writeOperand(0);
+  }
+}
+
+/** ADD/SUB/AND/OR/XOR/CMP/TEST: operand 0 op operand 1; `writes`: the result goes to operand 0. */
+function alu(w: WasmWriter, op: number, writes: boolean, subtract: boolean): void {
+  const ins = w.ins, f = w.f;
+  const size = operandSize(ins, 0);
+  const memDest = isMemory(ins, 0);
+  const dest = memDest ? (w.address(), w.load(size, writes, memorySegment(ins))) : undefined;
+  const src = loadOperand(w, 1, false);
+  const a = w.temp(), b = w.temp(), r = w.temp();
+  w.read(0, dest);
+  f.set(a);
+  w.read(1, src);
+  if (operandSize(ins, 1) < size && ins.row.operands[1].method !== M_I) maskTo(w, size);
+  f.set(b);
+  const m = ins.mnemonic;
+  f.get(a).get(b);
+  f.op(m === "add" ? OP.i64Add : subtract ? OP.i64Sub : m === "or" ? OP.i64Or : m === "xor" ? OP.i64Xor : OP.i64And);
+  maskTo(w, size);
+  f.set(r);
+  if (writes) writeDestination(w, size, memDest, r);
+  w.produce(op, size, a, b, r);
+}
+
+function shift(w: WasmWriter, m: string): void {
+  const ins = w.ins, f = w.f;
+  const size = operandSize(ins, 0);
+  const bits = size * 8;
+  const memory = isMemory(ins, 0);
+  const count = shiftCount(ins);
+  const value = memory ? (w.address(), w.load(size, true, memorySegment(ins))) : w.temp();
+  if (!memory) {
+    w.read(0);
+    f.set(value);
+  }
+  if (count === 0) {
+    // nothing changes, flags included; a 32-bit register destination is still zero-extended
+    writeDestination(w, size, memory, value);
+    return;
+  }
+  const result = w.temp();
+  if (m === "shl" || m === "sal") {
+    f.get(value).i64(BigInt(count)).op(OP.i64Shl);
+  } else if (m === "shr") {
+    f.get(value).i64(BigInt(count)).op(OP.i64ShrU);
+  } else if (m === "sar") {
+    f.get(value);
+    if (size < 8) f.op(size === 1 ? OP.i64Extend8S : size === 2 ? OP.i64Extend16S : OP.i64Extend32S);
+    f.i64(BigInt(count)).op(OP.i64ShrS);
+  } else if (size === 8) {
+    f.get(value).i64(BigInt(count)).op(m === "rol" ? OP.i64Rotl : OP.i64Rotr);
+  } else {
+    // narrow rotates: by count mod width, as two shifts
+    const rotation = count % bits;
+    const left = m === "rol" ? rotation : (bits - rotation) % bits;
+    if (left === 0) f.get(value);
+    else f.get(value).i64(BigInt(left)).op(OP.i64Shl).get(value).i64(BigInt(bits - left)).op(OP.i64ShrU).op(OP.i64Or);
+  }
+  maskTo(w, size);
+  f.set(result);
+  writeDestination(w, size, memory, result);
+  if (w.flagsOut === 0) {
+    w.flags = { kind: "dead" };
+    return;
+  }
+  // the flags as the interpreter's shiftOrRotate sets them, for this constant count
+  const cfBit = (local: number, index: number) => w.bitOf(local, index);
+  switch (m) {
+    case "shl": case "sal":
+      if (count <= bits) cfBit(value, bits - count); else f.i32(0);
+      w.bitOf(result, bits - 1);
+      if (count <= bits) { cfBit(value, bits - count); f.op(OP.i32Xor); }
+      f.i32(11).op(OP.i32Shl).op(OP.i32Or);
+      w.resultFlags(result, size);
+      f.op(OP.i32Or);
+      break;
+    case "shr":
+      if (count <= bits) cfBit(value, count - 1); else f.i32(0);
+      w.bitOf(value, bits - 1);
+      f.i32(11).op(OP.i32Shl).op(OP.i32Or);
+      w.resultFlags(result, size);
+      f.op(OP.i32Or);
+      break;
+    case "sar":
+      cfBit(value, Math.min(count - 1, bits - 1));
+      w.resultFlags(result, size);
+      f.op(OP.i32Or);
+      break;
+    default: { // rol, ror: CF and OF from the result, the rest as before
+      w.materialize();
+      f.i32(~(CF | OF)).op(OP.i32And);
+      if (m === "rol") {
+        w.bitOf(result, 0);
+        f.op(OP.i32Or);
+        w.bitOf(result, bits - 1);
+        w.bitOf(result, 0);
+      } else {
+        w.bitOf(result, bits - 1);
+        f.op(OP.i32Or);
+        w.bitOf(result, bits - 1);
+        w.bitOf(result, bits - 2);
+      }
+      f.op(OP.i32Xor).i32(11).op(OP.i32Shl).op(OP.i32Or);
+    }
+  }
+  w.setWord();
+}
+
+// ---- the unit ------------------------------------------------------------------------------------
+
+/**
+ * Translates `blocks` (the entry block first) to a WebAssembly module, or returns null when the
+ * entry block's first instruction has no template (the unit is left to the JavaScript translator).
+ */
+export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmLayout): WasmTranslation | null {
+  if (mode !== 64) return null;
+  const plans = blocks.map(planBlock);
+  if (plans[0].length === 0) return null;
+  // the first pass finds every register the unit writes; the second writes them back at every exit
+  const first = emitUnit(blocks, plans, layout, null);
+  return emitUnit(blocks, plans, layout, [...first.written].sort((a, b) => a - b)).translation;
+}
+
+function emitUnit(blocks: GuestBlock[], plans: { length: number; out: Int8Array; liveIn: number }[], layout: WasmLayout, writeBack: number[] | null): { translation: WasmTranslation; written: Set<number> } {
+  const region = blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip);
+  const regionBlocks = new Map<number, number>();
+  if (region) blocks.forEach((block, i) => { if (plans[i].length > 0) regionBlocks.set(block.rip, i); });
+  const counts = plans.map((plan) => Math.max(plan.length, 1));
+  const liveIn = Int8Array.from(plans, (plan) => plan.liveIn);
+  const w = new WasmWriter(layout, regionBlocks, counts, liveIn);
+  w.writeBackSet = writeBack;
+  // registers written back are loaded at entry, so every exit stores a value they really hold
+  if (writeBack !== null) for (const r of writeBack) w.reg(r);
+  const f = w.f;
+  const instructions: Instruction[] = [];
+  const rips: number[] = [];
+  const before: number[] = [];
+
+  // body first (registers are discovered while emitting); the prologue is prepended below
+  w.open(OP.block); // the fault block
+  w.faultLevel = w.depth - 1;
+  if (region) {
+    w.open(OP.loop);
+    w.loopLevel = w.depth - 1;
+    for (let i = blocks.length - 1; i >= 0; i--) w.open(OP.block);
+    f.get(w.b).brTable(blocks.map((_, i) => i), 0);
+  }
+  blocks.forEach((block, blockNumber) => {
+    if (region) w.close(); // the label of this block's case
+    const plan = plans[blockNumber];
+    if (plan.length === 0) {
+      if (region) f.op(OP.unreachable);
+      return;
+    }
+    // block 0 is entered first with the CPU's flags (in FL when it reads them); a block that rewrites
+    // the flags before anything can observe them starts with none known
+    w.flags = liveIn[blockNumber] !== 0 ? { kind: "word" } : blockNumber === 0 ? { kind: "entry" } : { kind: "dead" };
+    for (let k = 0; k < plan.length; k++) {
+      const gi = block.instructions[k];
+      w.releaseTemps();
+      w.gi = gi;
+      w.ins = gi.ins;
+      w.index = instructions.length;
+      w.inBlock = k;
+      w.flagsOut = plan.out[k];
+      w.stores = false;
+      instructions.push(gi.ins);
+      rips.push(gi.rip);
+      before.push(k);
+      emitInstruction(w);
+      if (w.stores && !(JCC.has(gi.ins.mnemonic) || ["jmp", "call", "ret"].includes(gi.ins.mnemonic))) {
+        f.get(w.stale);
+        w.open(OP.if);
+        w.exit(gi.nextRip, null, k + 1);
+        w.close();
+      }
+    }
+    const last = block.instructions[plan.length - 1];
+    const ended = plan.length === block.instructions.length && block.endsWithBranch;
+    if (!ended) {
+      if (plan.length < block.instructions.length) w.exit(last.nextRip, null, plan.length);
+      else w.goto(block.endRip, plan.length);
+    }
+  });
+  if (region) w.close(); // the loop
+  w.close(); // the fault block
+  // fault tail: the faulting instruction's registers (its effects come after its accesses)
+  w.writeBackRegisters();
+  f.i32(0).get(w.n).mem(OP.i32Store, 2, layout.state + EXIT_RETIRED);
+  f.i32(-1);
+
+  const prologue = new FunctionBody(0);
+  for (const [r, local] of w.registersUsed) {
+    prologue.i32(0).mem(OP.i64Load, 3, layout.regs + 8 * r).set(local);
+  }
+  if (liveIn[0] !== 0) prologue.i32(0).mem(OP.i32Load, 2, layout.state + ENTRY_FLAGS).set(w.fl);
+  f.code.unshift(...prologue.code);
+
+  if (writeBack === null) return { translation: null as unknown as WasmTranslation, written: w.written };
+  const bytes = encodeModule({
+    imports: WASM_IMPORTS,
+    memoryPages: layout.memoryPages,
+    type: { params: [I32, I32, I32, I32], results: [I32] },
+    body: f,
+  });
+  const translation: WasmTranslation = {
+    bytes,
+    exits: w.exits,
+    instructions,
+    rips: Float64Array.from(rips),
+    before: Int32Array.from(before),
+    entryCount: plans[0].length,
+    needsEntryFlags: liveIn[0] !== 0,
+  };
+  return { translation, written: w.written };
+}

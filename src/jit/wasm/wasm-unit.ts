@@ -1,0 +1,133 @@
+// A compiled WebAssembly unit behind the same call the dispatcher makes for a JavaScript unit:
+// `fn(budget)` returns the exit index (for direct links) or -1 after a fault, with the CPU's RIP,
+// retired count and flags as the interpreter would leave them. The wrapper hands the unit the
+// current TLB set, copies the flags record the unit left into cpu.lazy, and runs the MMU's slow
+// paths for it (helpers that return a status, since an exception must not unwind through the
+// unit's frame before it has written back the faulting instruction's state).
+import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
+import { SS, type Cpu } from "../../machine/cpu.js";
+import { CpuException, VEC_GP, VEC_SS } from "../../machine/cpu-exception.js";
+import { probeWrite } from "../../machine/interp/operand-access.js";
+import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
+import type { UnitFunction } from "../code-cache.js";
+import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, type WasmState } from "./state-layout.js";
+import type { WasmTranslation } from "./translate-wasm.js";
+
+const ARITHMETIC = CF | PF | AF | ZF | SF | OF;
+const I_RIP = EXIT_RIP / 4, I_RETIRED = EXIT_RETIRED / 4, I_OP = FLAGS_OP / 4, I_SIZE = FLAGS_SIZE / 4, I_WORD = FLAGS_WORD / 4;
+const I_A = FLAGS_A / 4, I_B = FLAGS_B / 4, I_R = FLAGS_R / 4, I_SCRATCH = SCRATCH / 4, I_ENTRY = ENTRY_FLAGS / 4, I_FAULT = FAULT_INDEX / 4;
+/** i32 parameters: a budget beyond 2^31 - 1 would wrap */
+const MAX_BUDGET = 0x7fffffff;
+
+/** What the units of one engine share: the CPU, the exit area and the engine's per-run state. */
+export interface WasmUnitEnvironment {
+  readonly cpu: Cpu;
+  readonly state: WasmState;
+  /** the engine's state: `stale` is set when a store hits the running unit's code */
+  readonly jit: { stale: boolean; fault: CpuException | null };
+}
+
+function canonical(linear: number): boolean {
+  return linear >= -(2 ** 47) && linear < 2 ** 47;
+}
+
+function nonCanonical(segment: number): CpuException {
+  return new CpuException(segment === SS ? VEC_SS : VEC_GP, 0, "non-canonical address");
+}
+
+/** The slow-path helpers every unit of an engine imports ("h"."rd", "h"."wr", "h"."bad"). */
+export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]) => number; wr: (...a: number[]) => number; bad: () => number; pending: () => CpuException | null } {
+  const { cpu, state, jit } = env;
+  const mmu = cpu.mmu, words = state.words;
+  let pending: CpuException | null = null;
+  const fail = (error: unknown): number => {
+    if (!(error instanceof CpuException)) throw error;
+    pending = error;
+    return 1;
+  };
+  return {
+    rd(linear: number, size: number, segment: number, forWrite: number): number {
+      try {
+        if (!canonical(linear)) throw nonCanonical(segment);
+        if (forWrite !== 0) probeWrite(cpu, linear, size);
+        let lo: number, hi = 0;
+        switch (size) {
+          case 1: lo = mmu.read8(linear); break;
+          case 2: lo = mmu.read16(linear); break;
+          case 4: lo = mmu.read32(linear); break;
+          default: lo = mmu.read64(linear); hi = mmu.hi;
+        }
+        words[I_SCRATCH] = lo;
+        words[I_SCRATCH + 1] = hi;
+        return 0;
+      } catch (error) {
+        return fail(error);
+      }
+    },
+    wr(linear: number, size: number, segment: number, lo: number, hi: number): number {
+      try {
+        if (!canonical(linear)) throw nonCanonical(segment);
+        switch (size) {
+          case 1: mmu.write8(linear, lo & 0xff); break;
+          case 2: mmu.write16(linear, lo & 0xffff); break;
+          case 4: mmu.write32(linear, lo); break;
+          default: mmu.write64(linear, lo, hi);
+        }
+        return jit.stale ? 2 : 0;
+      } catch (error) {
+        return fail(error);
+      }
+    },
+    bad(): number {
+      pending = new CpuException(VEC_GP, 0, "branch to a non-canonical address");
+      return 1;
+    },
+    pending(): CpuException | null {
+      const fault = pending;
+      pending = null;
+      return fault;
+    },
+  };
+}
+
+export type WasmImports = ReturnType<typeof makeWasmImports>;
+
+/** Instantiates a translated unit and wraps it as the dispatcher calls units. */
+export function instantiateWasmUnit(translation: WasmTranslation, env: WasmUnitEnvironment, imports: WasmImports, memory: WebAssembly.Memory): UnitFunction {
+  const module = new WebAssembly.Module(translation.bytes);
+  const instance = new WebAssembly.Instance(module, { h: { m: memory, rd: imports.rd, wr: imports.wr, bad: imports.bad } });
+  const run = instance.exports.run as (budget: number, readTags: number, writeTags: number, fastBase: number) => number;
+  const { cpu, state, jit } = env;
+  const words = state.words, lazy = cpu.lazy, mmu = cpu.mmu;
+  const { rips, before, needsEntryFlags } = translation;
+  return function wasmUnit(budget: number): number {
+    if (needsEntryFlags) words[I_ENTRY] = cpu.getFlags() & ARITHMETIC;
+    const exit = run(budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTag.byteOffset, mmu.writeTag.byteOffset, mmu.fastBase.byteOffset);
+    const op = words[I_OP];
+    if (op === LAZY_NONE) {
+      cpu.flags = (cpu.flags & ~ARITHMETIC) | words[I_WORD];
+      lazy.op = LAZY_NONE;
+    } else if (op > 0) {
+      // INC/DEC keep CF, which the lazy record takes from cpu.flags
+      if (op === LAZY_INC || op === LAZY_DEC) cpu.flags = (cpu.flags & ~CF) | words[I_WORD];
+      lazy.op = op;
+      lazy.size = words[I_SIZE];
+      lazy.aLo = words[I_A];
+      lazy.aHi = words[I_A + 1];
+      lazy.bLo = words[I_B];
+      lazy.bHi = words[I_B + 1];
+      lazy.rLo = words[I_R];
+      lazy.rHi = words[I_R + 1];
+    }
+    if (exit < 0) {
+      const index = words[I_FAULT];
+      cpu.retired += words[I_RETIRED] + before[index];
+      cpu.rip = rips[index];
+      jit.fault = imports.pending();
+      return -1;
+    }
+    cpu.retired += words[I_RETIRED];
+    cpu.rip = words[I_RIP + 1] * 4294967296 + (words[I_RIP] >>> 0);
+    return exit;
+  };
+}
