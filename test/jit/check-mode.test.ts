@@ -167,5 +167,14 @@ describe.runIf(canBuildGuest)("--accel check finds no divergence over the guest"
         expect(result.stderr).toBe("");
       }, 1_200_000);
     }
+    // the WebAssembly backend, in lockstep over the same runs (threshold 16: more and colder units)
+    for (const append of ["selftest", SMALL_BENCH]) {
+      it(`--accel check --jit-backend wasm --append "${append}": the guest's exit status (1), not 6`, async () => {
+        const result = await runCli([guestImage(), "--accel", "check", "--jit-backend", "wasm", "--jit-threshold", "16", "--clock", "virtual", "--append", append]);
+        expect(result.status, result.stderr).not.toBe(EXIT_DIVERGENCE);
+        expect(result.status, result.stderr).toBe(STATUS_OK);
+        expect(result.stderr).toBe("");
+      }, 1_200_000);
+    }
   });
 });

@@ -702,7 +702,10 @@ describe("precise exceptions in compiled blocks", () => {
           } else {
             // the faulting execution came from compiled code, not from the interpreter
             expect(outcome.compiledFaultingInstruction).toBe(true);
-            expect(outcome.interpretedFaultingRuns).toBeLessThanOrEqual(2);
+            // With the WebAssembly backend an instruction it has no template for (DIV, JMP r64, REP
+            // MOVSB, …) cuts the WebAssembly unit before it: its address is then a unit entry of its
+            // own, which warms up (threshold 2) before the JavaScript translator compiles it.
+            expect(outcome.interpretedFaultingRuns).toBeLessThanOrEqual(engine.jit?.backend === "wasm" ? 3 : 2);
             if (c.region && engine.jit?.regions !== false) expect(outcome.faultingUnitBlocks, "the loop was compiled as a region").toBeGreaterThan(1);
           }
         });

@@ -78,6 +78,7 @@ export const ENGINES: EngineConfig[] = [
   { name: "jit (blocks only, no loop regions)", accel: "jit", jit: { threshold: 2, regions: false } },
   { name: "jit (every instruction through the shared semantics)", accel: "jit", jit: { threshold: 2, helperOnly: true } },
   { name: "check", accel: "check", jit: { threshold: 2 } },
+  { name: "jit (WebAssembly backend)", accel: "jit", jit: { threshold: 2, backend: "wasm" } },
 ];
 
 export interface GuestMachine {

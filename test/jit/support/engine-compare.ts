@@ -40,7 +40,8 @@ export function itMatchesTheInterpreter(guest: AssembledGuest, out: number, byte
       const result = runTable(guest, e, out, bytes, setup);
       expect(result.stop).toBe("exit 1");
       const expected = typeof templates === "function" ? templates(ENGINES[e]) : templates;
-      if (!ENGINES[e].jit?.helperOnly) for (const template of expected) expect(result.sources, "the template is in the compiled code").toMatch(template);
+      // the templates are JavaScript source; WebAssembly units are held to the interpreter's bytes alone
+      if (!ENGINES[e].jit?.helperOnly && ENGINES[e].jit?.backend !== "wasm") for (const template of expected) expect(result.sources, "the template is in the compiled code").toMatch(template);
       const firstDifference = result.out.findIndex((byte, k) => byte !== reference.out[k]);
       expect(firstDifference, firstDifference < 0 ? "" : record(firstDifference)).toBe(-1);
     });
