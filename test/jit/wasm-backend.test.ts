@@ -25,6 +25,9 @@ const CASES: [string, string][] = [
   ["inc rax", "inc"], ["dec eax", "dec"], ["inc al", "inc"], ["dec ax", "dec"], ["neg rax", "neg"], ["neg eax", "neg"], ["neg al", "neg"], ["not rax", "not"],
   ["shl rax, 1", "shl"], ["shl rax, 63", "shl"], ["shr eax, 31", "shr"], ["shr rax, 1", "shr"], ["sar rax, 7", "sar"], ["sar al, 3", "sar"],
   ["shl al, 9", "shl"], ["shr ax, 17", "shr"], ["shl eax, 0", "shl"], ["rol rax, 13", "rol"], ["ror eax, 1", "ror"], ["rol al, 3", "rol"], ["ror ax, 20", "ror"], ["ror rax, 64", "ror"],
+  ["mov ecx, ebx\n  shl rax, cl", "shl"], ["mov ecx, ebx\n  shr eax, cl", "shr"], ["mov ecx, ebx\n  sar al, cl", "sar"],
+  ["mov ecx, ebx\n  shl ax, cl", "shl"], ["mov ecx, ebx\n  sar rax, cl", "sar"], ["mov ecx, ebx\n  shr bl, cl", "shr"],
+  ["mov [r11], rax\n  mov ecx, ebx\n  shr dword ptr [r11], cl\n  mov rax, [r11]", "shr"],
   ["imul eax, ebx", "imul"], ["imul eax, ebx, -7", "imul"], ["imul rax, rbx\n  mov rdx, 0", "imul"],
   ...CONDITIONS.map((cc): [string, string] => [`cmp rax, rbx\n  set${cc} al`, `set${cc}`]),
   ...CONDITIONS.map((cc): [string, string] => [`cmp eax, ebx\n  set${cc} ah`, `set${cc}`]),
@@ -43,6 +46,9 @@ const CASES: [string, string][] = [
   ["mov [r11], rbx\n  sete byte ptr [r11]\n  mov rax, [r11]", "sete"],
   ["push rbx\n  pop rax", "pop"], ["push -3\n  pop rax", "push"],
   ["call double_plus\n  add rax, 1", "call"],
+  ["lea rdx, [rip + double_plus]\n  call rdx\n  xor rax, rbx", "call"],
+  ["lea rdx, [rip + double_plus]\n  mov [r11], rdx\n  call qword ptr [r11]\n  sub rax, rbx", "call"],
+  ["lea rdx, [rip + 1f]\n  jmp rdx\n  not rax\n1:\n  add rax, rbx", "jmp"],
   ["push rbp\n  mov rbp, rsp\n  push rax\n  push rbx\n  leave", "leave"],
 ];
 

@@ -96,8 +96,10 @@ function flagEffect(ins: Instruction): number {
   if (m in ALU_OPS || m === "neg" || m === "imul") return FLAGS_WRITE_ALL;
   if (m === "inc" || m === "dec") return FLAGS_PARTIAL;
   if (SHIFTS.has(m)) {
-    // a masked count of 0 changes no flag; rotates keep all but CF and OF
-    if (ins.row.operands[1]?.method !== M_I && ins.row.operands[1]?.method !== M_ONE) return FLAGS_NONE;
+    // a masked count of 0 changes no flag; rotates keep all but CF and OF; by CL, either may happen
+    const count = ins.row.operands[1];
+    if (count?.method === M_FIXED_REG) return FLAGS_PARTIAL;
+    if (count?.method !== M_I && count?.method !== M_ONE) return FLAGS_NONE;
     if (shiftCount(ins) === 0) return FLAGS_NONE;
     return m === "rol" || m === "ror" ? FLAGS_PARTIAL : FLAGS_WRITE_ALL;
   }
@@ -148,8 +150,9 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
     case "push": return ins.opSize === 8 && plain(ins);
     case "pop": return ins.opSize === 8 && plain(ins) && !isMemory(ins, 0);
     case "leave": return ins.opSize === 8;
-    case "jmp": return ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
-    case "call": return ins.opSize === 8 && ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
+    case "jmp": case "call":
+      if (ins.row.operands[0].method === M_E) return ins.opSize === 8 && plain(ins); // indirect, through r/m64
+      return (m === "jmp" || ins.opSize === 8) && ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
     case "ret": return ins.opSize === 8;
     case "imul":
       // the 64-bit product's overflow needs its upper 64 bits: only when nobody reads the flags
@@ -157,8 +160,9 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
   }
   if (m in ALU_OPS) return plain(ins) && ins.row.operands.length === 2;
   if (SHIFTS.has(m)) {
-    const count = ins.row.operands[1]?.method;
-    return plain(ins) && (count === M_I || count === M_ONE);
+    const count = ins.row.operands[1];
+    if (count?.method === M_FIXED_REG && count.fixed === 1) return plain(ins) && m !== "rol" && m !== "ror";
+    return plain(ins) && (count?.method === M_I || count?.method === M_ONE);
   }
   if (JCC.has(m)) return relativeTarget(ins, gi.nextRip) !== null;
   if (SETCC.has(m) || CMOVCC.has(m)) return plain(ins);
@@ -167,7 +171,9 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
 
 function mayFault(ins: Instruction): boolean {
   const m = ins.mnemonic;
-  return (ins.row.hasModrm && ins.mod !== 3 && m !== "lea") || m === "push" || m === "pop" || m === "call" || m === "ret" || m === "leave";
+  // an indirect branch faults on a non-canonical target too
+  const indirect = (m === "jmp" || m === "call") && ins.row.operands[0].method === M_E;
+  return (ins.row.hasModrm && ins.mod !== 3 && m !== "lea") || indirect || m === "push" || m === "pop" || m === "call" || m === "ret" || m === "leave";
 }
 
 /** Whether the instruction may store to memory (then it may have modified the code after it). */
@@ -499,6 +505,16 @@ class WasmWriter {
   }
 
   // ---- faults and exits ------------------------------------------------------------------------
+
+  /** #GP(0) at this instruction unless the branch target in i64 local `target` is canonical. */
+  checkTarget(target: number): void {
+    const f = this.f;
+    f.get(target).i64(16n).op(OP.i64Shl).i64(16n).op(OP.i64ShrS).get(target).op(OP.i64Ne);
+    this.open(OP.if);
+    f.call(IMPORT_BAD_TARGET).op(OP.drop);
+    this.faultExit();
+    this.close();
+  }
 
   /** After a helper call that pushed a status: leave through the fault path unless it is 0. */
   private faultIfNonzero(): void {
@@ -920,25 +936,33 @@ function emitInstruction(w: WasmWriter): void {
       w.written.add(5);
       return;
     }
-    case "jmp":
-      w.goto(relativeTarget(ins, w.gi.nextRip)!, w.inBlock + 1);
-      return;
-    case "call": {
-      const target = relativeTarget(ins, w.gi.nextRip)!;
-      const value = w.temp();
-      f.i64(BigInt(w.gi.nextRip)).set(value);
-      w.pushStack(value);
-      w.exit(target, null, w.inBlock + 1);
+    case "jmp": case "call": {
+      const indirect = ins.row.operands[0].method === M_E;
+      let target: number | null = null;
+      let dynamic: number | null = null;
+      if (indirect) {
+        // the target is read (and must be canonical: #GP at this instruction) before anything moves
+        const src = loadOperand(w, 0, false);
+        dynamic = w.temp();
+        w.read(0, src);
+        f.set(dynamic);
+        w.checkTarget(dynamic);
+      } else target = relativeTarget(ins, w.gi.nextRip)!;
+      if (m === "call") {
+        const value = w.temp();
+        f.i64(BigInt(w.gi.nextRip)).set(value);
+        w.pushStack(value);
+      } else if (!indirect) {
+        w.goto(target!, w.inBlock + 1);
+        return;
+      }
+      w.exit(target, dynamic, w.inBlock + 1);
       return;
     }
     case "ret": {
       const target = w.peekStack();
       // a non-canonical return address faults at the RET, before RSP moves
-      f.get(target).i64(16n).op(OP.i64Shl).i64(16n).op(OP.i64ShrS).get(target).op(OP.i64Ne);
-      w.open(OP.if);
-      f.call(IMPORT_BAD_TARGET).op(OP.drop);
-      w.faultExit();
-      w.close();
+      w.checkTarget(target);
       const release = ins.row.operands.length > 0 ? ins.imm & 0xffff : 0;
       f.get(w.reg(4)).i64(BigInt(8 + release)).op(OP.i64Add).set(w.reg(4));
       w.written.add(4);
@@ -984,15 +1008,17 @@ function shift(w: WasmWriter, m: string): void {
   const size = operandSize(ins, 0);
   const bits = size * 8;
   const memory = isMemory(ins, 0);
+  if (ins.row.operands[1].method === M_FIXED_REG) return shiftByCl(w, m);
   const count = shiftCount(ins);
-  const value = memory ? (w.address(), w.load(size, true, memorySegment(ins))) : w.temp();
+  // a count of 0 only reads its operand (as the interpreter does); any other needs write access
+  const value = memory ? (w.address(), w.load(size, count !== 0, memorySegment(ins))) : w.temp();
   if (!memory) {
     w.read(0);
     f.set(value);
   }
   if (count === 0) {
     // nothing changes, flags included; a 32-bit register destination is still zero-extended
-    writeDestination(w, size, memory, value);
+    if (!memory) writeDestination(w, size, memory, value);
     return;
   }
   const result = w.temp();
@@ -1060,6 +1086,77 @@ function shift(w: WasmWriter, m: string): void {
       f.op(OP.i32Xor).i32(11).op(OP.i32Shl).op(OP.i32Or);
     }
   }
+  w.setWord();
+}
+
+/**
+ * SHL/SHR/SAR by CL: the count is known only at run time. A count of 0 changes nothing (the
+ * operand is read, a 32-bit register still zero-extended, the flags kept); otherwise the flags are
+ * those of the constant-count case, computed from the count.
+ */
+function shiftByCl(w: WasmWriter, m: string): void {
+  const ins = w.ins, f = w.f;
+  const size = operandSize(ins, 0);
+  const bits = size * 8;
+  const memory = isMemory(ins, 0);
+  const segment = memorySegment(ins);
+  const value = memory ? (w.address(), w.load(size, false, segment)) : w.temp();
+  if (!memory) {
+    w.read(0);
+    f.set(value);
+  }
+  const count = w.temp();
+  f.get(w.reg(1)).i64(size === 8 ? 63n : 31n).op(OP.i64And).set(count);
+  const result = w.temp();
+  if (m === "sar") {
+    f.get(value);
+    if (size < 8) f.op(size === 1 ? OP.i64Extend8S : size === 2 ? OP.i64Extend16S : OP.i64Extend32S);
+    f.get(count).op(OP.i64ShrS);
+  } else {
+    f.get(value).get(count).op(m === "shr" ? OP.i64ShrU : OP.i64Shl);
+  }
+  maskTo(w, size);
+  f.set(result);
+  if (memory) {
+    f.get(count).op(OP.i64Eqz).op(OP.i32Eqz);
+    w.open(OP.if);
+    w.store(size, result, false, segment);
+    w.close();
+  } else writeDestination(w, size, memory, result);
+  if (w.flagsOut === 0) {
+    w.flags = { kind: "dead" };
+    return;
+  }
+  const before = f.local(I32);
+  w.materialize();
+  f.set(before);
+  // CF: the last bit shifted out (0 when the count exceeds a narrow operand); OF as the interpreter sets it
+  const cf = f.local(I32);
+  const inRange = () => f.get(count).i64(BigInt(bits)).op(OP.i64LeU);
+  if (m === "shl" || m === "sal") {
+    f.get(value).i64(BigInt(bits)).get(count).op(OP.i64Sub).op(OP.i64ShrU).i64(1n).op(OP.i64And).op(OP.i32WrapI64).i32(0);
+    inRange();
+    f.op(OP.select).set(cf);
+    f.get(cf);
+    w.bitOf(result, bits - 1);
+    f.get(cf).op(OP.i32Xor).i32(11).op(OP.i32Shl).op(OP.i32Or);
+  } else if (m === "shr") {
+    f.get(value).get(count).i64(1n).op(OP.i64Sub).op(OP.i64ShrU).i64(1n).op(OP.i64And).op(OP.i32WrapI64).i32(0);
+    inRange();
+    f.op(OP.select).set(cf);
+    f.get(cf);
+    w.bitOf(value, bits - 1);
+    f.i32(11).op(OP.i32Shl).op(OP.i32Or);
+  } else {
+    f.get(value);
+    if (size < 8) f.op(size === 1 ? OP.i64Extend8S : size === 2 ? OP.i64Extend16S : OP.i64Extend32S);
+    f.get(count).i64(1n).op(OP.i64Sub).op(OP.i64ShrS).i64(1n).op(OP.i64And).op(OP.i32WrapI64);
+  }
+  w.resultFlags(result, size);
+  f.op(OP.i32Or);
+  f.get(before);
+  f.get(count).op(OP.i64Eqz).op(OP.i32Eqz);
+  f.op(OP.select);
   w.setWord();
 }
 
