@@ -153,7 +153,7 @@ export class JitEngine {
     if (options.backend === "wasm" && memory.wasmMemory !== null) {
       const state = new WasmState(memory);
       const env: WasmUnitEnvironment = { cpu, state, jit: this.state };
-      const layout: WasmLayout = { regs: cpu.regs.byteOffset, state: state.base, memoryPages: memory.buffer.byteLength / 65536 };
+      const layout: WasmLayout = { regs: cpu.regs.byteOffset, xmm: cpu.xmm.byteOffset, state: state.base, memoryPages: memory.buffer.byteLength / 65536 };
       this.wasm = { layout, env, imports: makeWasmImports(env), memory: memory.wasmMemory };
     }
     // REP MOVS/STOS straight on RAM, in units and in the code still too cold to compile; check

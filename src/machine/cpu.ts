@@ -101,10 +101,10 @@ export class Cpu {
   tscSource: () => number = () => this.retired;
   tscOffset = 0;
 
-  /** XMM0-15 as 64 dwords (register i at [4i..4i+3], least significant first) */
-  readonly xmm = new Int32Array(64);
-  readonly xmmBytes = new Uint8Array(this.xmm.buffer);
-  readonly xmmView = new DataView(this.xmm.buffer);
+  /** XMM0-15 as 64 dwords (register i at [4i..4i+3], least significant first), in the memory's state area */
+  declare readonly xmm: Int32Array;
+  declare readonly xmmBytes: Uint8Array;
+  declare readonly xmmView: DataView;
   mxcsr = 0x1f80;
 
   /** 64 when EFER.LMA and CS.L, else 32 */
@@ -129,6 +129,10 @@ export class Cpu {
     this.regs = new Int32Array(memory.buffer, at, 32);
     this.regBytes = new Uint8Array(memory.buffer, at, 128);
     this.regWords = new Uint16Array(memory.buffer, at, 64);
+    const xmmAt = memory.allocateState(256);
+    this.xmm = new Int32Array(memory.buffer, xmmAt, 64);
+    this.xmmBytes = new Uint8Array(memory.buffer, xmmAt, 256);
+    this.xmmView = new DataView(memory.buffer, xmmAt, 256);
     this.mmu = new Mmu(memory);
     for (let s = 0; s < 6; s++) {
       this.segLimit[s] = 0xffffffff;

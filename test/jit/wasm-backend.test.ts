@@ -10,6 +10,7 @@
 import { describe, expect, it } from "vitest";
 import { ENGINES, STACK_TOP, assembleLongModeGuest, guestMachine } from "./support/asm-guest.js";
 import { flagsProbe, forEveryPair } from "./support/engine-compare.js";
+import { ENABLE_SSE } from "../machine/support/long-mode.js";
 
 const OUT = 0x500000;
 const SCRATCH = 0x600000;
@@ -44,6 +45,13 @@ const CASES: [string, string][] = [
   ["mov [r11], rbx\n  cmp rax, [r11]\n  movzx eax, byte ptr [r11 + 1]", "movzx"],
   ["mov [r11], rbx\n  movsx rax, word ptr [r11]", "movsx"],
   ["mov [r11], rbx\n  sete byte ptr [r11]\n  mov rax, [r11]", "sete"],
+  ["movq xmm0, rax\n  movq xmm1, rbx\n  pxor xmm0, xmm1\n  movq rax, xmm0", "pxor"],
+  ["movq xmm0, rax\n  movq xmm1, rbx\n  punpcklqdq xmm0, xmm1\n  movdqa [r11], xmm0\n  mov rax, [r11 + 8]\n  xor rax, [r11]", "punpcklqdq"],
+  ["mov [r11], rax\n  mov [r11 + 8], rbx\n  movdqu xmm2, [r11]\n  movdqa xmm3, xmm2\n  movups [r11 + 3], xmm3\n  mov rax, [r11 + 8]", "movups"],
+  ["mov [r11], rbx\n  mov [r11 + 8], rax\n  movaps xmm5, [r11]\n  pxor xmm5, [r11]\n  movq rax, xmm5", "movaps"],
+  ["mov [r11], rbx\n  mov [r11 + 8], rax\n  movdqa xmm6, [r11]\n  movd eax, xmm6", "movd"],
+  ["movd xmm7, ebx\n  movq [r11], xmm7\n  mov rax, [r11]", "movq"],
+  ["mov [r11], rbx\n  movq xmm8, [r11]\n  movq xmm9, xmm8\n  movq rax, xmm9", "movq"],
   ["push rbx\n  pop rax", "pop"], ["push -3\n  pop rax", "push"],
   ["call double_plus\n  add rax, 1", "call"],
   ["lea rdx, [rip + double_plus]\n  call rdx\n  xor rax, rbx", "call"],
@@ -53,6 +61,7 @@ const CASES: [string, string][] = [
 ];
 
 const GUEST = assembleLongModeGuest(`
+${ENABLE_SSE}
   mov rsp, ${STACK_TOP}
   mov rdi, ${OUT}
   mov r11, ${SCRATCH}

@@ -21,7 +21,9 @@ export const SCRATCH = 48;
 export const ENTRY_FLAGS = 56;
 /** the index of the instruction that faulted (i32) */
 export const FAULT_INDEX = 60;
-export const WASM_STATE_BYTES = 64;
+/** 1 while SSE instructions may run (CR0.EM and CR0.TS clear, CR4.OSFXSR set), for units that use them (i32) */
+export const SSE_READY = 64;
+export const WASM_STATE_BYTES = 72;
 
 /** The exit area of one engine: its base offset and int32 view. */
 export class WasmState {

@@ -18,8 +18,8 @@
 // condition from it, and the record is written only where it must exist: at exits and faults (into
 // the state area, which the wrapper copies into the CPU's lazy-flags record). Across a region's
 // blocks the flags travel materialised in one i32 local (FL).
-import { BASE_RIP, P_REX, type Instruction } from "../../decoder/decode.js";
-import { M_E, M_FIXED_REG, M_G, M_I, M_J, M_M, M_ONE, M_R, M_Z, S_B, S_BS, S_V, S_W, S_Z, resolveSize } from "../../decoder/operand-spec.js";
+import { BASE_RIP, P_LOCK, P_REX, type Instruction } from "../../decoder/decode.js";
+import { M_E, M_FIXED_REG, M_G, M_I, M_J, M_M, M_ONE, M_R, M_V, M_W, M_Z, S_B, S_BS, S_V, S_W, S_Z, resolveSize } from "../../decoder/operand-spec.js";
 import { SS } from "../../machine/cpu.js";
 import { memorySegment } from "../../machine/interp/operand-access.js";
 import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from "../../machine/lazy-flags.js";
@@ -27,17 +27,26 @@ import { RAM_OFFSET } from "../../machine/memory.js";
 import { relativeTarget, type GuestBlock, type GuestInstruction } from "../discover.js";
 import type { ExitInfo } from "../unit-writer.js";
 import { F64, FunctionBody, I32, I64, OP, encodeModule } from "./encoding.js";
-import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH } from "./state-layout.js";
+import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY } from "./state-layout.js";
 
 /** Imported helpers, by index. */
 const IMPORT_READ = 0; // rd(linear f64, size, segment, forWrite) → 0 ok / 1 fault; value at SCRATCH
 const IMPORT_WRITE = 1; // wr(linear f64, size, segment, lo, hi) → 0 ok / 1 fault / 2 the unit went stale
-const IMPORT_BAD_TARGET = 2; // bad() → 1: records #GP(0) for a branch to a non-canonical address
+const IMPORT_FAULT = 2; // fault(kind, segment) → 1: records the FAULT_* exception (0: SSE is available after all)
+
+/** What fault() raises. */
+export const FAULT_BAD_TARGET = 0; // #GP(0): a branch to a non-canonical address
+export const FAULT_NON_CANONICAL = 1; // #GP(0) or #SS(0) by the segment: a non-canonical data address
+export const FAULT_SSE = 2; // #UD or #NM: SSE is not available
+export const FAULT_MISALIGNED = 3; // #GP(0): a misaligned 16-byte operand
+
+/** wr's size for a 16-byte store of XMM register `lo` (both pages checked first when it crosses one). */
+export const STORE_XMM = 16;
 
 export const WASM_IMPORTS = [
   { name: "rd", type: { params: [F64, I32, I32, I32], results: [I32] } },
   { name: "wr", type: { params: [F64, I32, I32, I32, I32], results: [I32] } },
-  { name: "bad", type: { params: [], results: [I32] } },
+  { name: "fault", type: { params: [I32, I32], results: [I32] } },
 ];
 
 // parameters
@@ -48,6 +57,8 @@ const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
 export interface WasmLayout {
   /** byte offset of the register file (cpu.regs) */
   regs: number;
+  /** byte offset of XMM0..15 (cpu.xmm) */
+  xmm: number;
   /** byte offset of the exit area (state-layout.ts) */
   state: number;
   /** the memory's size in 64 KiB pages */
@@ -65,6 +76,8 @@ export interface WasmTranslation {
   readonly entryCount: number;
   /** the unit reads the flags it was entered with: the wrapper stores them at ENTRY_FLAGS */
   readonly needsEntryFlags: boolean;
+  /** the unit has SSE instructions: the wrapper stores SSE_READY */
+  readonly usesSse: boolean;
 }
 
 /** The flags at a point of the unit, as known statically. */
@@ -82,6 +95,22 @@ const CONDITIONS = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", 
 const JCC = new Set(CONDITIONS.map((c) => `j${c}`));
 const SETCC = new Set(CONDITIONS.map((c) => `set${c}`));
 const CMOVCC = new Set(CONDITIONS.map((c) => `cmov${c}`));
+/** 128-bit moves (the aligned ones fault on a misaligned memory operand) */
+const MOVE128 = new Map([["movaps", true], ["movapd", true], ["movdqa", true], ["movups", false], ["movupd", false], ["movdqu", false]]);
+const SSE_MOVES = new Set([...MOVE128.keys(), "pxor", "movd", "movq", "punpcklqdq"]);
+
+/** XMM operand forms the SSE templates take: 64-bit mode, ModRM memory addressable here. */
+function sseSupported(ins: Instruction): boolean {
+  if (!addressable(ins)) return false;
+  const m = ins.mnemonic;
+  const first = ins.row.operands[0]?.method, second = ins.row.operands[1]?.method;
+  if (MOVE128.has(m)) return (first === M_V && second === M_W) || (first === M_W && second === M_V);
+  if (m === "pxor") return first === M_V && second === M_W;
+  if (m === "punpcklqdq") return first === M_V && ins.mod === 3;
+  // MOVD/MOVQ: xmm ← r/m, r/m ← xmm, xmm ← xmm/m64, xmm/m64 ← xmm (not the MMX forms)
+  return (first === M_V && (second === M_E || second === M_W)) || ((first === M_E || first === M_W) && second === M_V);
+}
+
 const NOTHING = new Set(["nop", "endbr64", "pause", "prefetchnta", "prefetcht0", "prefetcht1", "prefetcht2", "lfence", "mfence", "sfence"]);
 
 const FLAGS_NONE = 0, FLAGS_READ = 1, FLAGS_WRITE_ALL = 2, FLAGS_PARTIAL = 3;
@@ -137,8 +166,9 @@ function plain(ins: Instruction): boolean {
 /** Whether instruction `gi` has a template here, given the liveness of the flags after it. */
 function supported(gi: GuestInstruction, flagsOut: number): boolean {
   const ins = gi.ins;
-  if (ins.mode !== 64 || ins.prefixes & 0x1 /* LOCK */) return false;
-  if (ins.lastRepPrefix !== 0 && ins.mnemonic !== "pause" && ins.mnemonic !== "ret") return false;
+  // (F2/F3 select SSE rows such as MOVDQU, or mean nothing to these instructions; the string
+  // instructions they repeat have no template here)
+  if (ins.mode !== 64 || (ins.prefixes & P_LOCK) !== 0) return false;
   const m = ins.mnemonic;
   if (NOTHING.has(m)) return true;
   switch (m) {
@@ -158,6 +188,7 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
       // the 64-bit product's overflow needs its upper 64 bits: only when nobody reads the flags
       return plain(ins) && ins.row.operands.length >= 2 && (ins.opSize === 4 || (ins.opSize === 8 && flagsOut === 0));
   }
+  if (SSE_MOVES.has(m)) return sseSupported(ins);
   if (m in ALU_OPS) return plain(ins) && ins.row.operands.length === 2;
   if (SHIFTS.has(m)) {
     const count = ins.row.operands[1];
@@ -171,6 +202,7 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
 
 function mayFault(ins: Instruction): boolean {
   const m = ins.mnemonic;
+  if (SSE_MOVES.has(m)) return true; // #UD/#NM while SSE is unavailable
   // an indirect branch faults on a non-canonical target too
   const indirect = (m === "jmp" || m === "call") && ins.row.operands[0].method === M_E;
   return (ins.row.hasModrm && ins.mod !== 3 && m !== "lea") || indirect || m === "push" || m === "pop" || m === "call" || m === "ret" || m === "leave";
@@ -179,6 +211,7 @@ function mayFault(ins: Instruction): boolean {
 /** Whether the instruction may store to memory (then it may have modified the code after it). */
 function mayStore(ins: Instruction): boolean {
   const m = ins.mnemonic;
+  if (SSE_MOVES.has(m)) return ins.mod !== 3 && (ins.row.operands[0].method === M_W || ins.row.operands[0].method === M_E);
   if (m === "push" || m === "call") return true;
   if (m === "cmp" || m === "test" || JCC.has(m) || CMOVCC.has(m) || m === "lea" || m === "movzx" || m === "movsx" || m === "movsxd" || m === "imul") return false;
   return ins.row.hasModrm && ins.mod !== 3 && isMemory(ins, 0);
@@ -508,11 +541,83 @@ class WasmWriter {
 
   /** #GP(0) at this instruction unless the branch target in i64 local `target` is canonical. */
   checkTarget(target: number): void {
+    this.canonicalCheck(target, FAULT_BAD_TARGET, 0);
+  }
+
+  /** Raises fault `kind` at this instruction unless i64 local `value` is canonical. */
+  canonicalCheck(value: number, kind: number, segment: number): void {
     const f = this.f;
-    f.get(target).i64(16n).op(OP.i64Shl).i64(16n).op(OP.i64ShrS).get(target).op(OP.i64Ne);
+    f.get(value).i64(16n).op(OP.i64Shl).i64(16n).op(OP.i64ShrS).get(value).op(OP.i64Ne);
     this.open(OP.if);
-    f.call(IMPORT_BAD_TARGET).op(OP.drop);
+    f.i32(kind).i32(segment).call(IMPORT_FAULT).op(OP.drop);
     this.faultExit();
+    this.close();
+  }
+
+  usesSse = false;
+
+  /** #UD/#NM at this instruction unless SSE is available (the wrapper says so in SSE_READY). */
+  sseCheck(): void {
+    const f = this.f;
+    this.usesSse = true;
+    f.i32(0).mem(OP.i32Load, 2, this.layout.state + SSE_READY).op(OP.i32Eqz);
+    this.open(OP.if);
+    f.i32(FAULT_SSE).i32(0).call(IMPORT_FAULT);
+    this.faultIfNonzero();
+    this.close();
+  }
+
+  /** #GP(0) at this instruction unless x is 16-byte aligned. */
+  alignmentCheck(): void {
+    const f = this.f;
+    f.get(this.x).op(OP.i32WrapI64).i32(15).op(OP.i32And);
+    this.open(OP.if);
+    f.i32(FAULT_MISALIGNED).i32(0).call(IMPORT_FAULT).op(OP.drop);
+    this.faultExit();
+    this.close();
+  }
+
+  /** Byte offset of the low (0) or high (1) quadword of XMM register `r`. */
+  xmm(r: number, half: number): number {
+    return this.layout.xmm + 16 * r + 8 * half;
+  }
+
+  /** Loads the 16 bytes at x into two fresh i64 locals (low, high). */
+  load128(segment: number): [number, number] {
+    const f = this.f;
+    const lo = this.temp(), hi = this.temp();
+    this.fastCheck(P_READ_TAGS, 16);
+    this.open(OP.if);
+    this.fastOffset();
+    f.get(this.p).mem(OP.i64Load, 3, RAM_OFFSET).set(lo);
+    f.get(this.p).mem(OP.i64Load, 3, RAM_OFFSET + 8).set(hi);
+    f.op(OP.else);
+    f.get(this.x).op(OP.f64ConvertI64S).i32(8).i32(segment).i32(0).call(IMPORT_READ);
+    this.faultIfNonzero();
+    f.i32(0).mem(OP.i64Load, 3, this.layout.state + SCRATCH).set(lo);
+    f.get(this.x).i64(8n).op(OP.i64Add).op(OP.f64ConvertI64S).i32(8).i32(segment).i32(0).call(IMPORT_READ);
+    this.faultIfNonzero();
+    f.i32(0).mem(OP.i64Load, 3, this.layout.state + SCRATCH).set(hi);
+    this.close();
+    return [lo, hi];
+  }
+
+  /** Stores XMM register `r` (16 bytes) at x. */
+  store128(r: number, segment: number): void {
+    const f = this.f;
+    this.stores = true;
+    this.fastCheck(P_WRITE_TAGS, 16);
+    this.open(OP.if);
+    this.fastOffset();
+    f.get(this.p).i32(0).mem(OP.i64Load, 3, this.xmm(r, 0)).mem(OP.i64Store, 3, RAM_OFFSET);
+    f.get(this.p).i32(0).mem(OP.i64Load, 3, this.xmm(r, 1)).mem(OP.i64Store, 3, RAM_OFFSET + 8);
+    f.op(OP.else);
+    f.get(this.x).op(OP.f64ConvertI64S).i32(STORE_XMM).i32(segment).i32(r).i32(0);
+    f.call(IMPORT_WRITE).tee(this.status).i32(1).op(OP.i32Eq);
+    this.open(OP.if);
+    this.faultExit();
+    this.close();
+    f.get(this.status).i32(2).op(OP.i32Eq).get(this.stale).op(OP.i32Or).set(this.stale);
     this.close();
   }
 
@@ -793,6 +898,7 @@ function emitInstruction(w: WasmWriter): void {
     return;
   }
   if (SHIFTS.has(m)) return shift(w, m);
+  if (SSE_MOVES.has(m)) return sseMove(w, m);
   switch (m) {
     case "mov": {
       const size = operandSize(ins, 0);
@@ -1160,6 +1266,85 @@ function shiftByCl(w: WasmWriter, m: string): void {
   w.setWord();
 }
 
+/**
+ * The SSE moves, in the interpreter's order of checks: a memory operand's address (non-canonical:
+ * #GP/#SS), then SSE's availability, then a 16-byte operand's alignment, then the access.
+ */
+function sseMove(w: WasmWriter, m: string): void {
+  const ins = w.ins, f = w.f;
+  const first = ins.row.operands[0].method, second = ins.row.operands[1].method;
+  const memory = ins.mod !== 3;
+  const segment = memorySegment(ins);
+  if (memory) {
+    w.address();
+    w.canonicalCheck(w.x, FAULT_NON_CANONICAL, segment);
+  }
+  w.sseCheck();
+  const d = ins.reg, s = ins.rm;
+  const zero = (r: number) => f.i32(0).i64(0n).mem(OP.i64Store, 3, w.xmm(r, 1));
+  const copyQuad = (to: number, from: number) => f.i32(0).i32(0).mem(OP.i64Load, 3, from).mem(OP.i64Store, 3, to);
+  if (MOVE128.has(m) || m === "pxor") {
+    if (memory && (MOVE128.get(m) === true || m === "pxor")) w.alignmentCheck();
+    if (first === M_W && memory) {
+      w.store128(d, segment);
+      return;
+    }
+    const xor = m === "pxor";
+    const [to, from] = first === M_V ? [d, s] : [s, d];
+    if (!memory) {
+      for (const half of [0, 1]) {
+        f.i32(0);
+        if (xor) f.i32(0).mem(OP.i64Load, 3, w.xmm(to, half));
+        f.i32(0).mem(OP.i64Load, 3, w.xmm(from, half));
+        if (xor) f.op(OP.i64Xor);
+        f.mem(OP.i64Store, 3, w.xmm(to, half));
+      }
+      return;
+    }
+    const value = w.load128(segment);
+    for (const half of [0, 1]) {
+      f.i32(0);
+      if (xor) f.i32(0).mem(OP.i64Load, 3, w.xmm(d, half));
+      f.get(value[half]);
+      if (xor) f.op(OP.i64Xor);
+      f.mem(OP.i64Store, 3, w.xmm(d, half));
+    }
+    return;
+  }
+  if (m === "punpcklqdq") {
+    copyQuad(w.xmm(d, 1), w.xmm(s, 0));
+    return;
+  }
+  // MOVD / MOVQ
+  const size = m === "movq" ? 8 : 4;
+  if (first === M_V) {
+    // xmm ← r/m32/64 or xmm/m64: the low quadword, the high one zeroed
+    if (memory) {
+      const value = w.load(size, false, segment);
+      f.i32(0).get(value).mem(OP.i64Store, 3, w.xmm(d, 0));
+    } else if (second === M_E) {
+      f.i32(0);
+      w.readReg(s, size, true);
+      f.mem(OP.i64Store, 3, w.xmm(d, 0));
+    } else copyQuad(w.xmm(d, 0), w.xmm(s, 0));
+    zero(d);
+    return;
+  }
+  // r/m32/64 ← xmm, or xmm/m64 ← xmm (66 0F D6: a register destination's high quadword zeroed)
+  const value = w.temp();
+  f.i32(0).mem(OP.i64Load, 3, w.xmm(d, 0));
+  if (size === 4) f.i64(0xffffffffn).op(OP.i64And);
+  f.set(value);
+  if (memory) w.store(size, value, false, segment);
+  else if (first === M_E) {
+    f.get(value);
+    w.writeReg(s, size, true);
+  } else {
+    f.i32(0).get(value).mem(OP.i64Store, 3, w.xmm(s, 0));
+    zero(s);
+  }
+}
+
 // ---- the unit ------------------------------------------------------------------------------------
 
 /**
@@ -1265,6 +1450,7 @@ function emitUnit(blocks: GuestBlock[], plans: { length: number; out: Int8Array;
     before: Int32Array.from(before),
     entryCount: plans[0].length,
     needsEntryFlags: liveIn[0] !== 0,
+    usesSse: w.usesSse,
   };
   return { translation, written: w.written };
 }

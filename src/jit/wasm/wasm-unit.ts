@@ -5,17 +5,18 @@
 // paths for it (helpers that return a status, since an exception must not unwind through the
 // unit's frame before it has written back the faulting instruction's state).
 import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
-import { SS, type Cpu } from "../../machine/cpu.js";
-import { CpuException, VEC_GP, VEC_SS } from "../../machine/cpu-exception.js";
+import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../../machine/cpu-exception.js";
 import { probeWrite } from "../../machine/interp/operand-access.js";
+import { sseCheck } from "../../machine/interp/semantics/sse.js";
+import { CR0_EM, CR0_TS, CR4_OSFXSR, SS, type Cpu } from "../../machine/cpu.js";
 import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
 import type { UnitFunction } from "../code-cache.js";
-import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, type WasmState } from "./state-layout.js";
-import type { WasmTranslation } from "./translate-wasm.js";
+import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY, type WasmState } from "./state-layout.js";
+import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, type WasmTranslation } from "./translate-wasm.js";
 
 const ARITHMETIC = CF | PF | AF | ZF | SF | OF;
 const I_RIP = EXIT_RIP / 4, I_RETIRED = EXIT_RETIRED / 4, I_OP = FLAGS_OP / 4, I_SIZE = FLAGS_SIZE / 4, I_WORD = FLAGS_WORD / 4;
-const I_A = FLAGS_A / 4, I_B = FLAGS_B / 4, I_R = FLAGS_R / 4, I_SCRATCH = SCRATCH / 4, I_ENTRY = ENTRY_FLAGS / 4, I_FAULT = FAULT_INDEX / 4;
+const I_A = FLAGS_A / 4, I_B = FLAGS_B / 4, I_R = FLAGS_R / 4, I_SCRATCH = SCRATCH / 4, I_ENTRY = ENTRY_FLAGS / 4, I_FAULT = FAULT_INDEX / 4, I_SSE = SSE_READY / 4;
 /** i32 parameters: a budget beyond 2^31 - 1 would wrap */
 const MAX_BUDGET = 0x7fffffff;
 
@@ -35,8 +36,8 @@ function nonCanonical(segment: number): CpuException {
   return new CpuException(segment === SS ? VEC_SS : VEC_GP, 0, "non-canonical address");
 }
 
-/** The slow-path helpers every unit of an engine imports ("h"."rd", "h"."wr", "h"."bad"). */
-export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]) => number; wr: (...a: number[]) => number; bad: () => number; pending: () => CpuException | null } {
+/** The slow-path helpers every unit of an engine imports ("h"."rd", "h"."wr", "h"."fault"). */
+export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]) => number; wr: (...a: number[]) => number; fault: (kind: number, segment: number) => number; pending: () => CpuException | null } {
   const { cpu, state, jit } = env;
   const mmu = cpu.mmu, words = state.words;
   let pending: CpuException | null = null;
@@ -68,6 +69,14 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
       try {
         if (!canonical(linear)) throw nonCanonical(segment);
         switch (size) {
+          case STORE_XMM: {
+            // XMM register `lo`: both pages checked before either is written
+            const xmm = cpu.xmm, o = lo << 2;
+            if ((linear & 0xfff) > 0xff0) probeWrite(cpu, linear, 16);
+            mmu.write64(linear, xmm[o], xmm[o + 1]);
+            mmu.write64(linear + 8, xmm[o + 2], xmm[o + 3]);
+            break;
+          }
           case 1: mmu.write8(linear, lo & 0xff); break;
           case 2: mmu.write16(linear, lo & 0xffff); break;
           case 4: mmu.write32(linear, lo); break;
@@ -78,9 +87,18 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
         return fail(error);
       }
     },
-    bad(): number {
-      pending = new CpuException(VEC_GP, 0, "branch to a non-canonical address");
-      return 1;
+    fault(kind: number, segment: number): number {
+      try {
+        switch (kind) {
+          case FAULT_BAD_TARGET: throw new CpuException(VEC_GP, 0, "branch to a non-canonical address");
+          case FAULT_NON_CANONICAL: throw nonCanonical(segment);
+          case FAULT_SSE: sseCheck(cpu); return 0;
+          case FAULT_MISALIGNED: throw generalProtection(0, "misaligned 16-byte SSE memory operand");
+        }
+        throw new Error(`WebAssembly unit: unknown fault kind ${kind}`);
+      } catch (error) {
+        return fail(error);
+      }
     },
     pending(): CpuException | null {
       const fault = pending;
@@ -95,13 +113,15 @@ export type WasmImports = ReturnType<typeof makeWasmImports>;
 /** Instantiates a translated unit and wraps it as the dispatcher calls units. */
 export function instantiateWasmUnit(translation: WasmTranslation, env: WasmUnitEnvironment, imports: WasmImports, memory: WebAssembly.Memory): UnitFunction {
   const module = new WebAssembly.Module(translation.bytes);
-  const instance = new WebAssembly.Instance(module, { h: { m: memory, rd: imports.rd, wr: imports.wr, bad: imports.bad } });
+  const instance = new WebAssembly.Instance(module, { h: { m: memory, rd: imports.rd, wr: imports.wr, fault: imports.fault } });
   const run = instance.exports.run as (budget: number, readTags: number, writeTags: number, fastBase: number) => number;
   const { cpu, state, jit } = env;
   const words = state.words, lazy = cpu.lazy, mmu = cpu.mmu;
-  const { rips, before, needsEntryFlags } = translation;
+  const { rips, before, needsEntryFlags, usesSse } = translation;
   return function wasmUnit(budget: number): number {
     if (needsEntryFlags) words[I_ENTRY] = cpu.getFlags() & ARITHMETIC;
+    // CR0 and CR4 cannot change while a unit runs (their writes are left to the interpreter)
+    if (usesSse) words[I_SSE] = (cpu.cr0 & (CR0_EM | CR0_TS)) === 0 && (cpu.cr4 & CR4_OSFXSR) !== 0 ? 1 : 0;
     const exit = run(budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTag.byteOffset, mmu.writeTag.byteOffset, mmu.fastBase.byteOffset);
     const op = words[I_OP];
     if (op === LAZY_NONE) {
