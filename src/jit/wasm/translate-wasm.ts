@@ -260,8 +260,8 @@ class WasmWriter {
   readonly written = new Set<number>();
   /** structured-control nesting: labels opened so far (function level = 0) */
   depth = 0;
-  /** depth of the fault block's label, and of the region loop's (-1: not a region) */
-  faultLevel = 0;
+  /** depth of the exit block's label, and of the region loop's (-1: not a region) */
+  exitLevel = 0;
   loopLevel = -1;
   readonly n: number;
   readonly b: number;
@@ -275,6 +275,9 @@ class WasmWriter {
   readonly fc: number;
   readonly fl: number;
   readonly stale: number;
+  /** what the exit tail returns (exit index, or -1 after a fault) and the instructions retired */
+  readonly result: number;
+  readonly retired: number;
   private readonly temps: number[] = [];
   private tempsUsed = 0;
   flags: FlagState = { kind: "entry" };
@@ -299,6 +302,8 @@ class WasmWriter {
     this.fc = f.local(I32);
     this.fl = f.local(I32);
     this.stale = f.local(I32);
+    this.result = f.local(I32);
+    this.retired = f.local(I32);
   }
 
   reg(r: number): number {
@@ -628,12 +633,14 @@ class WasmWriter {
     this.close();
   }
 
-  /** Leaves for the fault tail with the state of the current instruction (its flags record first). */
+  /** Leaves with the state of the current instruction (its flags record first): the wrapper delivers the fault. */
   faultExit(): void {
     const f = this.f;
     this.storeFlags();
     f.i32(0).i32(this.index).mem(OP.i32Store, 2, this.layout.state + FAULT_INDEX);
-    f.br(OP.br, this.depth - 1 - this.faultLevel);
+    f.i32(-1).set(this.result);
+    f.get(this.n).set(this.retired);
+    f.br(OP.br, this.depth - 1 - this.exitLevel);
   }
 
   /** Writes the flags record for the current static state into the exit area. */
@@ -658,30 +665,27 @@ class WasmWriter {
   }
 
   /**
-   * Registers every exit writes back: all the unit may write (from a first pass over the whole unit,
-   * since an exit emitted early can be reached after a later block wrote more registers).
+   * Every register the unit writes, stored by the one exit tail (emitted last, when the set is
+   * known: an exit emitted early can be reached after a later block wrote more registers).
    */
-  writeBackSet: number[] | null = null;
-
   writeBackRegisters(): void {
     const f = this.f;
-    const set = this.writeBackSet ?? [...this.written].sort((a, b) => a - b);
-    for (const r of set) f.i32(0).get(this.reg(r)).mem(OP.i64Store, 3, this.layout.regs + 8 * r);
+    for (const r of [...this.written].sort((a, b) => a - b)) f.i32(0).get(this.reg(r)).mem(OP.i64Store, 3, this.layout.regs + 8 * r);
   }
 
-  /** Leaves the unit with RIP = `target` (a constant) or the i64 in local `dynamic`. */
+  /** Leaves the unit with RIP = `target` (a constant) or the i64 in local `dynamic`, through the exit tail. */
   exit(target: number | null, dynamic: number | null, count: number): void {
     const f = this.f, s = this.layout.state;
     const index = this.exits.length;
     this.exits.push({ target });
     this.storeFlags();
-    this.writeBackRegisters();
-    f.i32(0).get(this.n).i32(count).op(OP.i32Add).mem(OP.i32Store, 2, s + EXIT_RETIRED);
     f.i32(0);
     if (dynamic !== null) f.get(dynamic);
     else f.i64(BigInt(target!));
     f.mem(OP.i64Store, 3, s + EXIT_RIP);
-    f.i32(index).op(OP.return);
+    f.i32(index).set(this.result);
+    f.get(this.n).i32(count).op(OP.i32Add).set(this.retired);
+    f.br(OP.br, this.depth - 1 - this.exitLevel);
   }
 
   /** Continues at a static target: inside the region when it is a block of it and the budget allows. */
@@ -1355,29 +1359,20 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   if (mode !== 64) return null;
   const plans = blocks.map(planBlock);
   if (plans[0].length === 0) return null;
-  // the first pass finds every register the unit writes; the second writes them back at every exit
-  const first = emitUnit(blocks, plans, layout, null);
-  return emitUnit(blocks, plans, layout, [...first.written].sort((a, b) => a - b)).translation;
-}
-
-function emitUnit(blocks: GuestBlock[], plans: { length: number; out: Int8Array; liveIn: number }[], layout: WasmLayout, writeBack: number[] | null): { translation: WasmTranslation; written: Set<number> } {
   const region = blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip);
   const regionBlocks = new Map<number, number>();
   if (region) blocks.forEach((block, i) => { if (plans[i].length > 0) regionBlocks.set(block.rip, i); });
   const counts = plans.map((plan) => Math.max(plan.length, 1));
   const liveIn = Int8Array.from(plans, (plan) => plan.liveIn);
   const w = new WasmWriter(layout, regionBlocks, counts, liveIn);
-  w.writeBackSet = writeBack;
-  // registers written back are loaded at entry, so every exit stores a value they really hold
-  if (writeBack !== null) for (const r of writeBack) w.reg(r);
   const f = w.f;
   const instructions: Instruction[] = [];
   const rips: number[] = [];
   const before: number[] = [];
 
   // body first (registers are discovered while emitting); the prologue is prepended below
-  w.open(OP.block); // the fault block
-  w.faultLevel = w.depth - 1;
+  w.open(OP.block); // the exit block: every exit and fault leaves through its end
+  w.exitLevel = w.depth - 1;
   if (region) {
     w.open(OP.loop);
     w.loopLevel = w.depth - 1;
@@ -1422,11 +1417,12 @@ function emitUnit(blocks: GuestBlock[], plans: { length: number; out: Int8Array;
     }
   });
   if (region) w.close(); // the loop
-  w.close(); // the fault block
-  // fault tail: the faulting instruction's registers (its effects come after its accesses)
+  w.close(); // the exit block
+  // the exit tail: registers (a fault's are those of the faulting instruction, whose effects come
+  // after its accesses; every register written is also loaded at entry, so each holds a real value)
   w.writeBackRegisters();
-  f.i32(0).get(w.n).mem(OP.i32Store, 2, layout.state + EXIT_RETIRED);
-  f.i32(-1);
+  f.i32(0).get(w.retired).mem(OP.i32Store, 2, layout.state + EXIT_RETIRED);
+  f.get(w.result);
 
   const prologue = new FunctionBody(0);
   for (const [r, local] of w.registersUsed) {
@@ -1435,14 +1431,13 @@ function emitUnit(blocks: GuestBlock[], plans: { length: number; out: Int8Array;
   if (liveIn[0] !== 0) prologue.i32(0).mem(OP.i32Load, 2, layout.state + ENTRY_FLAGS).set(w.fl);
   f.code.unshift(...prologue.code);
 
-  if (writeBack === null) return { translation: null as unknown as WasmTranslation, written: w.written };
   const bytes = encodeModule({
     imports: WASM_IMPORTS,
     memoryPages: layout.memoryPages,
     type: { params: [I32, I32, I32, I32], results: [I32] },
     body: f,
   });
-  const translation: WasmTranslation = {
+  return {
     bytes,
     exits: w.exits,
     instructions,
@@ -1452,5 +1447,4 @@ function emitUnit(blocks: GuestBlock[], plans: { length: number; out: Int8Array;
     needsEntryFlags: liveIn[0] !== 0,
     usesSse: w.usesSse,
   };
-  return { translation, written: w.written };
 }
