@@ -24,7 +24,7 @@ import { JitDivergence, WriteLog, describeWrites, differences, divergenceReport,
 import { stateTags } from "../machine/tlb.js";
 import { WasmState } from "./wasm/state-layout.js";
 import { translateWasm, type WasmLayout } from "./wasm/translate-wasm.js";
-import { instantiateWasmUnit, makeWasmImports, type WasmImports, type WasmUnitEnvironment } from "./wasm/wasm-unit.js";
+import { WasmRuntime, makeWasmImports, type WasmUnitEnvironment } from "./wasm/wasm-unit.js";
 
 export interface JitOptions {
   /** executions of an entry point before it is compiled */
@@ -115,7 +115,7 @@ export class JitEngine {
   /** check mode: write tags that never match, so every store reaches the write log (in the state area, where WebAssembly units read tags) */
   private readonly noWrites: Float64Array | null;
   /** the WebAssembly backend: what its units share, or null */
-  private readonly wasm: { layout: WasmLayout; env: WasmUnitEnvironment; imports: WasmImports; memory: WebAssembly.Memory } | null = null;
+  private readonly wasm: { layout: WasmLayout; runtime: WasmRuntime } | null = null;
   wasmUnits = 0;
   /** check mode: units compared */
   checkedUnits = 0;
@@ -154,7 +154,7 @@ export class JitEngine {
       const state = new WasmState(memory);
       const env: WasmUnitEnvironment = { cpu, state, jit: this.state };
       const layout: WasmLayout = { regs: cpu.regs.byteOffset, xmm: cpu.xmm.byteOffset, state: state.base, memoryPages: memory.buffer.byteLength / 65536 };
-      this.wasm = { layout, env, imports: makeWasmImports(env), memory: memory.wasmMemory };
+      this.wasm = { layout, runtime: new WasmRuntime(env, makeWasmImports(env), memory.wasmMemory) };
     }
     // REP MOVS/STOS straight on RAM, in units and in the code still too cold to compile; check
     // mode compares against the interpreter's own element loop
@@ -419,7 +419,7 @@ export class JitEngine {
     if (this.translateOptions.helperOnly) return null;
     const translation = translateWasm(blocks, mode, wasm.layout);
     if (translation === null) return null;
-    const fn = instantiateWasmUnit(translation, wasm.env, wasm.imports, wasm.memory);
+    const { fn, slot } = wasm.runtime.instantiate(translation);
     const ranges: number[] = [];
     for (const block of blocks) {
       ranges.push(block.physical, block.physical + (block.endRip - block.rip));
@@ -430,7 +430,9 @@ export class JitEngine {
     this.unitsCompiled++;
     this.wasmUnits++;
     if (blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip)) this.regionsCompiled++;
-    return new Unit(fn, rip, physical, mode, translation.entryCount, ranges, translation.exits, translation.instructions, translation.rips, blocks.length, listing, name, "");
+    const unit = new Unit(fn, rip, physical, mode, translation.entryCount, ranges, translation.exits, translation.instructions, translation.rips, blocks.length, listing, name, "");
+    wasm.runtime.track(unit, slot);
+    return unit;
   }
 
   stats(): JitStats {

@@ -9,10 +9,17 @@ declare namespace WebAssembly {
     constructor(descriptor: MemoryDescriptor);
     readonly buffer: ArrayBuffer;
   }
+  class Table {
+    constructor(descriptor: { element: "anyfunc"; initial: number; maximum?: number });
+    readonly length: number;
+    get(index: number): unknown;
+    set(index: number, value: unknown): void;
+    grow(delta: number): number;
+  }
   class Module {
     constructor(bytes: Uint8Array);
   }
-  type ImportValue = Memory | ((...args: number[]) => number | void);
+  type ImportValue = Memory | Table | ((...args: number[]) => number | void);
   type Imports = Record<string, Record<string, ImportValue>>;
   class Instance {
     constructor(module: Module, imports?: Imports);

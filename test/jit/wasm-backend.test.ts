@@ -4,7 +4,8 @@
 // (so no two neighbouring cases start from the same flags), and must
 // leave the interpreter's results and RFLAGS; each operation must really have run in a WebAssembly
 // unit (POPFQ before it and PUSHFQ after it end the unit, so the flags record a unit leaves at its
-// exit is what PUSHFQ reads). The other suites run the backend too (ENGINES in support/asm-guest.ts:
+// exit is what PUSHFQ reads; each case is 128-byte aligned, as an instruction crossing a page is
+// always left to the interpreter). The other suites run the backend too (ENGINES in support/asm-guest.ts:
 // precise exceptions, self-modifying code, string fast paths …), and check-mode.test.ts runs it in
 // lockstep with the interpreter over the selftest.
 import { describe, expect, it } from "vitest";
@@ -29,7 +30,7 @@ const CASES: [string, string][] = [
   ["mov ecx, ebx\n  shl rax, cl", "shl"], ["mov ecx, ebx\n  shr eax, cl", "shr"], ["mov ecx, ebx\n  sar al, cl", "sar"],
   ["mov ecx, ebx\n  shl ax, cl", "shl"], ["mov ecx, ebx\n  sar rax, cl", "sar"], ["mov ecx, ebx\n  shr bl, cl", "shr"],
   ["mov [r11], rax\n  mov ecx, ebx\n  shr dword ptr [r11], cl\n  mov rax, [r11]", "shr"],
-  ["imul eax, ebx", "imul"], ["imul eax, ebx, -7", "imul"], ["imul rax, rbx\n  mov rdx, 0", "imul"],
+  ["imul eax, ebx", "imul"], ["imul eax, ebx, -7", "imul"], ["imul rax, rbx\n  mov rdx, 0", "imul"], ["imul rax, rbx, -3", "imul"], ["imul rbx, rax", "imul"],
   ...CONDITIONS.map((cc): [string, string] => [`cmp rax, rbx\n  set${cc} al`, `set${cc}`]),
   ...CONDITIONS.map((cc): [string, string] => [`cmp eax, ebx\n  set${cc} ah`, `set${cc}`]),
   ...CONDITIONS.map((cc): [string, string] => [`sub al, bl\n  cmov${cc} rax, rbx`, `cmov${cc}`]),
@@ -66,6 +67,7 @@ ${ENABLE_SSE}
   mov rdi, ${OUT}
   mov r11, ${SCRATCH}
 ${forEveryPair(VALUES, CASES.map(([op], c) => `
+  .p2align 7
   mov rax, [r8 + r9*8]
   mov rbx, [r8 + r10*8]
   lea ecx, [r9 + r10*4 + ${c}]

@@ -49,6 +49,9 @@ export const WASM_IMPORTS = [
   { name: "fault", type: { params: [I32, I32], results: [I32] } },
 ];
 
+/** run(budget, readTags, writeTags, fastBase) → exit index, or -1 after a fault */
+export const UNIT_TYPE = { params: [I32, I32, I32, I32], results: [I32] };
+
 // parameters
 const P_BUDGET = 0, P_READ_TAGS = 1, P_WRITE_TAGS = 2, P_FAST_BASE = 3;
 
@@ -185,8 +188,7 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
       return (m === "jmp" || ins.opSize === 8) && ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
     case "ret": return ins.opSize === 8;
     case "imul":
-      // the 64-bit product's overflow needs its upper 64 bits: only when nobody reads the flags
-      return plain(ins) && ins.row.operands.length >= 2 && (ins.opSize === 4 || (ins.opSize === 8 && flagsOut === 0));
+      return plain(ins) && ins.row.operands.length >= 2 && ins.opSize >= 4;
   }
   if (SSE_MOVES.has(m)) return sseSupported(ins);
   if (m in ALU_OPS) return plain(ins) && ins.row.operands.length === 2;
@@ -995,19 +997,43 @@ function emitInstruction(w: WasmWriter): void {
     case "imul": {
       const size = operandSize(ins, 0);
       const src = loadOperand(w, 1, false);
-      const product = w.temp();
+      const product = w.temp(), a = w.temp(), b = w.temp();
       w.read(1, src);
       if (size === 4) f.op(OP.i64Extend32S);
+      f.set(a);
       if (ins.row.operands.length === 3) f.i64(BigInt(ins.imm | 0));
       else {
         w.readReg(ins.reg, size, w.hasRex);
         if (size === 4) f.op(OP.i64Extend32S);
       }
-      f.op(OP.i64Mul).set(product);
+      f.set(b);
+      f.get(a).get(b).op(OP.i64Mul).set(product);
       f.get(product);
       w.writeReg(ins.reg, size, w.hasRex);
       if (w.flagsOut === 0) {
         w.flags = { kind: "dead" };
+        return;
+      }
+      if (size === 8) {
+        // CF = OF = the signed 128-bit product does not fit 64 bits: with a ≠ 0, exactly when
+        // product / a ≠ b (a wrapped product differs from a·b by a multiple of 2^64, more than |a|);
+        // a = -1 overflows only for b = -2^63 (and must not divide: that traps)
+        const overflow = f.local(I32);
+        f.i32(0).set(overflow);
+        f.get(a).i64(-1n).op(OP.i64Eq);
+        w.open(OP.if);
+        f.get(b).i64(-(2n ** 63n)).op(OP.i64Eq).set(overflow);
+        f.op(OP.else);
+        f.get(a).op(OP.i64Eqz).op(OP.i32Eqz);
+        w.open(OP.if);
+        f.get(product).get(a).op(OP.i64DivS).get(b).op(OP.i64Ne).set(overflow);
+        w.close();
+        w.close();
+        f.i32(CF | OF).i32(0).get(overflow).op(OP.select);
+        w.resultFlags(product, 8);
+        // ZF is 0 by the interpreter's convention
+        f.i32(~ZF).op(OP.i32And).op(OP.i32Or);
+        w.setWord();
         return;
       }
       // 32-bit: CF = OF = the product does not fit; SF and PF of the low half, ZF = AF = 0 (the interpreter's convention)
@@ -1434,7 +1460,7 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   const bytes = encodeModule({
     imports: WASM_IMPORTS,
     memoryPages: layout.memoryPages,
-    type: { params: [I32, I32, I32, I32], results: [I32] },
+    type: UNIT_TYPE,
     body: f,
   });
   return {

@@ -12,7 +12,8 @@ import { CR0_EM, CR0_TS, CR4_OSFXSR, SS, type Cpu } from "../../machine/cpu.js";
 import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
 import type { UnitFunction } from "../code-cache.js";
 import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY, type WasmState } from "./state-layout.js";
-import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, type WasmTranslation } from "./translate-wasm.js";
+import { encodeTableCaller } from "./encoding.js";
+import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, UNIT_TYPE, type WasmTranslation } from "./translate-wasm.js";
 
 const ARITHMETIC = CF | PF | AF | ZF | SF | OF;
 const I_RIP = EXIT_RIP / 4, I_RETIRED = EXIT_RETIRED / 4, I_OP = FLAGS_OP / 4, I_SIZE = FLAGS_SIZE / 4, I_WORD = FLAGS_WORD / 4;
@@ -110,11 +111,47 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
 
 export type WasmImports = ReturnType<typeof makeWasmImports>;
 
-/** Instantiates a translated unit and wraps it as the dispatcher calls units. */
-export function instantiateWasmUnit(translation: WasmTranslation, env: WasmUnitEnvironment, imports: WasmImports, memory: WebAssembly.Memory): UnitFunction {
-  const module = new WebAssembly.Module(translation.bytes);
-  const instance = new WebAssembly.Instance(module, { h: { m: memory, rd: imports.rd, wr: imports.wr, fault: imports.fault } });
-  const run = instance.exports.run as (budget: number, readTags: number, writeTags: number, fastBase: number) => number;
+type UnitCaller = (slot: number, budget: number, readTags: number, writeTags: number, fastBase: number) => number;
+
+/**
+ * The units of one engine: each unit's function sits in a slot of one funcref table and is called
+ * through one exported caller, so the JS-to-WebAssembly call is the same call site for every unit
+ * (a different export per unit would make it megamorphic, through V8's generic wrapper). A slot is
+ * reused once its unit has been collected.
+ */
+export class WasmRuntime {
+  private readonly table: WebAssembly.Table;
+  private readonly call: UnitCaller;
+  private readonly free: number[] = [];
+  private readonly collected = new FinalizationRegistry<number>((slot) => {
+    this.table.set(slot, null);
+    this.free.push(slot);
+  });
+
+  constructor(readonly env: WasmUnitEnvironment, readonly imports: WasmImports, readonly memory: WebAssembly.Memory) {
+    const caller = new WebAssembly.Instance(new WebAssembly.Module(encodeTableCaller(UNIT_TYPE)));
+    this.table = caller.exports.t as WebAssembly.Table;
+    this.call = caller.exports.call as UnitCaller;
+  }
+
+  /** Instantiates a translated unit and wraps it as the dispatcher calls units. */
+  instantiate(translation: WasmTranslation): { fn: UnitFunction; slot: number } {
+    const module = new WebAssembly.Module(translation.bytes);
+    const imports = this.imports;
+    const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault } });
+    let slot = this.free.pop();
+    if (slot === undefined) slot = this.table.grow(1);
+    this.table.set(slot, instance.exports.run);
+    return { fn: wrap(translation, this.env, imports, this.call, slot), slot };
+  }
+
+  /** Frees `slot` when `owner` (the unit holding its function) is collected. */
+  track(owner: object, slot: number): void {
+    this.collected.register(owner, slot);
+  }
+}
+
+function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: WasmImports, call: UnitCaller, slot: number): UnitFunction {
   const { cpu, state, jit } = env;
   const words = state.words, lazy = cpu.lazy, mmu = cpu.mmu;
   const { rips, before, needsEntryFlags, usesSse } = translation;
@@ -122,7 +159,7 @@ export function instantiateWasmUnit(translation: WasmTranslation, env: WasmUnitE
     if (needsEntryFlags) words[I_ENTRY] = cpu.getFlags() & ARITHMETIC;
     // CR0 and CR4 cannot change while a unit runs (their writes are left to the interpreter)
     if (usesSse) words[I_SSE] = (cpu.cr0 & (CR0_EM | CR0_TS)) === 0 && (cpu.cr4 & CR4_OSFXSR) !== 0 ? 1 : 0;
-    const exit = run(budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTag.byteOffset, mmu.writeTag.byteOffset, mmu.fastBase.byteOffset);
+    const exit = call(slot, budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTag.byteOffset, mmu.writeTag.byteOffset, mmu.fastBase.byteOffset);
     const op = words[I_OP];
     if (op === LAZY_NONE) {
       cpu.flags = (cpu.flags & ~ARITHMETIC) | words[I_WORD];
