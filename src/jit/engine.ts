@@ -261,8 +261,9 @@ export class JitEngine {
     const cpu = this.cpu, mmu = cpu.mmu, log = this.writeLog!, state = this.state;
     const [entry, jitState, interpState] = this.snapshots;
     snapshotInto(cpu, entry);
-    const writeTag = mmu.writeTag;
+    const writeTag = mmu.writeTag, writeTagAddress = mmu.writeTagAddress;
     mmu.writeTag = this.noWrites!;
+    mmu.writeTagAddress = this.noWrites!.byteOffset;
     log.clear();
     log.active = true;
     let exit: number;
@@ -279,6 +280,7 @@ export class JitEngine {
       restore(cpu, entry);
     } finally {
       mmu.writeTag = writeTag;
+      mmu.writeTagAddress = writeTagAddress;
       mmu.walkLog = null;
     }
     // The run's page walks set accessed/dirty bits that were just undone, and filled the TLB as if
@@ -287,6 +289,7 @@ export class JitEngine {
     const jitFault = exit < 0 ? state.fault : null;
     const stale = state.stale;
     mmu.writeTag = this.noWrites!;
+    mmu.writeTagAddress = this.noWrites!.byteOffset;
     let interpFault: CpuException | null = null;
     try {
       const count = jitState.retired - entry.retired;
@@ -294,6 +297,7 @@ export class JitEngine {
       if (jitFault !== null && interpFault === null) interpFault = this.interpreter.execute();
     } finally {
       mmu.writeTag = writeTag;
+      mmu.writeTagAddress = writeTagAddress;
       log.active = false;
     }
     snapshotInto(cpu, interpState);

@@ -92,6 +92,13 @@ export class Mmu implements PhysicalMemoryObserver {
   declare writeTag: Float64Array;
   declare execTag: Float64Array;
   declare fastBase: Int32Array;
+  /**
+   * Byte offsets of readTag, writeTag and fastBase in the memory's buffer, for WebAssembly units
+   * (reading a typed array's byteOffset costs far more than a field: these follow every swap).
+   */
+  declare readTagAddress: number;
+  declare writeTagAddress: number;
+  declare fastBaseAddress: number;
   declare readonly ram: Uint8Array;
   declare readonly view: DataView;
 
@@ -149,8 +156,11 @@ export class Mmu implements PhysicalMemoryObserver {
     this.tlb = this.supervisorTlb;
     this.readTag = this.tlb.readTag;
     this.writeTag = this.tlb.writeTag;
+    this.readTagAddress = this.readTag.byteOffset;
+    this.writeTagAddress = this.writeTag.byteOffset;
     this.execTag = this.tlb.execTag;
     this.fastBase = this.tlb.fastBase;
+    this.fastBaseAddress = this.fastBase.byteOffset;
     memory.addObserver(this);
   }
 
@@ -174,8 +184,11 @@ export class Mmu implements PhysicalMemoryObserver {
       this.tlb = tlb;
       this.readTag = tlb.readTag;
       this.writeTag = tlb.writeTag;
+      this.readTagAddress = tlb.readTag.byteOffset;
+      this.writeTagAddress = tlb.writeTag.byteOffset;
       this.execTag = tlb.execTag;
       this.fastBase = tlb.fastBase;
+      this.fastBaseAddress = tlb.fastBase.byteOffset;
     }
   }
 

@@ -562,6 +562,8 @@ class WasmWriter {
   }
 
   usesSse = false;
+  /** something read the flags the unit was entered with (the wrapper must store them at ENTRY_FLAGS) */
+  entryFlagsRead = false;
 
   /** #UD/#NM at this instruction unless SSE is available (the wrapper says so in SSE_READY). */
   sseCheck(): void {
@@ -756,6 +758,7 @@ class WasmWriter {
       return;
     }
     if (state.kind === "entry") {
+      this.entryFlagsRead = true;
       f.i32(0).mem(OP.i32Load, 2, this.layout.state + ENTRY_FLAGS).i32(CF).op(OP.i32And);
       return;
     }
@@ -776,6 +779,7 @@ class WasmWriter {
       return;
     }
     if (state.kind === "entry") {
+      this.entryFlagsRead = true;
       f.i32(0).mem(OP.i32Load, 2, this.layout.state + ENTRY_FLAGS);
       return;
     }
@@ -1392,6 +1396,8 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   const liveIn = Int8Array.from(plans, (plan) => plan.liveIn);
   const w = new WasmWriter(layout, regionBlocks, counts, liveIn);
   const f = w.f;
+  // whether a jump inside the unit leads back to its entry
+  const entryIsTarget = region && blocks.some((block, i) => plans[i].length > 0 && block.successors.includes(blocks[0].rip));
   const instructions: Instruction[] = [];
   const rips: number[] = [];
   const before: number[] = [];
@@ -1414,7 +1420,12 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
     }
     // block 0 is entered first with the CPU's flags (in FL when it reads them); a block that rewrites
     // the flags before anything can observe them starts with none known
-    w.flags = liveIn[blockNumber] !== 0 ? { kind: "word" } : blockNumber === 0 ? { kind: "entry" } : { kind: "dead" };
+    // block 0 is entered first with the CPU's flags as they are ("entry": an exit before any
+    // producer leaves them alone, a reader takes them from ENTRY_FLAGS); when the region also jumps
+    // back to it, they travel in FL. A block that rewrites the flags before anything can observe
+    // them starts with none known.
+    if (blockNumber === 0 && !entryIsTarget) w.flags = { kind: "entry" };
+    else w.flags = liveIn[blockNumber] !== 0 ? { kind: "word" } : blockNumber === 0 ? { kind: "entry" } : { kind: "dead" };
     for (let k = 0; k < plan.length; k++) {
       const gi = block.instructions[k];
       w.releaseTemps();
@@ -1454,7 +1465,8 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   for (const [r, local] of w.registersUsed) {
     prologue.i32(0).mem(OP.i64Load, 3, layout.regs + 8 * r).set(local);
   }
-  if (liveIn[0] !== 0) prologue.i32(0).mem(OP.i32Load, 2, layout.state + ENTRY_FLAGS).set(w.fl);
+  const needsEntryFlags = w.entryFlagsRead || (entryIsTarget && liveIn[0] !== 0);
+  if (entryIsTarget && liveIn[0] !== 0) prologue.i32(0).mem(OP.i32Load, 2, layout.state + ENTRY_FLAGS).set(w.fl);
   f.code.unshift(...prologue.code);
 
   const bytes = encodeModule({
@@ -1470,7 +1482,7 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
     rips: Float64Array.from(rips),
     before: Int32Array.from(before),
     entryCount: plans[0].length,
-    needsEntryFlags: liveIn[0] !== 0,
+    needsEntryFlags,
     usesSse: w.usesSse,
   };
 }

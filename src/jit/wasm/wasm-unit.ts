@@ -159,7 +159,7 @@ function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: W
     if (needsEntryFlags) words[I_ENTRY] = cpu.getFlags() & ARITHMETIC;
     // CR0 and CR4 cannot change while a unit runs (their writes are left to the interpreter)
     if (usesSse) words[I_SSE] = (cpu.cr0 & (CR0_EM | CR0_TS)) === 0 && (cpu.cr4 & CR4_OSFXSR) !== 0 ? 1 : 0;
-    const exit = call(slot, budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTag.byteOffset, mmu.writeTag.byteOffset, mmu.fastBase.byteOffset);
+    const exit = call(slot, budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTagAddress, mmu.writeTagAddress, mmu.fastBaseAddress);
     const op = words[I_OP];
     if (op === LAZY_NONE) {
       cpu.flags = (cpu.flags & ~ARITHMETIC) | words[I_WORD];
