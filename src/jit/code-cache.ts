@@ -10,6 +10,8 @@ export class Unit {
   /** the unit each exit led to last time, and the MMU generation that link was made in */
   readonly links: Array<Unit | undefined>;
   linkGeneration = -1;
+  /** a WebAssembly unit's slot in its engine's function table, or -1 */
+  wasmSlot = -1;
 
   constructor(
     /** null: the entry instruction is left to the interpreter */
@@ -44,6 +46,10 @@ export class CodeCache {
 
   get size(): number {
     return this.units.size;
+  }
+
+  all(): IterableIterator<Unit> {
+    return this.units.values();
   }
 
   get(physical: number): Unit | undefined {

@@ -88,6 +88,7 @@ export interface JitStats {
   invalidations: number;
   interpreterSteps: number;
   jitInstructions: number;
+  chainedDispatches: number;
 }
 
 /** Shared with generated code (E.jit): the unit running, whether it was invalidated, its fault. */
@@ -95,6 +96,8 @@ class JitState {
   current: Unit | null = null;
   stale = false;
   fault: CpuException | null = null;
+  /** bumped whenever a write drops compiled units (a WebAssembly unit then leaves after the store) */
+  invalidations = 0;
 }
 
 export class JitEngine {
@@ -134,6 +137,8 @@ export class JitEngine {
   cacheMisses = 0;
   interpreterSteps = 0;
   jitInstructions = 0;
+  /** dispatches WebAssembly units made among themselves (wasm/chain.ts), included in `dispatches` */
+  chainedDispatches = 0;
 
   constructor(readonly cpu: Cpu, readonly interpreter: Interpreter, options: JitOptions = {}) {
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
@@ -154,7 +159,7 @@ export class JitEngine {
       const state = new WasmState(memory);
       const env: WasmUnitEnvironment = { cpu, state, jit: this.state };
       const layout: WasmLayout = { regs: cpu.regs.byteOffset, xmm: cpu.xmm.byteOffset, state: state.base, memoryPages: memory.buffer.byteLength / 65536 };
-      this.wasm = { layout, runtime: new WasmRuntime(env, makeWasmImports(env), memory.wasmMemory) };
+      this.wasm = { layout, runtime: new WasmRuntime(env, makeWasmImports(env), memory.wasmMemory, layout.memoryPages) };
     }
     // REP MOVS/STOS straight on RAM, in units and in the code still too cold to compile; check
     // mode compares against the interpreter's own element loop
@@ -163,6 +168,7 @@ export class JitEngine {
 
   /** Forgets every compiled unit. */
   invalidateAll(): void {
+    for (const unit of this.cache.all()) this.dropped(unit);
     this.cache.clear();
     this.jumpCache.fill(undefined);
     this.heat.clear();
@@ -171,7 +177,22 @@ export class JitEngine {
 
   private invalidate(physical: number, size: number): void {
     const dropped = this.cache.invalidate(physical, size);
-    for (const unit of dropped) if (unit === this.state.current) this.state.stale = true;
+    if (dropped.length > 0) this.state.invalidations++;
+    for (const unit of dropped) {
+      this.dropped(unit);
+      if (unit === this.state.current) this.state.stale = true;
+    }
+  }
+
+  private addToCache(unit: Unit): void {
+    const old = this.cache.get(unit.physical);
+    if (old !== undefined) this.dropped(old);
+    this.cache.add(unit);
+  }
+
+  /** A unit left the cache: WebAssembly units must not be chained to any more. */
+  private dropped(unit: Unit): void {
+    if (unit.wasmSlot >= 0) this.wasm?.runtime.invalidate(unit.wasmSlot);
   }
 
   /**
@@ -199,6 +220,8 @@ export class JitEngine {
         if (link !== undefined && link.valid && link.rip === cpu.rip && previous.linkGeneration === cpu.mmu.generation) {
           unit = link;
           this.linkHits++;
+          // (a link between WebAssembly units whose cache entry another link took: take it back)
+          if (previous.wasmSlot >= 0 && link.wasmSlot >= 0) this.wasm!.runtime.link(previous.wasmSlot, exit, link.wasmSlot, cpu.mmu.generation);
         }
       }
       if (unit === undefined) {
@@ -222,6 +245,8 @@ export class JitEngine {
             previous.linkGeneration = cpu.mmu.generation;
           }
           previous.links[exit] = unit;
+          // WebAssembly units follow the same link without coming back here (wasm/chain.ts)
+          if (previous.wasmSlot >= 0 && unit.wasmSlot >= 0) this.wasm!.runtime.link(previous.wasmSlot, exit, unit.wasmSlot, cpu.mmu.generation);
         }
       }
       if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd + limit.batchSlack - cpu.retired) {
@@ -235,22 +260,44 @@ export class JitEngine {
       exit = this.writeLog !== null ? this.runChecked(unit, budget) : unit.fn(budget);
       state.current = null;
       this.jitInstructions += cpu.retired - before;
+      let last: Unit = unit;
+      if (unit.wasmSlot >= 0) {
+        // the caller may have gone on to other units: exit is the last one's
+        const chained = this.wasm!.runtime.takeChained();
+        if (chained > 0) {
+          this.dispatches += chained;
+          this.chainedDispatches += chained;
+          const found = this.wasm!.runtime.lastUnit() as Unit | undefined;
+          if (found === undefined || !found.valid) {
+            previous = null;
+            if (exit < 0) this.deliver();
+            continue;
+          }
+          last = found;
+        }
+      }
       if (exit < 0) {
-        const fault = state.fault!;
-        state.fault = null;
-        state.stale = false;
         previous = null;
-        if (fault === REP_UNFINISHED) interpreter.onRepUnfinished();
-        else deliverException(cpu, fault);
+        this.deliver();
         continue;
       }
-      if (state.stale) {
+      if (state.stale || !last.valid) {
         state.stale = false;
         previous = null;
         continue;
       }
-      previous = unit;
+      previous = last;
     }
+  }
+
+  /** Delivers the fault the last unit left (or lets the interpreter finish an interrupted REP). */
+  private deliver(): void {
+    const state = this.state;
+    const fault = state.fault!;
+    state.fault = null;
+    state.stale = false;
+    if (fault === REP_UNFINISHED) this.interpreter.onRepUnfinished();
+    else deliverException(this.cpu, fault);
   }
 
   /**
@@ -374,7 +421,7 @@ export class JitEngine {
       const blocks = this.regions ? discoverRegion(entry, decode) : [entry];
       const wasmUnit = this.wasm !== null ? this.compileWasm(blocks, rip, physical, mode) : null;
       if (wasmUnit !== null) {
-        this.cache.add(wasmUnit);
+        this.addToCache(wasmUnit);
         this.compileMs += performance.now() - started;
         this.onCompile?.(wasmUnit);
         return wasmUnit;
@@ -411,7 +458,7 @@ export class JitEngine {
       this.unitsCompiled++;
       if (blocks.length > 1 || entry.successors.includes(entry.rip)) this.regionsCompiled++;
     }
-    this.cache.add(unit);
+    this.addToCache(unit);
     this.compileMs += performance.now() - started;
     if (unit.fn !== null) this.onCompile?.(unit);
     return unit;
@@ -423,7 +470,7 @@ export class JitEngine {
     if (this.translateOptions.helperOnly) return null;
     const translation = translateWasm(blocks, mode, wasm.layout);
     if (translation === null) return null;
-    const { fn, slot } = wasm.runtime.instantiate(translation);
+    const { fn, slot } = wasm.runtime.instantiate(translation, rip);
     const ranges: number[] = [];
     for (const block of blocks) {
       ranges.push(block.physical, block.physical + (block.endRip - block.rip));
@@ -435,6 +482,7 @@ export class JitEngine {
     this.wasmUnits++;
     if (blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip)) this.regionsCompiled++;
     const unit = new Unit(fn, rip, physical, mode, translation.entryCount, ranges, translation.exits, translation.instructions, translation.rips, blocks.length, listing, name, "");
+    unit.wasmSlot = slot;
     wasm.runtime.track(unit, slot);
     return unit;
   }
@@ -454,6 +502,7 @@ export class JitEngine {
       invalidations: this.cache.invalidations,
       interpreterSteps: this.interpreterSteps,
       jitInstructions: this.jitInstructions,
+      chainedDispatches: this.chainedDispatches,
     };
   }
 }

@@ -42,7 +42,7 @@ export const PHYSICAL_LIMIT = 2 ** 52;
 /** The largest RAM this model takes: code-page indices are computed with `paddr >>> 12`. */
 export const MAX_RAM_BYTES = 2 ** 32;
 /** Bytes before RAM in the shared buffer, handed out by allocateState(). */
-export const STATE_AREA_BYTES = 256 * 1024;
+export const STATE_AREA_BYTES = 1024 * 1024;
 /** Where RAM starts in the shared buffer. */
 export const RAM_OFFSET = STATE_AREA_BYTES;
 const WASM_PAGE = 65536;

@@ -235,28 +235,34 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
 }
 
 /**
- * A module that exports a growable funcref table "t" and "call"(index, ...params), which calls
- * table[index] with the params: every unit is reached through this one export, so the JS-to-Wasm
- * call site stays monomorphic (V8 inlines its wrapper) however many units there are.
+ * A module that imports the memory ("h"."m"), exports a growable funcref table "t" and one function
+ * "call" of type `callerType` whose body is `body`; `unitType` is type index 0, for call_indirect.
  */
-export function encodeTableCaller(type: FunctionType): Uint8Array {
+export function encodeCallerModule(unitType: FunctionType, callerType: FunctionType, memoryPages: number, body: FunctionBody): Uint8Array {
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  const caller: FunctionType = { params: [I32, ...type.params], results: type.results };
   const typeSection: number[] = [];
-  vector([functionType(type), functionType(caller)], typeSection);
+  vector([functionType(unitType), functionType(callerType)], typeSection);
   section(1, typeSection, out);
+  const memory = [...name("h"), ...name("m"), 0x02, 0x01];
+  unsignedLeb(memoryPages, memory);
+  unsignedLeb(memoryPages, memory);
+  const importSection: number[] = [];
+  vector([memory], importSection);
+  section(2, importSection, out);
   section(3, [1, 1], out);
   section(4, [1, 0x70, 0x00, 0x00], out); // one funcref table, minimum 0, no maximum
-  const exportSection: number[] = [2, ...name("call"), 0x00, 0x00, ...name("t"), 0x01, 0x00];
-  section(7, exportSection, out);
-  const body = new FunctionBody(caller.params.length);
-  for (let k = 1; k < caller.params.length; k++) body.get(k);
-  body.get(0);
-  body.code.push(0x11, 0x00, 0x00); // call_indirect type 0, table 0
+  section(7, [2, ...name("call"), 0x00, 0x00, ...name("t"), 0x01, 0x00], out);
   const encoded = body.encode();
   const codeSection: number[] = [1];
   unsignedLeb(encoded.length, codeSection);
   for (const byte of encoded) codeSection.push(byte);
   section(10, codeSection, out);
   return Uint8Array.from(out);
+}
+
+/** call_indirect of type `typeIndex` through table 0 */
+export function callIndirect(body: FunctionBody, typeIndex: number): void {
+  body.code.push(0x11);
+  unsignedLeb(typeIndex, body.code);
+  body.code.push(0x00);
 }

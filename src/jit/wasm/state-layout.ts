@@ -21,17 +21,45 @@ export const SCRATCH = 48;
 export const ENTRY_FLAGS = 56;
 /** the index of the instruction that faulted (i32) */
 export const FAULT_INDEX = 60;
-/** 1 while SSE instructions may run (CR0.EM and CR0.TS clear, CR4.OSFXSR set), for units that use them (i32) */
+/** 1 while SSE instructions may run (CR0.EM and CR0.TS clear, CR4.OSFXSR set) (i32) */
 export const SSE_READY = 64;
-export const WASM_STATE_BYTES = 72;
+/** the MMU's generation during this call: links made in another are not followed (i32) */
+export const CURRENT_GENERATION = 68;
+/** set by every slow-path helper: the caller loop returns to JS after the unit that called it (i32) */
+export const BREAK_CHAIN = 72;
+/** the table slot of the last unit the caller loop ran (i32) */
+export const LAST_SLOT = 76;
+/** transitions the caller loop made from one unit to the next without returning to JS (i32, JS resets it) */
+export const CHAINED = 80;
+export const WASM_STATE_BYTES = 88;
 
-/** The exit area of one engine: its base offset and int32 view. */
+/** Units whose slot is below this are described in the slot table (and may be chained to). */
+export const CHAIN_SLOTS = 8192;
+/** per slot: entry RIP (i64), entry block's instruction count (i32), SLOT_* bits (i32) */
+export const SLOT_ENTRY_BYTES = 16;
+export const SLOT_VALID = 1;
+export const SLOT_NEEDS_ENTRY_FLAGS = 2;
+/** the link cache: direct-mapped by (slot, exit); per entry: tag (slot·64 + exit + 1), next slot, generation, unused */
+export const LINK_ENTRIES = 32768;
+export const LINK_ENTRY_BYTES = 16;
+/** exits per slot in the link key (more exits than this share keys: the tag still tells them apart) */
+export const LINK_KEY_EXITS = 64;
+
+/** The exit area, slot table and link cache of one engine: their offsets and int32 views. */
 export class WasmState {
   readonly base: number;
   readonly words: Int32Array;
+  readonly slotTable: number;
+  readonly slots: Int32Array;
+  readonly linkTable: number;
+  readonly links: Int32Array;
 
   constructor(memory: PhysicalMemory) {
     this.base = memory.allocateState(WASM_STATE_BYTES);
     this.words = new Int32Array(memory.buffer, this.base, WASM_STATE_BYTES / 4);
+    this.slotTable = memory.allocateState(CHAIN_SLOTS * SLOT_ENTRY_BYTES);
+    this.slots = new Int32Array(memory.buffer, this.slotTable, (CHAIN_SLOTS * SLOT_ENTRY_BYTES) / 4);
+    this.linkTable = memory.allocateState(LINK_ENTRIES * LINK_ENTRY_BYTES);
+    this.links = new Int32Array(memory.buffer, this.linkTable, (LINK_ENTRIES * LINK_ENTRY_BYTES) / 4);
   }
 }

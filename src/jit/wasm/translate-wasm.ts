@@ -27,7 +27,7 @@ import { RAM_OFFSET } from "../../machine/memory.js";
 import { relativeTarget, type GuestBlock, type GuestInstruction } from "../discover.js";
 import type { ExitInfo } from "../unit-writer.js";
 import { F64, FunctionBody, I32, I64, OP, encodeModule } from "./encoding.js";
-import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY } from "./state-layout.js";
+import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY } from "./state-layout.js";
 
 /** Imported helpers, by index. */
 const IMPORT_READ = 0; // rd(linear f64, size, segment, forWrite) → 0 ok / 1 fault; value at SCRATCH
@@ -641,9 +641,10 @@ class WasmWriter {
   faultExit(): void {
     const f = this.f;
     this.storeFlags();
-    f.i32(0).i32(this.index).mem(OP.i32Store, 2, this.layout.state + FAULT_INDEX);
+    // RIP and the count of the faulting instruction: the wrapper may not know which unit faulted
+    f.i32(0).i64(BigInt(this.gi.rip)).mem(OP.i64Store, 3, this.layout.state + EXIT_RIP);
     f.i32(-1).set(this.result);
-    f.get(this.n).set(this.retired);
+    f.get(this.n).i32(this.inBlock).op(OP.i32Add).set(this.retired);
     f.br(OP.br, this.depth - 1 - this.exitLevel);
   }
 
@@ -651,10 +652,8 @@ class WasmWriter {
   storeFlags(): void {
     const f = this.f, s = this.layout.state, state = this.flags;
     if (state.kind === "dead") throw new Error(`wasm translator: flags observed after an instruction whose flags were dead (at ${this.gi.rip.toString(16)} ${this.ins.mnemonic})`);
-    if (state.kind === "entry") {
-      f.i32(0).i32(-1).mem(OP.i32Store, 2, s + FLAGS_OP);
-      return;
-    }
+    // flags as the unit was entered: the record stays as the last unit left it (-1 from the wrapper)
+    if (state.kind === "entry") return;
     if (state.kind === "word") {
       f.i32(0).i32(0).mem(OP.i32Store, 2, s + FLAGS_OP);
       f.i32(0).get(this.fl).mem(OP.i32Store, 2, s + FLAGS_WORD);

@@ -11,13 +11,17 @@ import { sseCheck } from "../../machine/interp/semantics/sse.js";
 import { CR0_EM, CR0_TS, CR4_OSFXSR, SS, type Cpu } from "../../machine/cpu.js";
 import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
 import type { UnitFunction } from "../code-cache.js";
-import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FAULT_INDEX, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY, type WasmState } from "./state-layout.js";
-import { encodeTableCaller } from "./encoding.js";
-import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, UNIT_TYPE, type WasmTranslation } from "./translate-wasm.js";
+import {
+  BREAK_CHAIN, CHAINED, CHAIN_SLOTS, CURRENT_GENERATION, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD,
+  LAST_SLOT, LINK_ENTRIES, LINK_ENTRY_BYTES, LINK_KEY_EXITS, SCRATCH, SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID, SSE_READY, type WasmState,
+} from "./state-layout.js";
+import { encodeCaller } from "./chain.js";
+import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, type WasmTranslation } from "./translate-wasm.js";
 
 const ARITHMETIC = CF | PF | AF | ZF | SF | OF;
 const I_RIP = EXIT_RIP / 4, I_RETIRED = EXIT_RETIRED / 4, I_OP = FLAGS_OP / 4, I_SIZE = FLAGS_SIZE / 4, I_WORD = FLAGS_WORD / 4;
-const I_A = FLAGS_A / 4, I_B = FLAGS_B / 4, I_R = FLAGS_R / 4, I_SCRATCH = SCRATCH / 4, I_ENTRY = ENTRY_FLAGS / 4, I_FAULT = FAULT_INDEX / 4, I_SSE = SSE_READY / 4;
+const I_A = FLAGS_A / 4, I_B = FLAGS_B / 4, I_R = FLAGS_R / 4, I_SCRATCH = SCRATCH / 4, I_ENTRY = ENTRY_FLAGS / 4, I_SSE = SSE_READY / 4;
+const I_GENERATION = CURRENT_GENERATION / 4, I_BREAK = BREAK_CHAIN / 4, I_LAST = LAST_SLOT / 4, I_CHAINED = CHAINED / 4;
 /** i32 parameters: a budget beyond 2^31 - 1 would wrap */
 const MAX_BUDGET = 0x7fffffff;
 
@@ -26,7 +30,7 @@ export interface WasmUnitEnvironment {
   readonly cpu: Cpu;
   readonly state: WasmState;
   /** the engine's state: `stale` is set when a store hits the running unit's code */
-  readonly jit: { stale: boolean; fault: CpuException | null };
+  readonly jit: { stale: boolean; fault: CpuException | null; invalidations: number };
 }
 
 function canonical(linear: number): boolean {
@@ -42,6 +46,7 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
   const { cpu, state, jit } = env;
   const mmu = cpu.mmu, words = state.words;
   let pending: CpuException | null = null;
+  // every slow path ends a chain of units (chain.ts): JS may have something to look at
   const fail = (error: unknown): number => {
     if (!(error instanceof CpuException)) throw error;
     pending = error;
@@ -49,6 +54,7 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
   };
   return {
     rd(linear: number, size: number, segment: number, forWrite: number): number {
+      words[I_BREAK] = 1;
       try {
         if (!canonical(linear)) throw nonCanonical(segment);
         if (forWrite !== 0) probeWrite(cpu, linear, size);
@@ -67,6 +73,8 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
       }
     },
     wr(linear: number, size: number, segment: number, lo: number, hi: number): number {
+      words[I_BREAK] = 1;
+      const invalidations = jit.invalidations;
       try {
         if (!canonical(linear)) throw nonCanonical(segment);
         switch (size) {
@@ -83,12 +91,14 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
           case 4: mmu.write32(linear, lo); break;
           default: mmu.write64(linear, lo, hi);
         }
-        return jit.stale ? 2 : 0;
+        // the store overwrote compiled code (maybe the running unit's own): leave after this instruction
+        return jit.invalidations !== invalidations ? 2 : 0;
       } catch (error) {
         return fail(error);
       }
     },
     fault(kind: number, segment: number): number {
+      words[I_BREAK] = 1;
       try {
         switch (kind) {
           case FAULT_BAD_TARGET: throw new CpuException(VEC_GP, 0, "branch to a non-canonical address");
@@ -114,51 +124,98 @@ export type WasmImports = ReturnType<typeof makeWasmImports>;
 type UnitCaller = (slot: number, budget: number, readTags: number, writeTags: number, fastBase: number) => number;
 
 /**
- * The units of one engine: each unit's function sits in a slot of one funcref table and is called
- * through one exported caller, so the JS-to-WebAssembly call is the same call site for every unit
- * (a different export per unit would make it megamorphic, through V8's generic wrapper). A slot is
- * reused once its unit has been collected.
+ * The units of one engine: each unit's function sits in a slot of one funcref table and runs through
+ * one exported caller (chain.ts), so the JS-to-WebAssembly call is the same call site for every unit
+ * (a different export per unit would make it megamorphic, through V8's generic wrapper), and the
+ * caller can go on from one unit to the next without returning to JS. A slot is reused once its
+ * unit has been collected.
  */
 export class WasmRuntime {
   private readonly table: WebAssembly.Table;
   private readonly call: UnitCaller;
   private readonly free: number[] = [];
+  /** the unit in each slot, for the dispatcher to learn where a chain ended */
+  private readonly units: (WeakRef<object> | undefined)[] = [];
   private readonly collected = new FinalizationRegistry<number>((slot) => {
     this.table.set(slot, null);
+    this.units[slot] = undefined;
+    this.invalidate(slot);
     this.free.push(slot);
   });
 
-  constructor(readonly env: WasmUnitEnvironment, readonly imports: WasmImports, readonly memory: WebAssembly.Memory) {
-    const caller = new WebAssembly.Instance(new WebAssembly.Module(encodeTableCaller(UNIT_TYPE)));
+  constructor(readonly env: WasmUnitEnvironment, readonly imports: WasmImports, readonly memory: WebAssembly.Memory, memoryPages: number) {
+    const state = env.state;
+    const bytes = encodeCaller({ state: state.base, slotTable: state.slotTable, linkTable: state.linkTable, memoryPages });
+    const caller = new WebAssembly.Instance(new WebAssembly.Module(bytes), { h: { m: memory } });
     this.table = caller.exports.t as WebAssembly.Table;
     this.call = caller.exports.call as UnitCaller;
   }
 
-  /** Instantiates a translated unit and wraps it as the dispatcher calls units. */
-  instantiate(translation: WasmTranslation): { fn: UnitFunction; slot: number } {
+  /** Instantiates a translated unit starting at `rip`; returns the function the dispatcher calls and its slot. */
+  instantiate(translation: WasmTranslation, rip: number): { fn: UnitFunction; slot: number } {
     const module = new WebAssembly.Module(translation.bytes);
     const imports = this.imports;
     const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault } });
     let slot = this.free.pop();
     if (slot === undefined) slot = this.table.grow(1);
     this.table.set(slot, instance.exports.run);
+    if (slot < CHAIN_SLOTS) {
+      const slots = this.env.state.slots, at = (slot * SLOT_ENTRY_BYTES) / 4;
+      const hi = Math.floor(rip / 4294967296);
+      slots[at] = rip - hi * 4294967296;
+      slots[at + 1] = hi;
+      slots[at + 2] = translation.entryCount;
+      slots[at + 3] = SLOT_VALID | (translation.needsEntryFlags ? SLOT_NEEDS_ENTRY_FLAGS : 0);
+    }
     return { fn: wrap(translation, this.env, imports, this.call, slot), slot };
   }
 
-  /** Frees `slot` when `owner` (the unit holding its function) is collected. */
-  track(owner: object, slot: number): void {
-    this.collected.register(owner, slot);
+  /** Remembers `unit` as the holder of `slot`, and frees the slot when the unit is collected. */
+  track(unit: object, slot: number): void {
+    this.units[slot] = new WeakRef(unit);
+    this.collected.register(unit, slot);
+  }
+
+  /** The unit in `slot` must not be chained to any more (its code was overwritten or dropped). */
+  invalidate(slot: number): void {
+    if (slot < CHAIN_SLOTS) this.env.state.slots[(slot * SLOT_ENTRY_BYTES) / 4 + 3] = 0;
+  }
+
+  /** Exit `exit` of the unit in `from` led to the unit in `to` (while the MMU was in `generation`). */
+  link(from: number, exit: number, to: number, generation: number): void {
+    if (from >= CHAIN_SLOTS || to >= CHAIN_SLOTS || exit >= LINK_KEY_EXITS) return;
+    const key = from * LINK_KEY_EXITS + exit;
+    const at = ((key & (LINK_ENTRIES - 1)) * LINK_ENTRY_BYTES) / 4;
+    const links = this.env.state.links;
+    links[at] = key + 1;
+    links[at + 1] = to;
+    links[at + 2] = generation;
+  }
+
+  /** The unit the last call ended in (it may have chained on from the one called), or undefined. */
+  lastUnit(): object | undefined {
+    return this.units[this.env.state.words[I_LAST]]?.deref();
+  }
+
+  /** Unit-to-unit transitions the caller made since the last call of this (then resets the count). */
+  takeChained(): number {
+    const words = this.env.state.words, n = words[I_CHAINED];
+    words[I_CHAINED] = 0;
+    return n;
   }
 }
 
 function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: WasmImports, call: UnitCaller, slot: number): UnitFunction {
   const { cpu, state, jit } = env;
   const words = state.words, lazy = cpu.lazy, mmu = cpu.mmu;
-  const { rips, before, needsEntryFlags, usesSse } = translation;
+  const { needsEntryFlags } = translation;
   return function wasmUnit(budget: number): number {
     if (needsEntryFlags) words[I_ENTRY] = cpu.getFlags() & ARITHMETIC;
-    // CR0 and CR4 cannot change while a unit runs (their writes are left to the interpreter)
-    if (usesSse) words[I_SSE] = (cpu.cr0 & (CR0_EM | CR0_TS)) === 0 && (cpu.cr4 & CR4_OSFXSR) !== 0 ? 1 : 0;
+    // CR0, CR4 and the MMU's generation cannot change while units run (what changes them is left to the interpreter)
+    words[I_SSE] = (cpu.cr0 & (CR0_EM | CR0_TS)) === 0 && (cpu.cr4 & CR4_OSFXSR) !== 0 ? 1 : 0;
+    words[I_GENERATION] = mmu.generation;
+    words[I_BREAK] = 0;
+    words[I_OP] = -1;
     const exit = call(slot, budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTagAddress, mmu.writeTagAddress, mmu.fastBaseAddress);
     const op = words[I_OP];
     if (op === LAZY_NONE) {
@@ -176,15 +233,10 @@ function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: W
       lazy.rLo = words[I_R];
       lazy.rHi = words[I_R + 1];
     }
-    if (exit < 0) {
-      const index = words[I_FAULT];
-      cpu.retired += words[I_RETIRED] + before[index];
-      cpu.rip = rips[index];
-      jit.fault = imports.pending();
-      return -1;
-    }
+    // an exit and a fault both leave RIP and the count (a fault's: of the faulting instruction)
     cpu.retired += words[I_RETIRED];
     cpu.rip = words[I_RIP + 1] * 4294967296 + (words[I_RIP] >>> 0);
+    if (exit < 0) jit.fault = imports.pending();
     return exit;
   };
 }
