@@ -220,8 +220,6 @@ export class JitEngine {
         if (link !== undefined && link.valid && link.rip === cpu.rip && previous.linkGeneration === cpu.mmu.generation) {
           unit = link;
           this.linkHits++;
-          // (a link between WebAssembly units whose cache entry another link took: take it back)
-          if (previous.wasmSlot >= 0 && link.wasmSlot >= 0) this.wasm!.runtime.link(previous.wasmSlot, exit, link.wasmSlot, cpu.mmu.generation);
         }
       }
       if (unit === undefined) {
@@ -245,8 +243,6 @@ export class JitEngine {
             previous.linkGeneration = cpu.mmu.generation;
           }
           previous.links[exit] = unit;
-          // WebAssembly units follow the same link without coming back here (wasm/chain.ts)
-          if (previous.wasmSlot >= 0 && unit.wasmSlot >= 0) this.wasm!.runtime.link(previous.wasmSlot, exit, unit.wasmSlot, cpu.mmu.generation);
         }
       }
       if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd + limit.batchSlack - cpu.retired) {
@@ -256,6 +252,8 @@ export class JitEngine {
       }
       const before = cpu.retired;
       state.current = unit;
+      // WebAssembly units go on to this one without coming back here (wasm/chain.ts)
+      if (unit.wasmSlot >= 0) this.wasm!.runtime.remember(unit.rip, unit.wasmSlot, cpu.mmu.generation);
       const budget = limit.batchEnd + limit.batchSlack - before;
       exit = this.writeLog !== null ? this.runChecked(unit, budget) : unit.fn(budget);
       state.current = null;

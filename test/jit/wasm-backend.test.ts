@@ -111,3 +111,49 @@ describe("the WebAssembly backend's templates", () => {
     expect(missing, "mnemonics no WebAssembly unit ran").toEqual([]);
   });
 });
+
+// A unit that leaves a flags producer pending and calls a unit starting with flag readers: the
+// caller loop goes on to the readers itself, materialising the record as LazyFlags does (every
+// operation WebAssembly units record: ADD, SUB, LOGIC, INC/DEC with the CF kept from before, a
+// materialised word after shifts and IMUL).
+const PRODUCERS = [
+  "cmp rax, rbx", "cmp eax, ebx", "cmp al, bl", "cmp ax, bx", "add rax, rbx", "add eax, ebx", "add al, bl", "sub rax, rbx",
+  "and rax, rbx", "test eax, ebx", "xor al, bl", "cmp rbx, rax\n  inc rax", "cmp rax, rbx\n  dec eax", "cmp rbx, rax\n  dec al",
+  "neg rax", "shl rax, 1", "sar eax, 3", "imul eax, ebx", "imul rax, rbx", "rol rax, 1",
+];
+const READERS = CONDITIONS.map((cc, k) => `  set${cc} byte ptr [rdi + ${k}]`).join("\n");
+const CHAIN_GUEST = assembleLongModeGuest(`
+${ENABLE_SSE}
+  mov rsp, ${STACK_TOP}
+  mov rdi, ${OUT}
+${forEveryPair(VALUES, PRODUCERS.map((op) => `
+  mov rax, [r8 + r9*8]
+  mov rbx, [r8 + r10*8]
+  ${op}
+  call readers`).join(""))}
+readers:
+${READERS}
+  lea rdi, [rdi + 16]
+  ret`);
+const CHAIN_BYTES = VALUES.length * VALUES.length * PRODUCERS.length * 16;
+
+describe("the WebAssembly caller loop going on to units that read the flags they are entered with", () => {
+  const runChain = (engine: (typeof ENGINES)[number]) => {
+    const { machine } = guestMachine(CHAIN_GUEST, engine);
+    const stop = machine.runSync({ maxInstructions: 50_000_000 });
+    return { stop: stop.kind === "exit" ? `exit ${stop.status}` : stop.kind, out: machine.memory.ram.slice(OUT, OUT + CHAIN_BYTES), chained: machine.jit?.stats().chainedDispatches ?? 0 };
+  };
+  const reference = runChain(ENGINES[0]);
+  const wasm = runChain(WASM_ENGINE);
+
+  it("every condition after every producer as under the interpreter, through chained units", () => {
+    expect(reference.stop).toBe("exit 1");
+    expect(wasm.stop).toBe("exit 1");
+    const first = wasm.out.findIndex((byte, k) => byte !== reference.out[k]);
+    const pair = Math.floor(first / 16 / PRODUCERS.length);
+    const where = first < 0 ? "" : `'${PRODUCERS[Math.floor(first / 16) % PRODUCERS.length]}' with ${VALUES[Math.floor(pair / VALUES.length)]}, ${VALUES[pair % VALUES.length]}: set${CONDITIONS[first % 16]}`;
+    expect(first, where).toBe(-1);
+    // most calls of the readers came from the caller loop, not from the dispatcher
+    expect(wasm.chained).toBeGreaterThan(VALUES.length * VALUES.length * PRODUCERS.length);
+  });
+});

@@ -1,19 +1,21 @@
 // The caller loop: the one exported WebAssembly function JS calls to run a unit. After the unit
-// returns it follows the unit's exit to the next unit without going back to JS when the link cache
-// says where that exit led last time and the next unit can run right now:
+// returns it goes on to the unit at the RIP the exit left, without going back to JS, when the entry
+// cache (filled by the dispatcher with every WebAssembly unit it runs) has one there that can run
+// right now:
 //   - the unit did not fault and no slow-path helper ran (those may have changed what JS must look
 //     at: a device's interrupt line, the code cache, a fault to deliver);
-//   - the link was made in the MMU's current generation, the next unit is still valid, starts at
-//     the RIP the exit left and does not read the flags it is entered with (those are materialised
-//     by JS);
+//   - the entry was made in the MMU's current generation, the unit is still valid and starts at
+//     that RIP; if it reads the flags it is entered with, a unit of this call has left a flags
+//     record (the caller materialises it, as LazyFlags would; the CPU's own flags are JS's to give);
 //   - its entry block fits in what is left of the budget.
 // Otherwise it returns the exit to JS, which dispatches as for any unit. Interrupts cannot become
 // pending without JS seeing it: they come from devices at batch ends, from instructions the JIT
 // leaves to the interpreter, or from a slow-path access (MMIO), which ends the chain.
-import { FunctionBody, I32, OP, callIndirect, encodeCallerModule } from "./encoding.js";
+import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from "../../machine/lazy-flags.js";
+import { FunctionBody, I32, I64, OP, callIndirect, encodeCallerModule } from "./encoding.js";
 import {
-  BREAK_CHAIN, CHAINED, CHAIN_SLOTS, CURRENT_GENERATION, EXIT_RETIRED, EXIT_RIP, LAST_SLOT, LINK_ENTRIES, LINK_ENTRY_BYTES, LINK_KEY_EXITS,
-  SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID,
+  BREAK_CHAIN, CHAINED, CURRENT_GENERATION, ENTRY_CACHE_BYTES, ENTRY_CACHE_ENTRIES, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B,
+  FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, LAST_SLOT, SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID,
 } from "./state-layout.js";
 import { UNIT_TYPE } from "./translate-wasm.js";
 
@@ -24,14 +26,74 @@ export interface ChainLayout {
   /** the exit area (state-layout.ts) */
   state: number;
   slotTable: number;
-  linkTable: number;
+  entryCache: number;
   memoryPages: number;
+}
+
+/**
+ * ENTRY_FLAGS ← the six arithmetic flags of the record a unit of this call left (as LazyFlags
+ * materialises it, for the operations WebAssembly units record: a flags word, ADD, SUB, LOGIC, INC
+ * and DEC, whose kept CF is in FLAGS_WORD); leaves the caller loop (depth 2 from here: inside an
+ * `if` in the loop) when no unit of this call has left one.
+ */
+function emitMaterialize(f: FunctionBody, s: number, l: { op: number; sign: number; a: number; b: number; r: number; word: number }): void {
+  f.i32(0).mem(OP.i32Load, 2, s + FLAGS_OP).set(l.op);
+  f.get(l.op).i32(0).op(OP.i32LtS);
+  f.br(OP.brIf, 2);
+  f.get(l.op).op(OP.i32Eqz);
+  f.open(OP.if);
+  f.i32(0).i32(0).mem(OP.i32Load, 2, s + FLAGS_WORD).mem(OP.i32Store, 2, s + ENTRY_FLAGS);
+  f.op(OP.else);
+  // the sign bit's position: 8·size − 1
+  f.i32(0).mem(OP.i32Load, 2, s + FLAGS_SIZE).i32(8).op(OP.i32Mul).i32(1).op(OP.i32Sub).op(OP.i64ExtendI32U).set(l.sign);
+  f.i32(0).mem(OP.i64Load, 3, s + FLAGS_A).set(l.a);
+  f.i32(0).mem(OP.i64Load, 3, s + FLAGS_B).set(l.b);
+  f.i32(0).mem(OP.i64Load, 3, s + FLAGS_R).set(l.r);
+  const isOp = (value: number) => f.get(l.op).i32(value).op(OP.i32Eq);
+  // CF (select(x, y, c) is c ? x : y): SUB a < b, ADD r < a, INC/DEC kept (FLAGS_WORD), LOGIC 0
+  f.get(l.a).get(l.b).op(OP.i64LtU);
+  f.get(l.r).get(l.a).op(OP.i64LtU);
+  isOp(LAZY_SUB);
+  f.op(OP.select).set(l.word);
+  f.i32(0).mem(OP.i32Load, 2, s + FLAGS_WORD).i32(1).op(OP.i32And);
+  f.get(l.word);
+  isOp(LAZY_INC);
+  isOp(LAZY_DEC);
+  f.op(OP.i32Or);
+  f.op(OP.select).set(l.word);
+  f.i32(0);
+  f.get(l.word);
+  isOp(LAZY_LOGIC);
+  f.op(OP.select).set(l.word);
+  // PF, ZF, SF
+  f.get(l.r).i64(0xffn).op(OP.i64And).op(OP.i64Popcnt).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(1).op(OP.i32Xor).i32(2).op(OP.i32Shl);
+  f.get(l.r).op(OP.i64Eqz).i32(6).op(OP.i32Shl).op(OP.i32Or);
+  f.get(l.r).get(l.sign).op(OP.i64ShrU).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(7).op(OP.i32Shl).op(OP.i32Or);
+  f.get(l.word).op(OP.i32Or).set(l.word);
+  // AF and OF, none for LOGIC
+  isOp(LAZY_LOGIC);
+  f.op(OP.i32Eqz);
+  f.open(OP.if);
+  f.get(l.a).get(l.b).op(OP.i64Xor).get(l.r).op(OP.i64Xor).op(OP.i32WrapI64).i32(0x10).op(OP.i32And);
+  // OF: ADD, INC: (a^r)&(b^r); SUB, DEC: (a^b)&(a^r); its sign bit
+  f.get(l.a).get(l.r).op(OP.i64Xor).get(l.b).get(l.r).op(OP.i64Xor).op(OP.i64And);
+  f.get(l.a).get(l.b).op(OP.i64Xor).get(l.a).get(l.r).op(OP.i64Xor).op(OP.i64And);
+  isOp(LAZY_ADD);
+  isOp(LAZY_INC);
+  f.op(OP.i32Or);
+  f.op(OP.select);
+  f.get(l.sign).op(OP.i64ShrU).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(11).op(OP.i32Shl);
+  f.op(OP.i32Or).get(l.word).op(OP.i32Or).set(l.word);
+  f.op(OP.end);
+  f.i32(0).get(l.word).mem(OP.i32Store, 2, s + ENTRY_FLAGS);
+  f.op(OP.end);
 }
 
 export function encodeCaller(layout: ChainLayout): Uint8Array {
   const f = new FunctionBody(5);
   const SLOT = 0, BUDGET = 1, READ_TAGS = 2, WRITE_TAGS = 3, FAST_BASE = 4;
-  const total = f.local(I32), exit = f.local(I32), key = f.local(I32), entry = f.local(I32), next = f.local(I32), info = f.local(I32);
+  const total = f.local(I32), exit = f.local(I32), low = f.local(I32), entry = f.local(I32), next = f.local(I32), info = f.local(I32);
+  const op = f.local(I32), sign = f.local(I64), a = f.local(I64), b = f.local(I64), r = f.local(I64), word = f.local(I32);
   const s = layout.state;
   f.i32(0).set(total);
   f.open(OP.block); // $out
@@ -46,26 +108,24 @@ export function encodeCaller(layout: ChainLayout): Uint8Array {
   leaveIf();
   f.i32(0).mem(OP.i32Load, 2, s + BREAK_CHAIN);
   leaveIf();
-  f.get(SLOT).i32(CHAIN_SLOTS).op(OP.i32GeU);
+  // the entry cache at the exit's RIP (entryIndex in state-layout.ts)
+  f.i32(0).mem(OP.i32Load, 2, s + EXIT_RIP).set(low);
+  f.get(low).get(low).i32(16).op(OP.i32ShrU).op(OP.i32Xor).i32(ENTRY_CACHE_ENTRIES - 1).op(OP.i32And);
+  f.i32(ENTRY_CACHE_BYTES).op(OP.i32Mul).i32(layout.entryCache).op(OP.i32Add).set(entry);
+  f.get(entry).mem(OP.i32Load, 2, 4).i32(0).mem(OP.i32Load, 2, s + CURRENT_GENERATION).op(OP.i32Ne);
   leaveIf();
-  f.get(exit).i32(LINK_KEY_EXITS).op(OP.i32GeU);
-  leaveIf();
-  // the link cache entry of (SLOT, exit)
-  f.get(SLOT).i32(LINK_KEY_EXITS).op(OP.i32Mul).get(exit).op(OP.i32Add).set(key);
-  f.get(key).i32(LINK_ENTRIES - 1).op(OP.i32And).i32(LINK_ENTRY_BYTES).op(OP.i32Mul).i32(layout.linkTable).op(OP.i32Add).set(entry);
-  f.get(entry).mem(OP.i32Load, 2, 0).get(key).i32(1).op(OP.i32Add).op(OP.i32Ne);
-  leaveIf();
-  f.get(entry).mem(OP.i32Load, 2, 8).i32(0).mem(OP.i32Load, 2, s + CURRENT_GENERATION).op(OP.i32Ne);
-  leaveIf();
-  f.get(entry).mem(OP.i32Load, 2, 4).set(next);
+  f.get(entry).mem(OP.i32Load, 2, 0).set(next);
   f.get(next).i32(SLOT_ENTRY_BYTES).op(OP.i32Mul).i32(layout.slotTable).op(OP.i32Add).set(info);
-  // valid, and not reading the flags it is entered with
-  f.get(info).mem(OP.i32Load, 2, 12).i32(SLOT_VALID | SLOT_NEEDS_ENTRY_FLAGS).op(OP.i32And).i32(SLOT_VALID).op(OP.i32Ne);
+  f.get(info).mem(OP.i32Load, 2, 12).i32(SLOT_VALID).op(OP.i32And).op(OP.i32Eqz);
   leaveIf();
   f.get(info).mem(OP.i64Load, 3, 0).i32(0).mem(OP.i64Load, 3, s + EXIT_RIP).op(OP.i64Ne);
   leaveIf();
   f.get(info).mem(OP.i32Load, 2, 8).get(BUDGET).get(total).op(OP.i32Sub).op(OP.i32GtS);
   leaveIf();
+  f.get(info).mem(OP.i32Load, 2, 12).i32(SLOT_NEEDS_ENTRY_FLAGS).op(OP.i32And);
+  f.open(OP.if);
+  emitMaterialize(f, s, { op, sign, a, b, r, word });
+  f.op(OP.end);
   f.get(next).set(SLOT);
   f.i32(0).i32(0).mem(OP.i32Load, 2, s + CHAINED).i32(1).op(OP.i32Add).mem(OP.i32Store, 2, s + CHAINED);
   f.br(OP.br, 0); // $next

@@ -39,11 +39,18 @@ export const CHAIN_SLOTS = 8192;
 export const SLOT_ENTRY_BYTES = 16;
 export const SLOT_VALID = 1;
 export const SLOT_NEEDS_ENTRY_FLAGS = 2;
-/** the link cache: direct-mapped by (slot, exit); per entry: tag (slot·64 + exit + 1), next slot, generation, unused */
-export const LINK_ENTRIES = 32768;
-export const LINK_ENTRY_BYTES = 16;
-/** exits per slot in the link key (more exits than this share keys: the tag still tells them apart) */
-export const LINK_KEY_EXITS = 64;
+/**
+ * The entry cache: direct-mapped by a hash of the RIP (entryIndex); per entry: the slot of a unit
+ * that starts there, and the MMU generation it was entered in. The dispatcher fills it with every
+ * WebAssembly unit it runs; the caller loop checks the slot's RIP.
+ */
+export const ENTRY_CACHE_ENTRIES = 65536;
+export const ENTRY_CACHE_BYTES = 8;
+
+/** The entry cache's index for a RIP (its low 32 bits, `ripLow`, as int32). */
+export function entryIndex(ripLow: number): number {
+  return (ripLow ^ (ripLow >>> 16)) & (ENTRY_CACHE_ENTRIES - 1);
+}
 
 /** The exit area, slot table and link cache of one engine: their offsets and int32 views. */
 export class WasmState {
@@ -51,15 +58,15 @@ export class WasmState {
   readonly words: Int32Array;
   readonly slotTable: number;
   readonly slots: Int32Array;
-  readonly linkTable: number;
-  readonly links: Int32Array;
+  readonly entryCache: number;
+  readonly entries: Int32Array;
 
   constructor(memory: PhysicalMemory) {
     this.base = memory.allocateState(WASM_STATE_BYTES);
     this.words = new Int32Array(memory.buffer, this.base, WASM_STATE_BYTES / 4);
     this.slotTable = memory.allocateState(CHAIN_SLOTS * SLOT_ENTRY_BYTES);
     this.slots = new Int32Array(memory.buffer, this.slotTable, (CHAIN_SLOTS * SLOT_ENTRY_BYTES) / 4);
-    this.linkTable = memory.allocateState(LINK_ENTRIES * LINK_ENTRY_BYTES);
-    this.links = new Int32Array(memory.buffer, this.linkTable, (LINK_ENTRIES * LINK_ENTRY_BYTES) / 4);
+    this.entryCache = memory.allocateState(ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES);
+    this.entries = new Int32Array(memory.buffer, this.entryCache, (ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES) / 4);
   }
 }

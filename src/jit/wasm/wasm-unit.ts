@@ -13,7 +13,7 @@ import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
 import type { UnitFunction } from "../code-cache.js";
 import {
   BREAK_CHAIN, CHAINED, CHAIN_SLOTS, CURRENT_GENERATION, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD,
-  LAST_SLOT, LINK_ENTRIES, LINK_ENTRY_BYTES, LINK_KEY_EXITS, SCRATCH, SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID, SSE_READY, type WasmState,
+  ENTRY_CACHE_BYTES, LAST_SLOT, SCRATCH, SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID, SSE_READY, entryIndex, type WasmState,
 } from "./state-layout.js";
 import { encodeCaller } from "./chain.js";
 import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, type WasmTranslation } from "./translate-wasm.js";
@@ -145,7 +145,7 @@ export class WasmRuntime {
 
   constructor(readonly env: WasmUnitEnvironment, readonly imports: WasmImports, readonly memory: WebAssembly.Memory, memoryPages: number) {
     const state = env.state;
-    const bytes = encodeCaller({ state: state.base, slotTable: state.slotTable, linkTable: state.linkTable, memoryPages });
+    const bytes = encodeCaller({ state: state.base, slotTable: state.slotTable, entryCache: state.entryCache, memoryPages });
     const caller = new WebAssembly.Instance(new WebAssembly.Module(bytes), { h: { m: memory } });
     this.table = caller.exports.t as WebAssembly.Table;
     this.call = caller.exports.call as UnitCaller;
@@ -181,15 +181,13 @@ export class WasmRuntime {
     if (slot < CHAIN_SLOTS) this.env.state.slots[(slot * SLOT_ENTRY_BYTES) / 4 + 3] = 0;
   }
 
-  /** Exit `exit` of the unit in `from` led to the unit in `to` (while the MMU was in `generation`). */
-  link(from: number, exit: number, to: number, generation: number): void {
-    if (from >= CHAIN_SLOTS || to >= CHAIN_SLOTS || exit >= LINK_KEY_EXITS) return;
-    const key = from * LINK_KEY_EXITS + exit;
-    const at = ((key & (LINK_ENTRIES - 1)) * LINK_ENTRY_BYTES) / 4;
-    const links = this.env.state.links;
-    links[at] = key + 1;
-    links[at + 1] = to;
-    links[at + 2] = generation;
+  /** The unit in `slot` starts at `rip` (while the MMU is in `generation`): the caller loop may go on to it. */
+  remember(rip: number, slot: number, generation: number): void {
+    if (slot >= CHAIN_SLOTS) return;
+    const at = entryIndex(rip | 0) * (ENTRY_CACHE_BYTES / 4);
+    const entries = this.env.state.entries;
+    entries[at] = slot;
+    entries[at + 1] = generation;
   }
 
   /** The unit the last call ended in (it may have chained on from the one called), or undefined. */
