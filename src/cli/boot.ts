@@ -87,9 +87,9 @@ export function registerBootAction(program: Command, io: BootIo, setExitCode: (c
     .option("--jit-source-maps", "give every compiled unit an inline source map to the guest disassembly, so stack traces, profiles and DevTools show guest instructions (on with --jit-dump or X64EMU_DEBUG=1; off by default: it slows compilation)")
     .option("--jit-threshold <n>", "executions of a guest entry point before the JIT compiles it (default 256)")
     .addOption(
-      new Option("--jit-backend <backend>", "what the JIT compiles units to: js (JavaScript) or wasm (WebAssembly for the 64-bit code it covers, JavaScript for the rest; experimental)")
-        .choices(["js", "wasm"])
-        .default("js"),
+      new Option("--jit-backend <backend>", "what the JIT compiles units to: wasm (WebAssembly for the 64-bit code it covers, JavaScript for the rest) or js (JavaScript only)")
+        .choices(["wasm", "js"])
+        .default("wasm"),
     )
     .option("--netdev <spec>", "a network backend, as QEMU: user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]", collect)
     .option("--device <spec>", "a device, as QEMU: virtio-net-pci,netdev=ID[,mac=52:54:00:12:34:56], or isa-debug-exit,iobase=0xf4,iosize=0x04 (always present)", collect)
@@ -146,7 +146,7 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
     threshold: options.jitThreshold !== undefined ? parseJitThreshold(options.jitThreshold) : undefined,
     onCompile: options.jitDump !== undefined ? jitDumper(options.jitDump) : undefined,
     sourceMaps: options.jitSourceMaps === true || options.jitDump !== undefined || process.env.X64EMU_DEBUG === "1",
-    backend: options.jitBackend === "wasm" ? ("wasm" as const) : ("js" as const),
+    backend: options.jitBackend === "js" ? ("js" as const) : ("wasm" as const),
   };
 
   const path = image ?? DEFAULT_IMAGE;

@@ -12,6 +12,8 @@ export class Unit {
   linkGeneration = -1;
   /** a WebAssembly unit's slot in its engine's function table, or -1 */
   wasmSlot = -1;
+  /** a WebAssembly unit's module, kept for --jit-dump (null otherwise) */
+  wasmModule: Uint8Array | null = null;
 
   constructor(
     /** null: the entry instruction is left to the interpreter */

@@ -1,4 +1,5 @@
-// --jit-dump: each compiled unit as <name>.js next to its source map <name>.js.map.
+// --jit-dump: each compiled JavaScript unit as <name>.js next to its source map <name>.js.map;
+// each WebAssembly unit as its module <name>.wasm next to <name>.txt (its guest disassembly).
 //
 // <name>.js is the script exactly as new Function compiled it — "(function anonymous(E\n) {\n",
 // the body, "\n})" — so the map's line numbers (which count those two header lines) hold for the
@@ -10,6 +11,12 @@ import type { Unit } from "./code-cache.js";
 import { sourceForFile } from "./source-map.js";
 
 export function writeUnitFiles(dir: string, unit: Unit): void {
+  if (unit.wasmModule !== null) {
+    // a WebAssembly unit: its module (wasm-objdump and wasm2wat read it) and its guest listing
+    writeFileSync(join(dir, `${unit.name}.wasm`), unit.wasmModule);
+    writeFileSync(join(dir, `${unit.name}.txt`), unit.source);
+    return;
+  }
   const map = (unit as Unit & { readonly map?: string }).map;
   if (map === undefined || map === "") {
     // a unit without a map: the source as compiled, inline comments and all

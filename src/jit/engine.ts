@@ -5,6 +5,7 @@
 // whole unit would overrun (so interrupts arrive at exactly the same instruction as in the
 // interpreter, and --clock virtual gives the same run under both engines).
 import { IF, TF } from "../decoder/flags.js";
+import { formatIntel } from "../decoder/format.js";
 import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
 import { CpuException, REP_UNFINISHED, VEC_GP, VEC_SS, generalProtection } from "../machine/cpu-exception.js";
 import { sseCheck } from "../machine/interp/semantics/sse.js";
@@ -21,7 +22,7 @@ import { translateUnit, type TranslateOptions } from "./translate.js";
 import { finishSource, unmappedSource } from "./source-map.js";
 import { interpreterStringFastPath } from "./string-fast.js";
 import { JitDivergence, WriteLog, describeWrites, differences, divergenceReport, emptySnapshot, memoryDifferences, restore, snapshotInto, type JitWrites } from "./lockstep.js";
-import { stateTags } from "../machine/tlb.js";
+import { INVALID_TAG, TLB_SIZE } from "../machine/tlb.js";
 import { WasmState } from "./wasm/state-layout.js";
 import { translateWasm, type WasmLayout } from "./wasm/translate-wasm.js";
 import { WasmRuntime, makeWasmImports, type WasmUnitEnvironment } from "./wasm/wasm-unit.js";
@@ -43,8 +44,8 @@ export interface JitOptions {
    */
   sourceMaps?: boolean;
   /**
-   * what units are compiled to: "js" (new Function) or "wasm" (WebAssembly for the 64-bit code the
-   * WebAssembly translator covers, JavaScript for the rest; src/jit/wasm). Experimental: "js" is the default.
+   * what units are compiled to: "wasm" (the default: WebAssembly for the 64-bit code the WebAssembly
+   * translator covers, JavaScript for the rest; src/jit/wasm) or "js" (JavaScript only, new Function)
    */
   backend?: JitBackend;
 }
@@ -154,8 +155,8 @@ export class JitEngine {
     };
     this.helpers = makeHelpers(cpu);
     this.writeLog = options.check ? new WriteLog(memory) : null;
-    this.noWrites = options.check ? stateTags(memory) : null;
-    if (options.backend === "wasm" && memory.wasmMemory !== null) {
+    this.noWrites = options.check ? new Float64Array(memory.buffer, memory.namedState("check-mode write tags", TLB_SIZE * 8), TLB_SIZE).fill(INVALID_TAG) : null;
+    if ((options.backend ?? "wasm") === "wasm" && memory.wasmMemory !== null) {
       const state = new WasmState(memory);
       const env: WasmUnitEnvironment = { cpu, state, jit: this.state };
       const layout: WasmLayout = { regs: cpu.regs.byteOffset, xmm: cpu.xmm.byteOffset, state: state.base, memoryPages: memory.buffer.byteLength / 65536 };
@@ -475,12 +476,15 @@ export class JitEngine {
       this.cpu.memory.markCodePage(Math.floor(block.physical / 4096));
     }
     const name = `wasm_${(this.unitCounter++).toString(36)}_${hexName(rip)}`;
-    const listing = `// WebAssembly unit ${name}: ${translation.instructions.length} instructions, ${translation.bytes.length} bytes of code`;
+    let listing = `// WebAssembly unit ${name}: ${translation.instructions.length} instructions, ${translation.bytes.length} bytes of code`;
+    // with --jit-source-maps / --jit-dump: the guest instructions it holds (formatting them costs compile time)
+    if (this.sourceMaps) listing += "\n" + translation.instructions.map((ins, k) => `// ${hexName(translation.rips[k])}: ${formatIntel(ins, BigInt.asUintN(64, BigInt(translation.rips[k])))}`).join("\n");
     this.unitsCompiled++;
     this.wasmUnits++;
     if (blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip)) this.regionsCompiled++;
     const unit = new Unit(fn, rip, physical, mode, translation.entryCount, ranges, translation.exits, translation.instructions, translation.rips, blocks.length, listing, name, "");
     unit.wasmSlot = slot;
+    if (this.sourceMaps) unit.wasmModule = translation.bytes;
     wasm.runtime.track(unit, slot);
     return unit;
   }

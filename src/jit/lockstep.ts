@@ -1,7 +1,7 @@
 // --accel check: every compiled unit runs twice from the same state, once as compiled code and once
 // in the interpreter for the same number of instructions; the architectural state and every byte of
 // memory either run wrote must agree. At the first divergence the run stops with a report: the
-// unit's guest disassembly, its generated JavaScript and the differences.
+// unit's guest disassembly, its generated code (JavaScript, or a WebAssembly unit's summary) and the differences.
 import { formatIntel } from "../decoder/format.js";
 import type { Cpu } from "../machine/cpu.js";
 import type { CpuException } from "../machine/cpu-exception.js";
@@ -225,7 +225,7 @@ export function divergenceReport(unit: Unit, entry: CpuSnapshot, problems: strin
     const rip = unit.rips[k];
     lines.push(`  ${hex(rip)}: ${formatIntel(ins, BigInt.asUintN(64, BigInt(rip)))}`);
   });
-  lines.push("generated JavaScript:");
+  lines.push(unit.wasmSlot >= 0 ? "generated WebAssembly:" : "generated JavaScript:");
   lines.push(unit.source);
   return lines.join("\n");
 }

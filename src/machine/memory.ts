@@ -122,6 +122,22 @@ export class PhysicalMemory {
     return at;
   }
 
+  private readonly named = new Map<string, number>();
+
+  /**
+   * The part of the state area called `name` (`bytes` long), reserved at its first request: what
+   * belongs to the machine rather than to one of its parts (the JIT's WebAssembly tables, which a
+   * second engine on the same machine takes over).
+   */
+  namedState(name: string, bytes: number): number {
+    let at = this.named.get(name);
+    if (at === undefined) {
+      at = this.allocateState(bytes);
+      this.named.set(name, at);
+    }
+    return at;
+  }
+
   addObserver(observer: PhysicalMemoryObserver): void {
     this.observers.push(observer);
   }

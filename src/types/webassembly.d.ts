@@ -26,4 +26,5 @@ declare namespace WebAssembly {
     readonly exports: Record<string, unknown>;
   }
   class CompileError extends Error {}
+  function validate(bytes: Uint8Array): boolean;
 }

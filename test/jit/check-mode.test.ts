@@ -72,7 +72,7 @@ loop:
   hlt`);
 
 /** Runs LOOP_GUEST under --accel check with `corrupt` applied after every call of the loop's compiled unit. */
-function runCorrupted(corrupt: (unit: Unit, machine: ReturnType<typeof guestMachine>["machine"]) => void) {
+function runCorrupted(corrupt: (unit: Unit, machine: ReturnType<typeof guestMachine>["machine"]) => void, backend: "js" | "wasm" = "js") {
   const loop = symbol(LOOP_GUEST, "loop");
   let machineRef: ReturnType<typeof guestMachine>["machine"] | null = null;
   const onCompile = (unit: Unit) => {
@@ -84,7 +84,7 @@ function runCorrupted(corrupt: (unit: Unit, machine: ReturnType<typeof guestMach
       return exit;
     };
   };
-  const { machine } = guestMachine(LOOP_GUEST, { name: "check", accel: "check", jit: { threshold: 2, onCompile } });
+  const { machine } = guestMachine(LOOP_GUEST, { name: "check", accel: "check", jit: { threshold: 2, onCompile, backend } });
   machineRef = machine;
   return machine.runSync({ maxInstructions: 100_000 });
 }
@@ -102,6 +102,16 @@ describe("--accel check catches a compiled unit that disagrees with the interpre
     expect(report).toMatch(/ rax: jit 0x[0-9a-f]{16} interp 0x[0-9a-f]{16}/);
     expect(report).toContain("add rax,0x3");
     expect(report).toContain("generated JavaScript:");
+  });
+
+  it("a WebAssembly unit with a wrong register: the report names the unit and the register", () => {
+    const stop = runCorrupted((_, machine) => { machine.cpu.regs[0] ^= 0x10; }, "wasm");
+    expect(stop.kind).toBe("divergence");
+    const report = (stop as { report: string }).report;
+    expect(report).toMatch(/^jit check: divergence in unit wasm_\w+ at rip 0x[0-9a-f]+/);
+    expect(report).toMatch(/ rax: jit 0x[0-9a-f]{16} interp 0x[0-9a-f]{16}/);
+    expect(report).toContain("add rax,0x3");
+    expect(report).toContain("generated WebAssembly:");
   });
 
   it("a wrong byte in memory: the report names the address", () => {

@@ -1,6 +1,7 @@
-// The JIT's command-line options (README "Boot"): --jit-dump DIR writes every compiled unit's
-// JavaScript (and its source map) to DIR; --jit-threshold rejects anything but a positive whole
-// number with one `error:` line and exit status 2; --stats with --accel jit adds the JIT's line.
+// The JIT's command-line options (README "Boot"): --jit-dump DIR writes every compiled unit to DIR
+// (JavaScript with its source map; with the default WebAssembly backend, WebAssembly modules too);
+// --jit-threshold rejects anything but a positive whole number with one `error:` line and exit
+// status 2; --stats with --accel jit adds the JIT's line.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,8 +20,8 @@ describe.runIf(canBuildGuest)("JIT command-line options", () => {
 
   beforeAll(async () => {
     dumpDir = join(mkdtempSync(join(tmpdir(), "x64emu-jit-dump-")), "units");
-    // a low threshold: many units to dump
-    run = await runInProcess([guestImage(), "--accel", "jit", "--jit-threshold", "16", "--clock", "virtual", "--append", SMALL_BENCH, "--stats", "--jit-dump", dumpDir]);
+    // a low threshold: many units to dump; JavaScript units only, whose source and maps these check
+    run = await runInProcess([guestImage(), "--accel", "jit", "--jit-backend", "js", "--jit-threshold", "16", "--clock", "virtual", "--append", SMALL_BENCH, "--stats", "--jit-dump", dumpDir]);
     files = readdirSync(dumpDir).sort();
   }, 120_000);
 
@@ -75,6 +76,22 @@ describe.runIf(canBuildGuest)("JIT command-line options", () => {
     expect(jsFiles().length).toBeGreaterThan(0);
     expect(withSourceUrl.length, `of ${jsFiles().length} dumped .js files, none contains '//# sourceURL='`).toBeGreaterThan(0);
   });
+
+  it("--jit-dump with the WebAssembly backend: each unit as a valid WebAssembly module with its guest listing, or as JavaScript", async () => {
+    const dir = join(dumpDir, "..", "wasm-units");
+    const result = await runInProcess([guestImage(), "--accel", "jit", "--jit-threshold", "16", "--clock", "virtual", "--append", SMALL_BENCH, "--stats", "--jit-dump", dir]);
+    expect(result.status, result.stderr).toBe(STATUS_OK);
+    const names = readdirSync(dir);
+    const modules = names.filter((name) => name.endsWith(".wasm"));
+    const scripts = names.filter((name) => name.endsWith(".js"));
+    const units = /^stats: jit: (\d+) units compiled/m.exec(result.stderr);
+    expect(modules.length + scripts.length).toBe(Number(units?.[1]));
+    expect(modules.length).toBeGreaterThan(scripts.length);
+    for (const name of modules) {
+      expect(WebAssembly.validate(readFileSync(join(dir, name))), name).toBe(true);
+      expect(readFileSync(join(dir, name.replace(/\.wasm$/, ".txt")), "utf8")).toMatch(/\n\/\/ [0-9a-f]+: \S/);
+    }
+  }, 120_000);
 
   describe("--jit-threshold with a value that is not a positive whole number", () => {
     for (const value of ["0", "-1", "abc"]) {

@@ -61,12 +61,13 @@ export class WasmState {
   readonly entryCache: number;
   readonly entries: Int32Array;
 
+  /** One per machine: a new engine takes it over empty (slots name functions in the old engine's table). */
   constructor(memory: PhysicalMemory) {
-    this.base = memory.allocateState(WASM_STATE_BYTES);
-    this.words = new Int32Array(memory.buffer, this.base, WASM_STATE_BYTES / 4);
-    this.slotTable = memory.allocateState(CHAIN_SLOTS * SLOT_ENTRY_BYTES);
-    this.slots = new Int32Array(memory.buffer, this.slotTable, (CHAIN_SLOTS * SLOT_ENTRY_BYTES) / 4);
-    this.entryCache = memory.allocateState(ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES);
-    this.entries = new Int32Array(memory.buffer, this.entryCache, (ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES) / 4);
+    this.base = memory.namedState("wasm exit area", WASM_STATE_BYTES);
+    this.words = new Int32Array(memory.buffer, this.base, WASM_STATE_BYTES / 4).fill(0);
+    this.slotTable = memory.namedState("wasm slot table", CHAIN_SLOTS * SLOT_ENTRY_BYTES);
+    this.slots = new Int32Array(memory.buffer, this.slotTable, (CHAIN_SLOTS * SLOT_ENTRY_BYTES) / 4).fill(0);
+    this.entryCache = memory.namedState("wasm entry cache", ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES);
+    this.entries = new Int32Array(memory.buffer, this.entryCache, (ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES) / 4).fill(0);
   }
 }

@@ -1149,14 +1149,14 @@ function shift(w: WasmWriter, m: string): void {
   const memory = isMemory(ins, 0);
   if (ins.row.operands[1].method === M_FIXED_REG) return shiftByCl(w, m);
   const count = shiftCount(ins);
-  // a count of 0 only reads its operand (as the interpreter does); any other needs write access
-  const value = memory ? (w.address(), w.load(size, count !== 0, memorySegment(ins))) : w.temp();
+  // a memory destination needs write access even when the count is 0 (as on the hardware)
+  const value = memory ? (w.address(), w.load(size, true, memorySegment(ins))) : w.temp();
   if (!memory) {
     w.read(0);
     f.set(value);
   }
   if (count === 0) {
-    // nothing changes, flags included; a 32-bit register destination is still zero-extended
+    // nothing changes, flags included (memory is not written); a 32-bit register destination is still zero-extended
     if (!memory) writeDestination(w, size, memory, value);
     return;
   }
@@ -1229,9 +1229,9 @@ function shift(w: WasmWriter, m: string): void {
 }
 
 /**
- * SHL/SHR/SAR by CL: the count is known only at run time. A count of 0 changes nothing (the
- * operand is read, a 32-bit register still zero-extended, the flags kept); otherwise the flags are
- * those of the constant-count case, computed from the count.
+ * SHL/SHR/SAR by CL: the count is known only at run time. A count of 0 changes nothing (a memory
+ * operand is still checked for write access, a 32-bit register still zero-extended, the flags
+ * kept); otherwise the flags are those of the constant-count case, computed from the count.
  */
 function shiftByCl(w: WasmWriter, m: string): void {
   const ins = w.ins, f = w.f;
@@ -1239,7 +1239,7 @@ function shiftByCl(w: WasmWriter, m: string): void {
   const bits = size * 8;
   const memory = isMemory(ins, 0);
   const segment = memorySegment(ins);
-  const value = memory ? (w.address(), w.load(size, false, segment)) : w.temp();
+  const value = memory ? (w.address(), w.load(size, true, segment)) : w.temp();
   if (!memory) {
     w.read(0);
     f.set(value);
@@ -1259,7 +1259,7 @@ function shiftByCl(w: WasmWriter, m: string): void {
   if (memory) {
     f.get(count).op(OP.i64Eqz).op(OP.i32Eqz);
     w.open(OP.if);
-    w.store(size, result, false, segment);
+    w.store(size, result, true, segment);
     w.close();
   } else writeDestination(w, size, memory, result);
   if (w.flagsOut === 0) {

@@ -74,10 +74,10 @@ export interface EngineConfig {
 /** The engines every small guest runs on: the interpreter, and the JIT compiling after 2 executions in several configurations. */
 export const ENGINES: EngineConfig[] = [
   { name: "interp", accel: "interp" },
-  { name: "jit", accel: "jit", jit: { threshold: 2 } },
-  { name: "jit (blocks only, no loop regions)", accel: "jit", jit: { threshold: 2, regions: false } },
-  { name: "jit (every instruction through the shared semantics)", accel: "jit", jit: { threshold: 2, helperOnly: true } },
-  { name: "check", accel: "check", jit: { threshold: 2 } },
+  { name: "jit", accel: "jit", jit: { threshold: 2, backend: "js" } },
+  { name: "jit (blocks only, no loop regions)", accel: "jit", jit: { threshold: 2, regions: false, backend: "js" } },
+  { name: "jit (every instruction through the shared semantics)", accel: "jit", jit: { threshold: 2, helperOnly: true, backend: "js" } },
+  { name: "check", accel: "check", jit: { threshold: 2, backend: "js" } },
   { name: "jit (WebAssembly backend)", accel: "jit", jit: { threshold: 2, backend: "wasm" } },
 ];
 
