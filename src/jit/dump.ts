@@ -11,7 +11,7 @@ import type { Unit } from "./code-cache.js";
 import { sourceForFile } from "./source-map.js";
 
 export function writeUnitFiles(dir: string, unit: Unit): void {
-  if (unit.wasmModule !== null) {
+  if (unit.wasmModule) {
     // a WebAssembly unit: its module (wasm-objdump and wasm2wat read it) and its guest listing
     writeFileSync(join(dir, `${unit.name}.wasm`), unit.wasmModule);
     writeFileSync(join(dir, `${unit.name}.txt`), unit.source);
