@@ -19,8 +19,6 @@ export const FLAGS_R = 40;
 export const SCRATCH = 48;
 /** the CPU's arithmetic flags at entry, for units whose entry block reads them (i32) */
 export const ENTRY_FLAGS = 56;
-/** the index of the instruction that faulted (i32) */
-export const FAULT_INDEX = 60;
 /** 1 while SSE instructions may run (CR0.EM and CR0.TS clear, CR4.OSFXSR set) (i32) */
 export const SSE_READY = 64;
 /** the MMU's generation during this call: links made in another are not followed (i32) */

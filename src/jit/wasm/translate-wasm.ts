@@ -73,14 +73,10 @@ export interface WasmTranslation {
   readonly exits: ExitInfo[];
   readonly instructions: Instruction[];
   readonly rips: Float64Array;
-  /** instructions before each one in its block */
-  readonly before: Int32Array;
   /** instructions of the entry block that were translated (the rest is left to the dispatcher) */
   readonly entryCount: number;
   /** the unit reads the flags it was entered with: the wrapper stores them at ENTRY_FLAGS */
   readonly needsEntryFlags: boolean;
-  /** the unit has SSE instructions: the wrapper stores SSE_READY */
-  readonly usesSse: boolean;
 }
 
 /** The flags at a point of the unit, as known statically. */
@@ -561,14 +557,12 @@ class WasmWriter {
     this.close();
   }
 
-  usesSse = false;
   /** something read the flags the unit was entered with (the wrapper must store them at ENTRY_FLAGS) */
   entryFlagsRead = false;
 
   /** #UD/#NM at this instruction unless SSE is available (the wrapper says so in SSE_READY). */
   sseCheck(): void {
     const f = this.f;
-    this.usesSse = true;
     f.i32(0).mem(OP.i32Load, 2, this.layout.state + SSE_READY).op(OP.i32Eqz);
     this.open(OP.if);
     f.i32(FAULT_SSE).i32(0).call(IMPORT_FAULT);
@@ -1399,7 +1393,6 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   const entryIsTarget = region && blocks.some((block, i) => plans[i].length > 0 && block.successors.includes(blocks[0].rip));
   const instructions: Instruction[] = [];
   const rips: number[] = [];
-  const before: number[] = [];
 
   // body first (registers are discovered while emitting); the prologue is prepended below
   w.open(OP.block); // the exit block: every exit and fault leaves through its end
@@ -1417,8 +1410,6 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
       if (region) f.op(OP.unreachable);
       return;
     }
-    // block 0 is entered first with the CPU's flags (in FL when it reads them); a block that rewrites
-    // the flags before anything can observe them starts with none known
     // block 0 is entered first with the CPU's flags as they are ("entry": an exit before any
     // producer leaves them alone, a reader takes them from ENTRY_FLAGS); when the region also jumps
     // back to it, they travel in FL. A block that rewrites the flags before anything can observe
@@ -1436,7 +1427,6 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
       w.stores = false;
       instructions.push(gi.ins);
       rips.push(gi.rip);
-      before.push(k);
       emitInstruction(w);
       if (w.stores && !(JCC.has(gi.ins.mnemonic) || ["jmp", "call", "ret"].includes(gi.ins.mnemonic))) {
         f.get(w.stale);
@@ -1479,9 +1469,7 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
     exits: w.exits,
     instructions,
     rips: Float64Array.from(rips),
-    before: Int32Array.from(before),
     entryCount: plans[0].length,
     needsEntryFlags,
-    usesSse: w.usesSse,
   };
 }

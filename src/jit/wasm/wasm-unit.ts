@@ -1,9 +1,11 @@
 // A compiled WebAssembly unit behind the same call the dispatcher makes for a JavaScript unit:
-// `fn(budget)` returns the exit index (for direct links) or -1 after a fault, with the CPU's RIP,
-// retired count and flags as the interpreter would leave them. The wrapper hands the unit the
-// current TLB set, copies the flags record the unit left into cpu.lazy, and runs the MMU's slow
-// paths for it (helpers that return a status, since an exception must not unwind through the
-// unit's frame before it has written back the faulting instruction's state).
+// `fn(budget)` runs the unit, and the units the caller loop goes on to (chain.ts), and returns the
+// last one's exit index (the dispatcher asks the runtime which unit that was) or -1 after a fault,
+// with the CPU's RIP, retired count and flags as the interpreter would leave them. The wrapper hands
+// the units the current TLB set and the MMU's generation, copies the flags record they left into
+// cpu.lazy, and the runtime's helpers run the MMU's slow paths for them (returning a status, since
+// an exception must not unwind through a unit's frame before it has written back the faulting
+// instruction's state).
 import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
 import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../../machine/cpu-exception.js";
 import { probeWrite } from "../../machine/interp/operand-access.js";
