@@ -23,6 +23,8 @@ const CASES: [string, string][] = [
   ["add rax, rbx", "add"], ["sub rax, rbx", "sub"], ["and rax, rbx", "and"], ["or rax, rbx", "or"], ["xor rax, rbx", "xor"],
   ["cmp rax, rbx", "cmp"], ["test rax, rbx", "test"], ["add eax, ebx", "add"], ["sub eax, ebx", "sub"], ["cmp eax, ebx", "cmp"],
   ["add ax, bx", "add"], ["sub al, bl", "sub"], ["cmp al, bl", "cmp"], ["add ah, bl", "add"], ["xor bh, al", "xor"],
+  ["adc rax, rbx", "adc"], ["sbb rax, rbx", "sbb"], ["adc eax, ebx", "adc"], ["sbb eax, eax", "sbb"], ["adc al, bl", "adc"], ["sbb ax, bx", "sbb"],
+  ["sbb rax, -1", "sbb"], ["adc eax, 0x7fffffff", "adc"], ["mov [r11], rax\n  adc [r11], rbx\n  mov rax, [r11]", "adc"],
   ["add rax, -5", "add"], ["cmp rax, 0x7f", "cmp"], ["and eax, 0xfff0", "and"], ["sub ax, 3", "sub"], ["test al, 0x81", "test"],
   ["inc rax", "inc"], ["dec eax", "dec"], ["inc al", "inc"], ["dec ax", "dec"], ["neg rax", "neg"], ["neg eax", "neg"], ["neg al", "neg"], ["not rax", "not"],
   ["shl rax, 1", "shl"], ["shl rax, 63", "shl"], ["shr eax, 31", "shr"], ["shr rax, 1", "shr"], ["sar rax, 7", "sar"], ["sar al, 3", "sar"],
@@ -119,7 +121,7 @@ describe("the WebAssembly backend's templates", () => {
 const PRODUCERS = [
   "cmp rax, rbx", "cmp eax, ebx", "cmp al, bl", "cmp ax, bx", "add rax, rbx", "add eax, ebx", "add al, bl", "sub rax, rbx",
   "and rax, rbx", "test eax, ebx", "xor al, bl", "cmp rbx, rax\n  inc rax", "cmp rax, rbx\n  dec eax", "cmp rbx, rax\n  dec al",
-  "neg rax", "shl rax, 1", "sar eax, 3", "imul eax, ebx", "imul rax, rbx", "rol rax, 1",
+  "neg rax", "adc rax, rbx", "sbb eax, ebx", "shl rax, 1", "sar eax, 3", "imul eax, ebx", "imul rax, rbx", "rol rax, 1",
 ];
 const READERS = CONDITIONS.map((cc, k) => `  set${cc} byte ptr [rdi + ${k}]`).join("\n");
 const CHAIN_GUEST = assembleLongModeGuest(`

@@ -122,6 +122,8 @@ function shiftCount(ins: Instruction): number {
 function flagEffect(ins: Instruction): number {
   const m = ins.mnemonic;
   if (m in ALU_OPS || m === "neg" || m === "imul") return FLAGS_WRITE_ALL;
+  // ADC and SBB read CF whatever becomes of their own flags
+  if (m === "adc" || m === "sbb") return FLAGS_READ;
   if (m === "inc" || m === "dec") return FLAGS_PARTIAL;
   if (SHIFTS.has(m)) {
     // a masked count of 0 changes no flag; rotates keep all but CF and OF; by CL, either may happen
@@ -187,7 +189,7 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
       return plain(ins) && ins.row.operands.length >= 2 && ins.opSize >= 4;
   }
   if (SSE_MOVES.has(m)) return sseSupported(ins);
-  if (m in ALU_OPS) return plain(ins) && ins.row.operands.length === 2;
+  if (m in ALU_OPS || m === "adc" || m === "sbb") return plain(ins) && ins.row.operands.length === 2;
   if (SHIFTS.has(m)) {
     const count = ins.row.operands[1];
     if (count?.method === M_FIXED_REG && count.fixed === 1) return plain(ins) && m !== "rol" && m !== "ror";
@@ -861,6 +863,7 @@ function emitInstruction(w: WasmWriter): void {
   const ins = w.ins, f = w.f, m = ins.mnemonic;
   if (NOTHING.has(m)) return;
   if (m in ALU_OPS) return alu(w, ALU_OPS[m], m !== "cmp" && m !== "test", m === "sub" || m === "cmp");
+  if (m === "adc" || m === "sbb") return addWithCarry(w, m === "sbb");
   if (JCC.has(m)) {
     const target = relativeTarget(ins, w.gi.nextRip)!;
     const count = w.inBlock + 1;
@@ -1134,6 +1137,52 @@ function alu(w: WasmWriter, op: number, writes: boolean, subtract: boolean): voi
   f.set(r);
   if (writes) writeDestination(w, size, memDest, r);
   w.produce(op, size, a, b, r);
+}
+
+/**
+ * ADC/SBB: operand 0 ± operand 1 ± CF. The flags are computed outright into FL (as LazyFlags
+ * computes an ADC/SBB record): CF from the unsigned compare of result and operand, taking the
+ * carry-in into account; OF, AF, ZF, SF and PF as for ADD/SUB.
+ */
+function addWithCarry(w: WasmWriter, subtract: boolean): void {
+  const ins = w.ins, f = w.f;
+  const size = operandSize(ins, 0);
+  const memDest = isMemory(ins, 0);
+  const dest = memDest ? (w.address(), w.load(size, true, memorySegment(ins))) : undefined;
+  const src = loadOperand(w, 1, false);
+  const a = w.temp(), b = w.temp(), r = w.temp();
+  const carry = f.local(I32);
+  w.carry();
+  f.set(carry);
+  w.read(0, dest);
+  f.set(a);
+  w.read(1, src);
+  f.set(b);
+  f.get(a).get(b).op(subtract ? OP.i64Sub : OP.i64Add).get(carry).op(OP.i64ExtendI32U).op(subtract ? OP.i64Sub : OP.i64Add);
+  maskTo(w, size);
+  f.set(r);
+  writeDestination(w, size, memDest, r);
+  if (w.flagsOut === 0) {
+    w.flags = { kind: "dead" };
+    return;
+  }
+  // CF: ADC: carry-in ? r <= a : r < a; SBB: carry-in ? a <= b : a < b (unsigned, masked values)
+  if (subtract) {
+    f.get(a).get(b).op(OP.i64LeU).get(a).get(b).op(OP.i64LtU);
+  } else {
+    f.get(r).get(a).op(OP.i64LeU).get(r).get(a).op(OP.i64LtU);
+  }
+  f.get(carry).op(OP.select);
+  // AF, then OF: ADC (a^r)&(b^r), SBB (a^b)&(a^r), by the sign bit
+  f.get(a).get(b).op(OP.i64Xor).get(r).op(OP.i64Xor).op(OP.i32WrapI64).i32(AF).op(OP.i32And).op(OP.i32Or);
+  const overflow = w.temp();
+  if (subtract) f.get(a).get(b).op(OP.i64Xor).get(a).get(r).op(OP.i64Xor).op(OP.i64And).set(overflow);
+  else f.get(a).get(r).op(OP.i64Xor).get(b).get(r).op(OP.i64Xor).op(OP.i64And).set(overflow);
+  w.bitOf(overflow, size * 8 - 1);
+  f.i32(11).op(OP.i32Shl).op(OP.i32Or);
+  w.resultFlags(r, size);
+  f.op(OP.i32Or);
+  w.setWord();
 }
 
 function shift(w: WasmWriter, m: string): void {
