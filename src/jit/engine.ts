@@ -8,7 +8,7 @@ import { IF, TF } from "../decoder/flags.js";
 import { formatIntel } from "../decoder/format.js";
 import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
 import { CpuException, REP_UNFINISHED, VEC_GP, VEC_SS, generalProtection } from "../machine/cpu-exception.js";
-import { sseCheck } from "../machine/interp/semantics/sse.js";
+import { sseCheck, store16 } from "../machine/interp/semantics/sse.js";
 import { shiftDouble } from "../machine/interp/semantics/shift.js";
 import { deliverException } from "../machine/interrupts.js";
 import { PARITY } from "../machine/lazy-flags.js";
@@ -559,10 +559,7 @@ function makeHelpers(cpu: Cpu): Record<string, unknown> {
     },
     /** a 16-byte store of XMM dwords [o..o+3] (both pages checked first when it crosses one) */
     store16(x: number, o: number): void {
-      const xmm = cpu.xmm;
-      if ((x & 0xfff) > 0xff0) probeWrite(cpu, x, 16);
-      mmu.write64(x, xmm[o], xmm[o + 1]);
-      mmu.write64(x + 8, xmm[o + 2], xmm[o + 3]);
+      store16(cpu, x, cpu.xmm, o);
     },
     condition(cc: number): boolean {
       return cpu.condition(cc);

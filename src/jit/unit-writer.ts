@@ -3,8 +3,9 @@
 // precise fault needs. Emitters (emitters.ts) describe instructions in terms of it. Everything it
 // writes into the source is a number it formatted or a fixed piece of text: never guest bytes.
 import { BASE_RIP, P_REX, type Instruction } from "../decoder/decode.js";
-import { M_E, M_FIXED_REG, M_G, M_I, M_M, M_ONE, M_R, M_Z, S_B, S_BS, S_V, S_W, S_Z, resolveSize } from "../decoder/operand-spec.js";
+import { M_E, M_FIXED_REG, M_G, M_I, M_M, M_ONE, M_R, M_Z } from "../decoder/operand-spec.js";
 import { SS } from "../machine/cpu.js";
+import { immediateParts, isGeneralOperand, isMemoryOperand, operandSize } from "./operand-forms.js";
 import { memorySegment } from "../machine/interp/operand-access.js";
 import type { GuestInstruction } from "./discover.js";
 import { LAZY_DEC, LAZY_INC, recordStore, type Producer } from "./flags.js";
@@ -246,20 +247,17 @@ export class UnitWriter {
   // ---- operands ------------------------------------------------------------------------------
 
   operandSize(index: number): number {
-    const ins = this.ins;
-    return resolveSize(ins.row.operands[index].size, ins.opSize, ins.mode === 64, ins.mod !== 3);
+    return operandSize(this.ins, index);
   }
 
   /** Whether operand `index` is the ModRM memory operand. */
   isMemory(index: number): boolean {
-    const method = this.ins.row.operands[index].method;
-    return (method === M_E || method === M_M || method === M_R) && this.ins.mod !== 3;
+    return isMemoryOperand(this.ins, index);
   }
 
   /** Whether the emitter can read/write operand `index` (general registers, immediates, ModRM memory). */
   operandSupported(index: number): boolean {
-    const method = this.ins.row.operands[index]?.method;
-    return method === M_E || method === M_G || method === M_Z || method === M_FIXED_REG || method === M_I || method === M_ONE || method === M_M || method === M_R;
+    return isGeneralOperand(this.ins, index);
   }
 
   /** Operand `index` as an expression (memory operands must have been loaded with load()). */
@@ -300,24 +298,7 @@ export class UnitWriter {
 
   /** An immediate operand at `size` (sign-extended where the notation says so), as constants. */
   immediate(index: number, size: number): Value {
-    const ins = this.ins;
-    const spec = ins.row.operands[index];
-    let lo: number, hi = 0;
-    switch (spec.size) {
-      case S_B: lo = ins.imm & 0xff; break;
-      case S_W: lo = ins.imm & 0xffff; break;
-      case S_BS: case S_Z:
-        hi = ins.imm >> 31;
-        lo = size === 1 ? ins.imm & 0xff : size === 2 ? ins.imm & 0xffff : ins.imm | 0;
-        break;
-      case S_V:
-        if (size === 8) { lo = ins.imm | 0; hi = ins.immHi | 0; } else lo = size === 2 ? ins.imm & 0xffff : ins.imm | 0;
-        break;
-      default: lo = ins.imm | 0;
-    }
-    if (size === 1) lo &= 0xff;
-    else if (size === 2) lo &= 0xffff;
-    // Iz and Ibs are sign-extended to a 64-bit operation even where the immediate itself is 32 bits
+    const { lo, hi } = immediateParts(this.ins, index, size);
     return { lo: literal(lo), hi: literal(hi) };
   }
 

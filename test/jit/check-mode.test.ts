@@ -94,25 +94,17 @@ describe("--accel check catches a compiled unit that disagrees with the interpre
     expect(describeStop(runCorrupted(() => {}))).toBe("exit status 1");
   });
 
-  it("a wrong register: the report names it, with the guest code and the generated JavaScript", () => {
-    const stop = runCorrupted((_, machine) => { machine.cpu.regs[0] ^= 0x10; });
-    expect(stop.kind).toBe("divergence");
-    const report = (stop as { report: string }).report;
-    expect(report).toMatch(/^jit check: divergence in unit unit_\w+ at rip 0x[0-9a-f]+/);
-    expect(report).toMatch(/ rax: jit 0x[0-9a-f]{16} interp 0x[0-9a-f]{16}/);
-    expect(report).toContain("add rax,0x3");
-    expect(report).toContain("generated JavaScript:");
-  });
-
-  it("a WebAssembly unit with a wrong register: the report names the unit and the register", () => {
-    const stop = runCorrupted((_, machine) => { machine.cpu.regs[0] ^= 0x10; }, "wasm");
-    expect(stop.kind).toBe("divergence");
-    const report = (stop as { report: string }).report;
-    expect(report).toMatch(/^jit check: divergence in unit wasm_\w+ at rip 0x[0-9a-f]+/);
-    expect(report).toMatch(/ rax: jit 0x[0-9a-f]{16} interp 0x[0-9a-f]{16}/);
-    expect(report).toContain("add rax,0x3");
-    expect(report).toContain("generated WebAssembly:");
-  });
+  for (const [backend, unitName, code] of [["js", "unit", "JavaScript"], ["wasm", "wasm", "WebAssembly"]] as const) {
+    it(`a wrong register in a ${code} unit: the report names it, with the guest code and the generated ${code}`, () => {
+      const stop = runCorrupted((_, machine) => { machine.cpu.regs[0] ^= 0x10; }, backend);
+      expect(stop.kind).toBe("divergence");
+      const report = (stop as { report: string }).report;
+      expect(report).toMatch(new RegExp(`^jit check: divergence in unit ${unitName}_\\w+ at rip 0x[0-9a-f]+`));
+      expect(report).toMatch(/ rax: jit 0x[0-9a-f]{16} interp 0x[0-9a-f]{16}/);
+      expect(report).toContain("add rax,0x3");
+      expect(report).toContain(`generated ${code}:`);
+    });
+  }
 
   it("a wrong byte in memory: the report names the address", () => {
     const stop = runCorrupted((_, machine) => { machine.cpu.mmu.write8(0x300001, 0xee); });

@@ -73,22 +73,23 @@ export class FunctionBody {
     return this;
   }
 
-  get(local: number): this {
-    this.code.push(OP.localGet);
-    unsignedLeb(local, this.code);
+  /** An opcode with one unsigned LEB128 immediate (a local, a label depth, a function index). */
+  private withIndex(opcode: number, index: number): this {
+    this.code.push(opcode);
+    unsignedLeb(index, this.code);
     return this;
+  }
+
+  get(local: number): this {
+    return this.withIndex(OP.localGet, local);
   }
 
   set(local: number): this {
-    this.code.push(OP.localSet);
-    unsignedLeb(local, this.code);
-    return this;
+    return this.withIndex(OP.localSet, local);
   }
 
   tee(local: number): this {
-    this.code.push(OP.localTee);
-    unsignedLeb(local, this.code);
-    return this;
+    return this.withIndex(OP.localTee, local);
   }
 
   i32(value: number): this {
@@ -117,9 +118,7 @@ export class FunctionBody {
   }
 
   br(opcode: number, depth: number): this {
-    this.code.push(opcode);
-    unsignedLeb(depth, this.code);
-    return this;
+    return this.withIndex(opcode, depth);
   }
 
   brTable(depths: number[], fallback: number): this {
@@ -131,9 +130,7 @@ export class FunctionBody {
   }
 
   call(index: number): this {
-    this.code.push(OP.call);
-    unsignedLeb(index, this.code);
-    return this;
+    return this.withIndex(OP.call, index);
   }
 
   /** The body's bytes: locals vector (runs of equal types), code, end. */

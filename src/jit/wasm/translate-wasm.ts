@@ -19,12 +19,14 @@
 // the state area, which the wrapper copies into the CPU's lazy-flags record). Across a region's
 // blocks the flags travel materialised in one i32 local (FL).
 import { BASE_RIP, P_LOCK, P_REX, type Instruction } from "../../decoder/decode.js";
-import { M_E, M_FIXED_REG, M_G, M_I, M_J, M_M, M_ONE, M_R, M_V, M_W, M_Z, S_B, S_BS, S_V, S_W, S_Z, resolveSize } from "../../decoder/operand-spec.js";
+import { AF, CF, OF, ZF } from "../../decoder/flags.js";
+import { M_E, M_FIXED_REG, M_G, M_I, M_J, M_M, M_ONE, M_R, M_V, M_W, M_Z } from "../../decoder/operand-spec.js";
 import { SS } from "../../machine/cpu.js";
 import { memorySegment } from "../../machine/interp/operand-access.js";
 import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from "../../machine/lazy-flags.js";
 import { RAM_OFFSET } from "../../machine/memory.js";
 import { relativeTarget, type GuestBlock, type GuestInstruction } from "../discover.js";
+import { immediateParts, isGeneralOperand, isMemoryOperand, operandSize } from "../operand-forms.js";
 import type { ExitInfo } from "../unit-writer.js";
 import { F64, FunctionBody, I32, I64, OP, encodeModule } from "./encoding.js";
 import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY } from "./state-layout.js";
@@ -55,7 +57,6 @@ export const UNIT_TYPE = { params: [I32, I32, I32, I32], results: [I32] };
 // parameters
 const P_BUDGET = 0, P_READ_TAGS = 1, P_WRITE_TAGS = 2, P_FAST_BASE = 3;
 
-const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
 
 export interface WasmLayout {
   /** byte offset of the register file (cpu.regs) */
@@ -137,20 +138,6 @@ function flagEffect(ins: Instruction): number {
   return FLAGS_NONE;
 }
 
-function operandSize(ins: Instruction, index: number): number {
-  return resolveSize(ins.row.operands[index].size, ins.opSize, ins.mode === 64, ins.mod !== 3);
-}
-
-function isMemory(ins: Instruction, index: number): boolean {
-  const method = ins.row.operands[index].method;
-  return (method === M_E || method === M_M || method === M_R) && ins.mod !== 3;
-}
-
-function general(ins: Instruction, index: number): boolean {
-  const method = ins.row.operands[index]?.method;
-  return method === M_E || method === M_G || method === M_Z || method === M_FIXED_REG || method === M_I || method === M_ONE || method === M_M || method === M_R;
-}
-
 /** The ModRM memory operand can be addressed here: 64-bit or 32-bit address, no FS/GS base. */
 function addressable(ins: Instruction): boolean {
   if (!ins.row.hasModrm || ins.mod === 3) return true;
@@ -160,7 +147,7 @@ function addressable(ins: Instruction): boolean {
 }
 
 function plain(ins: Instruction): boolean {
-  for (let i = 0; i < ins.row.operands.length; i++) if (!general(ins, i)) return false;
+  for (let i = 0; i < ins.row.operands.length; i++) if (!isGeneralOperand(ins, i)) return false;
   return addressable(ins);
 }
 
@@ -179,7 +166,7 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
     case "lea": return ins.addrSize !== 2 && (ins.base !== BASE_RIP || ins.addrSize === 8) && ins.opSize !== 2;
     case "inc": case "dec": case "neg": case "not": return plain(ins);
     case "push": return ins.opSize === 8 && plain(ins);
-    case "pop": return ins.opSize === 8 && plain(ins) && !isMemory(ins, 0);
+    case "pop": return ins.opSize === 8 && plain(ins) && !isMemoryOperand(ins, 0);
     case "leave": return ins.opSize === 8;
     case "jmp": case "call":
       if (ins.row.operands[0].method === M_E) return ins.opSize === 8 && plain(ins); // indirect, through r/m64
@@ -214,7 +201,7 @@ function mayStore(ins: Instruction): boolean {
   if (SSE_MOVES.has(m)) return ins.mod !== 3 && (ins.row.operands[0].method === M_W || ins.row.operands[0].method === M_E);
   if (m === "push" || m === "call") return true;
   if (m === "cmp" || m === "test" || JCC.has(m) || CMOVCC.has(m) || m === "lea" || m === "movzx" || m === "movsx" || m === "movsxd" || m === "imul") return false;
-  return ins.row.hasModrm && ins.mod !== 3 && isMemory(ins, 0);
+  return ins.row.hasModrm && ins.mod !== 3 && isMemoryOperand(ins, 0);
 }
 
 /**
@@ -399,24 +386,15 @@ class WasmWriter {
       case M_FIXED_REG: return this.readReg(spec.fixed, size, false);
       case M_ONE: this.f.i64(1n); return;
       // Iz and Ibs are sign-extended to the operation's size (operand 0's), not the immediate's own
-      case M_I: this.f.i64(this.immediate(index, index > 0 ? operandSize(ins, 0) : size)); return;
+      case M_I: this.f.i64(this.immediate(index, size, index > 0 ? operandSize(ins, 0) : size)); return;
     }
     throw new Error(`wasm translator: operand ${spec.notation} is not a general operand`);
   }
 
-  /** The immediate operand `index` at `size`, sign-extended as the interpreter extends it, masked to size. */
-  immediate(index: number, size: number): bigint {
-    const ins = this.ins;
-    const spec = ins.row.operands[index];
-    let value: bigint;
-    switch (spec.size) {
-      case S_B: value = BigInt(ins.imm & 0xff); break;
-      case S_W: value = BigInt(ins.imm & 0xffff); break;
-      case S_BS: case S_Z: value = BigInt(ins.imm | 0); break;
-      case S_V: value = size === 8 ? (BigInt(ins.immHi | 0) << 32n) | BigInt(ins.imm >>> 0) : BigInt(ins.imm | 0); break;
-      default: value = BigInt(ins.imm | 0);
-    }
-    return BigInt.asUintN(size * 8, value);
+  /** Immediate operand `index` (of `size` bytes itself), as the interpreter extends it, masked to the operation's `operationSize`. */
+  immediate(index: number, size: number, operationSize: number): bigint {
+    const { lo, hi } = immediateParts(this.ins, index, size);
+    return BigInt.asUintN(operationSize * 8, (BigInt(hi) << 32n) | BigInt(lo >>> 0));
   }
 
   writeOperand(index: number): void {
@@ -429,11 +407,11 @@ class WasmWriter {
 
   // ---- memory ----------------------------------------------------------------------------------
 
-  /** Computes the ModRM operand's linear address into x. */
-  address(): void {
+  /** Pushes the ModRM operand's offset (base + index·scale + displacement, or RIP-relative), wrapped at a 32-bit address size. */
+  effectiveAddress(): void {
     const ins = this.ins, f = this.f;
     if (ins.base === BASE_RIP) {
-      f.i64(BigInt(this.gi.nextRip + ins.disp)).set(this.x);
+      f.i64(BigInt(this.gi.nextRip + ins.disp));
       return;
     }
     f.i64(BigInt(ins.disp | 0));
@@ -444,7 +422,27 @@ class WasmWriter {
       f.op(OP.i64Add);
     }
     if (ins.addrSize === 4) f.i64(0xffffffffn).op(OP.i64And);
-    f.set(this.x);
+  }
+
+  /** Computes the ModRM operand's linear address into x (64-bit mode, no FS/GS: the offset). */
+  address(): void {
+    this.effectiveAddress();
+    this.f.set(this.x);
+  }
+
+  /**
+   * Operand 0 of a read-modify-write instruction in a fresh local: loaded with write access when it
+   * is memory (a fault point), read when it is a register.
+   */
+  modifyDestination(size: number, memory: boolean): number {
+    if (memory) {
+      this.address();
+      return this.load(size, true, memorySegment(this.ins));
+    }
+    const value = this.temp();
+    this.read(0);
+    this.f.set(value);
+    return value;
   }
 
   /**
@@ -721,10 +719,6 @@ class WasmWriter {
     this.flags = { kind: "lazy", op, size };
   }
 
-  private signBit(local: number, size: number): void {
-    this.f.get(local).i64(BigInt(size * 8 - 1)).op(OP.i64ShrU).i64(1n).op(OP.i64And).op(OP.i32WrapI64);
-  }
-
   /** Pushes bit `index` of i64 local `local` as an i32 0/1. */
   bitOf(local: number, index: number): void {
     this.f.get(local).i64(BigInt(index)).op(OP.i64ShrU).i64(1n).op(OP.i64And).op(OP.i32WrapI64);
@@ -735,7 +729,7 @@ class WasmWriter {
     const f = this.f;
     f.get(r).i64(0xffn).op(OP.i64And).op(OP.i64Popcnt).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(1).op(OP.i32Xor).i32(2).op(OP.i32Shl);
     f.get(r).op(OP.i64Eqz).i32(6).op(OP.i32Shl).op(OP.i32Or);
-    this.signBit(r, size);
+    this.bitOf(r, size * 8 - 1);
     f.i32(7).op(OP.i32Shl).op(OP.i32Or);
   }
 
@@ -781,22 +775,17 @@ class WasmWriter {
     if (state.kind !== "lazy") throw new Error("wasm translator: flags read after dead flags");
     const { op, size } = state;
     this.carry();
-    // PF: even number of ones in the low byte
-    f.get(this.fr).i64(0xffn).op(OP.i64And).op(OP.i64Popcnt).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(1).op(OP.i32Xor).i32(2).op(OP.i32Shl).op(OP.i32Or);
+    this.resultFlags(this.fr, size);
+    f.op(OP.i32Or);
     if (op !== LAZY_LOGIC) {
       f.get(this.fa).get(this.fb).op(OP.i64Xor).get(this.fr).op(OP.i64Xor).op(OP.i32WrapI64).i32(AF).op(OP.i32And).op(OP.i32Or);
-    }
-    f.get(this.fr).op(OP.i64Eqz).i32(6).op(OP.i32Shl).op(OP.i32Or);
-    this.signBit(this.fr, size);
-    f.i32(7).op(OP.i32Shl).op(OP.i32Or);
-    if (op !== LAZY_LOGIC) {
       const t = this.temp();
       if (op === LAZY_ADD || op === LAZY_INC) {
         f.get(this.fa).get(this.fr).op(OP.i64Xor).get(this.fb).get(this.fr).op(OP.i64Xor).op(OP.i64And).set(t);
       } else {
         f.get(this.fa).get(this.fb).op(OP.i64Xor).get(this.fa).get(this.fr).op(OP.i64Xor).op(OP.i64And).set(t);
       }
-      this.signBit(t, size);
+      this.bitOf(t, size * 8 - 1);
       f.i32(11).op(OP.i32Shl).op(OP.i32Or);
     }
   }
@@ -813,7 +802,7 @@ class WasmWriter {
         if (signed && state.size < 8) f.op(state.size === 1 ? OP.i64Extend8S : state.size === 2 ? OP.i64Extend16S : OP.i64Extend32S);
       };
       if (base === 8) { // S
-        this.signBit(this.fr, state.size);
+        this.bitOf(this.fr, state.size * 8 - 1);
       } else {
         extend(this.fa);
         extend(this.fb);
@@ -854,7 +843,7 @@ function maskTo(w: WasmWriter, size: number): void {
 }
 
 function loadOperand(w: WasmWriter, index: number, forWrite: boolean): number | undefined {
-  if (!isMemory(w.ins, index)) return undefined;
+  if (!isMemoryOperand(w.ins, index)) return undefined;
   w.address();
   return w.load(operandSize(w.ins, index), forWrite, memorySegment(w.ins));
 }
@@ -878,7 +867,7 @@ function emitInstruction(w: WasmWriter): void {
     const value = w.temp();
     w.condition(ins.row.opcode & 0xf);
     f.op(OP.i64ExtendI32U).set(value);
-    if (isMemory(ins, 0)) {
+    if (isMemoryOperand(ins, 0)) {
       w.address();
       w.store(1, value, false, memorySegment(ins));
     } else {
@@ -908,7 +897,7 @@ function emitInstruction(w: WasmWriter): void {
   switch (m) {
     case "mov": {
       const size = operandSize(ins, 0);
-      if (isMemory(ins, 0)) {
+      if (isMemoryOperand(ins, 0)) {
         w.address();
         const value = w.temp();
         w.read(1);
@@ -937,28 +926,15 @@ function emitInstruction(w: WasmWriter): void {
       return;
     }
     case "lea": {
-      if (ins.base === BASE_RIP) f.i64(BigInt(w.gi.nextRip + ins.disp));
-      else {
-        f.i64(BigInt(ins.disp | 0));
-        if (ins.base >= 0) f.get(w.reg(ins.base)).op(OP.i64Add);
-        if (ins.index >= 0) {
-          f.get(w.reg(ins.index));
-          if (ins.scale !== 0) f.i64(BigInt(ins.scale)).op(OP.i64Shl);
-          f.op(OP.i64Add);
-        }
-      }
-      if (ins.addrSize === 4 || ins.opSize === 4) f.i64(0xffffffffn).op(OP.i64And);
+      // the offset only; a 32-bit destination is zero-extended by its write
+      w.effectiveAddress();
       w.writeOperand(0);
       return;
     }
     case "inc": case "dec": {
       const size = operandSize(ins, 0);
-      const memory = isMemory(ins, 0);
-      const value = memory ? (w.address(), w.load(size, true, memorySegment(ins))) : w.temp();
-      if (!memory) {
-        w.read(0);
-        f.set(value);
-      }
+      const memory = isMemoryOperand(ins, 0);
+      const value = w.modifyDestination(size, memory);
       const one = w.temp(), result = w.temp();
       f.i64(1n).set(one);
       if (w.flagsOut !== 0) {
@@ -975,12 +951,8 @@ function emitInstruction(w: WasmWriter): void {
     }
     case "neg": case "not": {
       const size = operandSize(ins, 0);
-      const memory = isMemory(ins, 0);
-      const value = memory ? (w.address(), w.load(size, true, memorySegment(ins))) : w.temp();
-      if (!memory) {
-        w.read(0);
-        f.set(value);
-      }
+      const memory = isMemoryOperand(ins, 0);
+      const value = w.modifyDestination(size, memory);
       const result = w.temp();
       if (m === "neg") f.i64(0n).get(value).op(OP.i64Sub);
       else f.get(value).i64(-1n).op(OP.i64Xor);
@@ -1040,9 +1012,8 @@ function emitInstruction(w: WasmWriter): void {
       const low = w.temp();
       f.get(product).i64(0xffffffffn).op(OP.i64And).set(low);
       f.i32(CF | OF).i32(0).get(product).get(product).op(OP.i64Extend32S).op(OP.i64Ne).op(OP.select);
-      f.get(low).i64(0xffn).op(OP.i64And).op(OP.i64Popcnt).op(OP.i32WrapI64).i32(1).op(OP.i32And).i32(1).op(OP.i32Xor).i32(2).op(OP.i32Shl).op(OP.i32Or);
-      w.bitOf(low, 31);
-      f.i32(7).op(OP.i32Shl).op(OP.i32Or);
+      w.resultFlags(low, 4);
+      f.i32(~ZF).op(OP.i32And).op(OP.i32Or);
       w.setWord();
       return;
     }
@@ -1121,7 +1092,7 @@ function writeDestination(w: WasmWriter, size: number, memory: boolean, result: 
 function alu(w: WasmWriter, op: number, writes: boolean, subtract: boolean): void {
   const ins = w.ins, f = w.f;
   const size = operandSize(ins, 0);
-  const memDest = isMemory(ins, 0);
+  const memDest = isMemoryOperand(ins, 0);
   const dest = memDest ? (w.address(), w.load(size, writes, memorySegment(ins))) : undefined;
   const src = loadOperand(w, 1, false);
   const a = w.temp(), b = w.temp(), r = w.temp();
@@ -1147,7 +1118,7 @@ function alu(w: WasmWriter, op: number, writes: boolean, subtract: boolean): voi
 function addWithCarry(w: WasmWriter, subtract: boolean): void {
   const ins = w.ins, f = w.f;
   const size = operandSize(ins, 0);
-  const memDest = isMemory(ins, 0);
+  const memDest = isMemoryOperand(ins, 0);
   const dest = memDest ? (w.address(), w.load(size, true, memorySegment(ins))) : undefined;
   const src = loadOperand(w, 1, false);
   const a = w.temp(), b = w.temp(), r = w.temp();
@@ -1189,15 +1160,11 @@ function shift(w: WasmWriter, m: string): void {
   const ins = w.ins, f = w.f;
   const size = operandSize(ins, 0);
   const bits = size * 8;
-  const memory = isMemory(ins, 0);
+  const memory = isMemoryOperand(ins, 0);
   if (ins.row.operands[1].method === M_FIXED_REG) return shiftByCl(w, m);
   const count = shiftCount(ins);
   // a memory destination needs write access even when the count is 0 (as on the hardware)
-  const value = memory ? (w.address(), w.load(size, true, memorySegment(ins))) : w.temp();
-  if (!memory) {
-    w.read(0);
-    f.set(value);
-  }
+  const value = w.modifyDestination(size, memory);
   if (count === 0) {
     // nothing changes, flags included (memory is not written); a 32-bit register destination is still zero-extended
     if (!memory) writeDestination(w, size, memory, value);
@@ -1280,13 +1247,9 @@ function shiftByCl(w: WasmWriter, m: string): void {
   const ins = w.ins, f = w.f;
   const size = operandSize(ins, 0);
   const bits = size * 8;
-  const memory = isMemory(ins, 0);
+  const memory = isMemoryOperand(ins, 0);
   const segment = memorySegment(ins);
-  const value = memory ? (w.address(), w.load(size, true, segment)) : w.temp();
-  if (!memory) {
-    w.read(0);
-    f.set(value);
-  }
+  const value = w.modifyDestination(size, memory);
   const count = w.temp();
   f.get(w.reg(1)).i64(size === 8 ? 63n : 31n).op(OP.i64And).set(count);
   const result = w.temp();

@@ -9,7 +9,7 @@
 import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
 import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../../machine/cpu-exception.js";
 import { probeWrite } from "../../machine/interp/operand-access.js";
-import { sseCheck } from "../../machine/interp/semantics/sse.js";
+import { sseCheck, store16 } from "../../machine/interp/semantics/sse.js";
 import { CR0_EM, CR0_TS, CR4_OSFXSR, SS, type Cpu } from "../../machine/cpu.js";
 import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
 import type { UnitFunction } from "../code-cache.js";
@@ -46,7 +46,7 @@ function nonCanonical(segment: number): CpuException {
 /** The slow-path helpers every unit of an engine imports ("h"."rd", "h"."wr", "h"."fault"). */
 export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]) => number; wr: (...a: number[]) => number; fault: (kind: number, segment: number) => number; pending: () => CpuException | null } {
   const { cpu, state, jit } = env;
-  const mmu = cpu.mmu, words = state.words;
+  const words = state.words;
   let pending: CpuException | null = null;
   // every slow path ends a chain of units (chain.ts): JS may have something to look at
   const fail = (error: unknown): number => {
@@ -60,15 +60,9 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
       try {
         if (!canonical(linear)) throw nonCanonical(segment);
         if (forWrite !== 0) probeWrite(cpu, linear, size);
-        let lo: number, hi = 0;
-        switch (size) {
-          case 1: lo = mmu.read8(linear); break;
-          case 2: lo = mmu.read16(linear); break;
-          case 4: lo = mmu.read32(linear); break;
-          default: lo = mmu.read64(linear); hi = mmu.hi;
-        }
-        words[I_SCRATCH] = lo;
-        words[I_SCRATCH + 1] = hi;
+        // (compiled code never runs with alignment checks on: the dispatcher interprets then)
+        words[I_SCRATCH] = cpu.read(linear, size);
+        words[I_SCRATCH + 1] = size === 8 ? cpu.hi : 0;
         return 0;
       } catch (error) {
         return fail(error);
@@ -80,18 +74,8 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
       try {
         if (!canonical(linear)) throw nonCanonical(segment);
         switch (size) {
-          case STORE_XMM: {
-            // XMM register `lo`: both pages checked before either is written
-            const xmm = cpu.xmm, o = lo << 2;
-            if ((linear & 0xfff) > 0xff0) probeWrite(cpu, linear, 16);
-            mmu.write64(linear, xmm[o], xmm[o + 1]);
-            mmu.write64(linear + 8, xmm[o + 2], xmm[o + 3]);
-            break;
-          }
-          case 1: mmu.write8(linear, lo & 0xff); break;
-          case 2: mmu.write16(linear, lo & 0xffff); break;
-          case 4: mmu.write32(linear, lo); break;
-          default: mmu.write64(linear, lo, hi);
+          case STORE_XMM: store16(cpu, linear, cpu.xmm, lo << 2); break; // XMM register `lo`
+          default: cpu.write(linear, size, lo, hi);
         }
         // the store overwrote compiled code (maybe the running unit's own): leave after this instruction
         return jit.invalidations !== invalidations ? 2 : 0;

@@ -112,8 +112,8 @@ function copyAtoR(): void {
   I32[R] = I32[A]; I32[R + 1] = I32[A + 1]; I32[R + 2] = I32[A + 2]; I32[R + 3] = I32[A + 3];
 }
 
-/** Writes 16 bytes (dwords[o..o+3]) at `ea`; a page-crossing store checks both pages first. */
-function store16(cpu: Cpu, ea: number, dwords: Int32Array, o: number): void {
+/** Writes 16 bytes (dwords[o..o+3]) at `ea`; a page-crossing store checks both pages first. The JIT's stores of XMM registers use it too. */
+export function store16(cpu: Cpu, ea: number, dwords: Int32Array, o: number): void {
   if ((ea & 0xfff) > 0xff0) probeWrite(cpu, ea, 16);
   cpu.write(ea, 8, dwords[o], dwords[o + 1]);
   cpu.write(cpu.next(ea, 8), 8, dwords[o + 2], dwords[o + 3]);
