@@ -90,6 +90,9 @@ export interface JitStats {
   interpreterSteps: number;
   jitInstructions: number;
   chainedDispatches: number;
+  /** WebAssembly modules compiled to pack units compiled alone into one (wasm/wasm-unit.ts), and the units they held */
+  packsCompiled: number;
+  unitsPacked: number;
 }
 
 /** Shared with generated code (E.jit): the unit running, whether it was invalidated, its fault. */
@@ -505,6 +508,8 @@ export class JitEngine {
       interpreterSteps: this.interpreterSteps,
       jitInstructions: this.jitInstructions,
       chainedDispatches: this.chainedDispatches,
+      packsCompiled: this.wasm?.runtime.packsCompiled ?? 0,
+      unitsPacked: this.wasm?.runtime.unitsPacked ?? 0,
     };
   }
 }

@@ -9,7 +9,7 @@
 // precise exceptions, self-modifying code, string fast paths …), and check-mode.test.ts runs it in
 // lockstep with the interpreter over the selftest.
 import { describe, expect, it } from "vitest";
-import { ENGINES, STACK_TOP, assembleLongModeGuest, guestMachine } from "./support/asm-guest.js";
+import { ENGINES, STACK_TOP, assembleLongModeGuest, guestMachine, qword } from "./support/asm-guest.js";
 import { flagsProbe, forEveryPair } from "./support/engine-compare.js";
 import { ENABLE_SSE } from "../machine/support/long-mode.js";
 
@@ -157,5 +157,76 @@ describe("the WebAssembly caller loop going on to units that read the flags they
     expect(first, where).toBe(-1);
     // most calls of the readers came from the caller loop, not from the dispatcher
     expect(wasm.chained).toBeGreaterThan(VALUES.length * VALUES.length * PRODUCERS.length);
+  });
+});
+
+// Units start in a module of their own and are then recompiled, 16 at a time and 4 packs into one,
+// into shared modules (wasm-unit.ts). 90 functions, each its own unit, called in a loop: the packed
+// units must go on computing what the interpreter does, and one overwritten after packing must run
+// its new code (its old function stays out of later packs), in a pack as well.
+const PACKED_FUNCTIONS = 90;
+const CALLS = Array.from({ length: PACKED_FUNCTIONS }, (_, k) => `  call f${k}`).join("\n");
+const FUNCTIONS = Array.from({ length: PACKED_FUNCTIONS }, (_, k) => `f${k}:\n  add rax, ${k * 7919 + 1}\n  xor rax, rbx\n  rol rax, ${(k % 63) + 1}\n  ret`).join("\n");
+const PACK_GUEST = assembleLongModeGuest(`
+  mov rsp, ${STACK_TOP}
+  xor eax, eax
+  mov rbx, 0x9e3779b97f4a7c15
+  mov ecx, 200
+1:
+${CALLS}
+  dec ecx
+  jnz 1b
+  mov [${OUT}], rax
+  lea rdx, [rip + f17]
+  mov dword ptr [rdx + 2], 1000003
+  mov ecx, 200
+2:
+${CALLS}
+  dec ecx
+  jnz 2b
+  mov [${OUT + 8}], rax
+  mov al, 1
+  out 0xf4, al
+  hlt
+${FUNCTIONS}`);
+
+describe("WebAssembly units packed into shared modules", () => {
+  const runPacked = (engine: (typeof ENGINES)[number]) => {
+    const { machine } = guestMachine(PACK_GUEST, engine);
+    const stop = machine.runSync({ maxInstructions: 10_000_000 });
+    return { stop: stop.kind === "exit" ? `exit ${stop.status}` : stop.kind, out: [qword(machine, OUT), qword(machine, OUT + 8)], stats: machine.jit?.stats() };
+  };
+  const reference = runPacked(ENGINES[0]);
+  const wasm = runPacked(WASM_ENGINE);
+
+  it("compute what the interpreter does, before and after one of them is overwritten", () => {
+    expect(reference.stop).toBe("exit 3");
+    expect(wasm.stop).toBe("exit 3");
+    expect(wasm.out).toEqual(reference.out);
+    // and what the functions compute, with f17's immediate replaced for the second loop
+    const mask = (1n << 64n) - 1n;
+    let rax = 0n;
+    const expected: bigint[] = [];
+    for (const overwritten of [false, true]) {
+      for (let i = 0; i < 200; i++) {
+        for (let k = 0; k < PACKED_FUNCTIONS; k++) {
+          const add = overwritten && k === 17 ? 1000003n : BigInt(k * 7919 + 1);
+          const x = ((rax + add) & mask) ^ 0x9e3779b97f4a7c15n;
+          const r = BigInt((k % 63) + 1);
+          rax = ((x << r) | (x >> (64n - r))) & mask;
+        }
+      }
+      expected.push(rax);
+    }
+    expect(wasm.out).toEqual(expected);
+  });
+
+  it("packed every function's unit, in packs of packs too, and ran them chained", () => {
+    const stats = wasm.stats!;
+    // 90 units and the loops: at least five packs of 16, and one merge of four into a pack of 64
+    expect(stats.packsCompiled).toBeGreaterThanOrEqual(6);
+    expect(stats.unitsPacked).toBeGreaterThanOrEqual(PACKED_FUNCTIONS + 64);
+    expect(stats.invalidations).toBeGreaterThanOrEqual(1);
+    expect(stats.chainedDispatches).toBeGreaterThan(2 * 200 * PACKED_FUNCTIONS);
   });
 });

@@ -1,5 +1,5 @@
-// The WebAssembly binary format, as much of it as a compiled unit needs: one module importing the
-// machine's memory and a few JS helpers, exporting one function. Opcodes and section layout follow
+// The WebAssembly binary format, as much of it as compiled units need: a module importing the
+// machine's memory and a few JS helpers and exporting its functions (one unit, or a pack of them). Opcodes and section layout follow
 // the WebAssembly core specification (binary format, §5).
 
 export const I32 = 0x7f;
@@ -163,9 +163,10 @@ export interface ModuleSpec {
   imports: { name: string; type: FunctionType }[];
   /** the memory import "h"."m", with its size in 64 KiB pages */
   memoryPages: number;
-  /** the one defined function, exported as "run" */
+  /** the type every defined function has */
   type: FunctionType;
-  body: FunctionBody;
+  /** the defined functions' encoded bodies (FunctionBody.encode()); function k is exported as "k" */
+  bodies: readonly Uint8Array[];
 }
 
 function vector(items: number[][], out: number[]): void {
@@ -213,22 +214,44 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
   const importSection: number[] = [];
   vector(imports, importSection);
   section(2, importSection, out);
+  const count = spec.bodies.length;
   const functionSection: number[] = [];
-  unsignedLeb(1, functionSection);
-  unsignedLeb(spec.imports.length, functionSection);
+  unsignedLeb(count, functionSection);
+  for (let k = 0; k < count; k++) unsignedLeb(spec.imports.length, functionSection);
   section(3, functionSection, out);
   const exportSection: number[] = [];
-  unsignedLeb(1, exportSection);
-  exportSection.push(...name("run"), 0x00);
-  unsignedLeb(spec.imports.length, exportSection);
+  unsignedLeb(count, exportSection);
+  for (let k = 0; k < count; k++) {
+    exportSection.push(...name(String(k)), 0x00);
+    unsignedLeb(spec.imports.length + k, exportSection);
+  }
   section(7, exportSection, out);
-  const body = spec.body.encode();
-  const codeSection: number[] = [];
-  unsignedLeb(1, codeSection);
-  unsignedLeb(body.length, codeSection);
-  for (const byte of body) codeSection.push(byte);
-  section(10, codeSection, out);
-  return Uint8Array.from(out);
+  // the code section: bodies copied whole (a pack holds hundreds of kilobytes of them)
+  const prefixes: number[][] = [];
+  let codeSize = 0;
+  const countPrefix: number[] = [];
+  unsignedLeb(count, countPrefix);
+  codeSize += countPrefix.length;
+  for (const body of spec.bodies) {
+    const prefix: number[] = [];
+    unsignedLeb(body.length, prefix);
+    prefixes.push(prefix);
+    codeSize += prefix.length + body.length;
+  }
+  out.push(10);
+  unsignedLeb(codeSize, out);
+  const bytes = new Uint8Array(out.length + codeSize);
+  bytes.set(out, 0);
+  let at = out.length;
+  bytes.set(countPrefix, at);
+  at += countPrefix.length;
+  spec.bodies.forEach((body, k) => {
+    bytes.set(prefixes[k], at);
+    at += prefixes[k].length;
+    bytes.set(body, at);
+    at += body.length;
+  });
+  return bytes;
 }
 
 /**

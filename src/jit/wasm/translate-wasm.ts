@@ -51,8 +51,13 @@ export const WASM_IMPORTS = [
   { name: "fault", type: { params: [I32, I32], results: [I32] } },
 ];
 
-/** run(budget, readTags, writeTags, fastBase) → exit index, or -1 after a fault */
+/** a unit: (budget, readTags, writeTags, fastBase) → exit index, or -1 after a fault */
 export const UNIT_TYPE = { params: [I32, I32, I32, I32], results: [I32] };
+
+/** A module of units (function bodies of type UNIT_TYPE), function k exported as "k". */
+export function encodeUnitModule(bodies: readonly Uint8Array[], memoryPages: number): Uint8Array {
+  return encodeModule({ imports: WASM_IMPORTS, memoryPages, type: UNIT_TYPE, bodies });
+}
 
 // parameters
 const P_BUDGET = 0, P_READ_TAGS = 1, P_WRITE_TAGS = 2, P_FAST_BASE = 3;
@@ -70,6 +75,9 @@ export interface WasmLayout {
 }
 
 export interface WasmTranslation {
+  /** the unit's function body, for modules holding several units (encodeUnitModule) */
+  readonly body: Uint8Array;
+  /** a module of this unit alone (its function exported as "0"), for --jit-dump and the first calls */
   readonly bytes: Uint8Array;
   readonly exits: ExitInfo[];
   readonly instructions: Instruction[];
@@ -1470,14 +1478,10 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   if (entryIsTarget && liveIn[0] !== 0) prologue.i32(0).mem(OP.i32Load, 2, layout.state + ENTRY_FLAGS).set(w.fl);
   f.code.unshift(...prologue.code);
 
-  const bytes = encodeModule({
-    imports: WASM_IMPORTS,
-    memoryPages: layout.memoryPages,
-    type: UNIT_TYPE,
-    body: f,
-  });
+  const body = Uint8Array.from(f.encode());
   return {
-    bytes,
+    body,
+    bytes: encodeUnitModule([body], layout.memoryPages),
     exits: w.exits,
     instructions,
     rips: Float64Array.from(rips),

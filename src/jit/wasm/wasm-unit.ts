@@ -18,7 +18,7 @@ import {
   ENTRY_CACHE_BYTES, LAST_SLOT, SCRATCH, SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID, SSE_READY, entryIndex, type WasmState,
 } from "./state-layout.js";
 import { encodeCaller } from "./chain.js";
-import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, type WasmTranslation } from "./translate-wasm.js";
+import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, encodeUnitModule, type WasmTranslation } from "./translate-wasm.js";
 
 const ARITHMETIC = CF | PF | AF | ZF | SF | OF;
 const I_RIP = EXIT_RIP / 4, I_RETIRED = EXIT_RETIRED / 4, I_OP = FLAGS_OP / 4, I_SIZE = FLAGS_SIZE / 4, I_WORD = FLAGS_WORD / 4;
@@ -109,12 +109,31 @@ export type WasmImports = ReturnType<typeof makeWasmImports>;
 
 type UnitCaller = (slot: number, budget: number, readTags: number, writeTags: number, fastBase: number) => number;
 
+/** units compiled alone (one module each) before they are packed into one module */
+const PACK_LOOSE = 16;
+/** packs of one level merged into one pack of the next level when there would be this many */
+const PACK_MERGE = 4;
+/** levels of packs: the largest holds PACK_LOOSE * PACK_MERGE ** (PACK_LEVELS - 1) = 4096 units */
+const PACK_LEVELS = 5;
+
+interface Pack {
+  readonly id: number;
+  readonly slots: number[];
+}
+
 /**
  * The units of one engine: each unit's function sits in a slot of one funcref table and runs through
  * one exported caller (chain.ts), so the JS-to-WebAssembly call is the same call site for every unit
  * (a different export per unit would make it megamorphic, through V8's generic wrapper), and the
  * caller can go on from one unit to the next without returning to JS. A slot is reused once its
  * unit has been collected.
+ *
+ * A new unit runs from a module of its own at once, but V8 gives every module its own code space,
+ * and with a thousand of them each call from one unit's module to another's cost ~100 ns against
+ * ~5 ns inside one module (perf showed the time at the modules' jump tables: the host's TLB and
+ * caches). So units are packed: every PACK_LOOSE new units are recompiled into one module, and
+ * PACK_MERGE packs of a level into one of the next, like an LSM tree: each unit is compiled at most
+ * PACK_LEVELS + 1 times, the first when it becomes hot.
  */
 export class WasmRuntime {
   private readonly table: WebAssembly.Table;
@@ -122,6 +141,16 @@ export class WasmRuntime {
   private readonly free: number[] = [];
   /** the unit in each slot, for the dispatcher to learn where a chain ended */
   private readonly units: (WeakRef<object> | undefined)[] = [];
+  /** each live unit's function body, by slot (undefined once invalidated or collected) */
+  private readonly bodies: (Uint8Array | undefined)[] = [];
+  /** the pack whose module holds each slot's current function (0: its own module) */
+  private readonly packOf: number[] = [];
+  private loose: number[] = [];
+  private readonly levels: Pack[][] = [];
+  private packCounter = 0;
+  /** modules compiled to pack units, and the units they held */
+  packsCompiled = 0;
+  unitsPacked = 0;
   private readonly collected = new FinalizationRegistry<number>((slot) => {
     this.table.set(slot, null);
     this.units[slot] = undefined;
@@ -129,7 +158,7 @@ export class WasmRuntime {
     this.free.push(slot);
   });
 
-  constructor(readonly env: WasmUnitEnvironment, readonly imports: WasmImports, readonly memory: WebAssembly.Memory, memoryPages: number) {
+  constructor(readonly env: WasmUnitEnvironment, readonly imports: WasmImports, readonly memory: WebAssembly.Memory, private readonly memoryPages: number) {
     const state = env.state;
     const bytes = encodeCaller({ state: state.base, slotTable: state.slotTable, entryCache: state.entryCache, memoryPages });
     const caller = new WebAssembly.Instance(new WebAssembly.Module(bytes), { h: { m: memory } });
@@ -144,7 +173,14 @@ export class WasmRuntime {
     const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault } });
     let slot = this.free.pop();
     if (slot === undefined) slot = this.table.grow(1);
-    this.table.set(slot, instance.exports.run);
+    this.table.set(slot, instance.exports[0]);
+    this.bodies[slot] = translation.body;
+    this.packOf[slot] = 0;
+    this.loose.push(slot);
+    if (this.loose.length >= PACK_LOOSE) {
+      this.pack(this.loose, 0);
+      this.loose = [];
+    }
     if (slot < CHAIN_SLOTS) {
       const slots = this.env.state.slots, at = (slot * SLOT_ENTRY_BYTES) / 4;
       const hi = Math.floor(rip / 4294967296);
@@ -165,6 +201,39 @@ export class WasmRuntime {
   /** The unit in `slot` must not be chained to any more (its code was overwritten or dropped). */
   invalidate(slot: number): void {
     if (slot < CHAIN_SLOTS) this.env.state.slots[(slot * SLOT_ENTRY_BYTES) / 4 + 3] = 0;
+    // nor packed again (its function stays in the table, and its module alive, until it is collected)
+    this.bodies[slot] = undefined;
+  }
+
+  /**
+   * Packs `slots` (units alone, or the packs of `level` - 1) into a pack of `level`, or with the
+   * packs already at that level into one of the next when there would be PACK_MERGE of them.
+   */
+  private pack(slots: number[], level: number): void {
+    const packs = (this.levels[level] ??= []);
+    if (packs.length + 1 >= PACK_MERGE && level + 1 < PACK_LEVELS) {
+      const merged: number[] = [];
+      for (const pack of packs) for (const slot of pack.slots) if (this.packOf[slot] === pack.id) merged.push(slot);
+      merged.push(...slots);
+      this.levels[level] = [];
+      this.pack(merged, level + 1);
+      return;
+    }
+    // only units still alive, each once (a slot freed and reused is among the new units)
+    const live = slots.filter((slot) => this.bodies[slot] !== undefined);
+    if (live.length === 0) return;
+    const bodies = live.map((slot) => this.bodies[slot]!);
+    const module = new WebAssembly.Module(encodeUnitModule(bodies, this.memoryPages));
+    const imports = this.imports;
+    const exports = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault } }).exports;
+    const pack: Pack = { id: ++this.packCounter, slots: live };
+    live.forEach((slot, k) => {
+      this.table.set(slot, exports[k]);
+      this.packOf[slot] = pack.id;
+    });
+    packs.push(pack);
+    this.packsCompiled++;
+    this.unitsPacked += live.length;
   }
 
   /** The unit in `slot` starts at `rip` (while the MMU is in `generation`): the caller loop may go on to it. */
