@@ -161,7 +161,7 @@ export class JitEngine {
     this.noWrites = options.check ? new Float64Array(memory.buffer, memory.namedState("check-mode write tags", TLB_SIZE * 8), TLB_SIZE).fill(INVALID_TAG) : null;
     if ((options.backend ?? "wasm") === "wasm" && memory.wasmMemory !== null) {
       const state = new WasmState(memory);
-      const env: WasmUnitEnvironment = { cpu, state, jit: this.state };
+      const env: WasmUnitEnvironment = { cpu, interpreter, state, jit: this.state };
       const layout: WasmLayout = { regs: cpu.regs.byteOffset, xmm: cpu.xmm.byteOffset, state: state.base, memoryPages: memory.buffer.byteLength / 65536 };
       this.wasm = { layout, runtime: new WasmRuntime(env, makeWasmImports(env), memory.wasmMemory, layout.memoryPages) };
     }
@@ -470,7 +470,7 @@ export class JitEngine {
   private compileWasm(blocks: GuestBlock[], rip: number, physical: number, mode: 64 | 32): Unit | null {
     const wasm = this.wasm!;
     if (this.translateOptions.helperOnly) return null;
-    const translation = translateWasm(blocks, mode, wasm.layout);
+    const translation = translateWasm(blocks, mode, wasm.layout, wasm.runtime.imports);
     if (translation === null) return null;
     const { fn, slot } = wasm.runtime.instantiate(translation, rip);
     const ranges: number[] = [];

@@ -157,7 +157,9 @@ describe.runIf(canBuildGuest)("--accel check finds no divergence over the guest"
     expect(describeStop(stop)).toBe(`exit status ${STATUS_OK}`);
     expect(output()).toContain("[run done]\n");
     expect(engine.stats().unitsCompiled).toBeGreaterThan(100);
-    expect(engine.checkedUnits).toBeGreaterThan(10_000);
+    // (units run through the interpreter's semantics inside WebAssembly are longer: fewer, each checked whole)
+    expect(engine.checkedUnits).toBeGreaterThan(5_000);
+    expect(engine.stats().jitInstructions).toBeGreaterThan(300_000);
   });
 
   describe("the CLI's --accel check over whole runs", () => {

@@ -61,6 +61,13 @@ const CASES: [string, string][] = [
   ["lea rdx, [rip + double_plus]\n  mov [r11], rdx\n  call qword ptr [r11]\n  sub rax, rbx", "call"],
   ["lea rdx, [rip + 1f]\n  jmp rdx\n  not rax\n1:\n  add rax, rbx", "jmp"],
   ["push rbp\n  mov rbp, rsp\n  push rax\n  push rbx\n  leave", "leave"],
+  // no template: run inside the unit through the interpreter's semantics (ex), flags handed both ways
+  ["mul rbx\n  xor rax, rdx", "mul"], ["imul rbx\n  add rax, rdx", "imul"], ["imul ebx", "imul"], ["bswap rax", "bswap"], ["bswap ebx\n  mov eax, ebx", "bswap"],
+  ["bt rax, rbx", "bt"], ["bts rax, 13", "bts"], ["cmp rax, rbx\n  cmc", "cmc"], ["sub rax, rbx\n  lahf", "lahf"], ["add eax, ebx\n  rcl rax, 1", "rcl"],
+  ["shld rax, rbx, 7", "shld"], ["mov ecx, ebx\n  ror rax, cl", "ror"], ["xadd rax, rbx\n  sub rax, rbx", "xadd"], ["bsr rax, rbx", "bsr"], ["popcnt rax, rbx", "popcnt"],
+  ["cmp rax, rbx\n  cqo\n  adc rax, rdx", "cqo"], ["mov [r11], rax\n  xchg [r11], rbx\n  mov rax, [r11]", "xchg"],
+  ["push rdi\n  mov [r11], rax\n  mov [r11 + 8], rbx\n  lea rsi, [r11]\n  lea rdi, [r11 + 3]\n  mov ecx, 9\n  rep movsb\n  mov rax, [r11 + 8]\n  pop rdi", "movsb"],
+  ["push rdi\n  mov [r11 + 8], rbx\n  lea rdi, [r11 + 1]\n  mov ecx, 11\n  rep stosb\n  mov rax, [r11 + 8]\n  pop rdi", "stosb"],
 ];
 
 const GUEST = assembleLongModeGuest(`

@@ -5,8 +5,12 @@
 //
 //   run(budget, readTags, writeTags, fastBase) → exit index, or -1 after a fault
 //
-// A block is cut before the first instruction it cannot translate: the unit exits there and the
-// dispatcher continues with whatever runs that address (a JavaScript unit or the interpreter).
+// Instructions without a template here (MUL, DIV, BSWAP, BT, REP MOVS/STOS, CLD, the other SSE
+// instructions …) run inside the unit through the interpreter's semantics: the JS helper `ex` runs
+// the decoded instruction on the CPU state, with the unit's registers stored before the call and
+// loaded after it, and the flags handed over both ways (a call costs tens of nanoseconds, where
+// leaving the unit for the dispatcher cost a microsecond). Only control transfers without a
+// template cut a block, before them: the unit exits there and the dispatcher continues.
 //
 // Memory: the TLB's fast tags and RAM share the unit's memory (memory.ts); an access whose tag does
 // not match, that crosses a page or needs a right the tag does not grant calls the JS helper `rd` or
@@ -26,6 +30,7 @@ import { memorySegment } from "../../machine/interp/operand-access.js";
 import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from "../../machine/lazy-flags.js";
 import { RAM_OFFSET } from "../../machine/memory.js";
 import { relativeTarget, type GuestBlock, type GuestInstruction } from "../discover.js";
+import { INSTRUCTION_KIND, KIND_STRAIGHT } from "../instruction-kinds.js";
 import { immediateParts, isGeneralOperand, isMemoryOperand, operandSize } from "../operand-forms.js";
 import type { ExitInfo } from "../unit-writer.js";
 import { F64, FunctionBody, I32, I64, OP, encodeModule } from "./encoding.js";
@@ -35,6 +40,7 @@ import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_
 const IMPORT_READ = 0; // rd(linear f64, size, segment, forWrite) → 0 ok / 1 fault; value at SCRATCH
 const IMPORT_WRITE = 1; // wr(linear f64, size, segment, lo, hi) → 0 ok / 1 fault / 2 the unit went stale
 const IMPORT_FAULT = 2; // fault(kind, segment) → 1: records the FAULT_* exception (0: SSE is available after all)
+const IMPORT_EXEC = 3; // ex(id) → 0 ok / 1 fault (or REP unfinished) / 2 the unit went stale; arithmetic flags at SCRATCH
 
 /** What fault() raises. */
 export const FAULT_BAD_TARGET = 0; // #GP(0): a branch to a non-canonical address
@@ -49,7 +55,13 @@ export const WASM_IMPORTS = [
   { name: "rd", type: { params: [F64, I32, I32, I32], results: [I32] } },
   { name: "wr", type: { params: [F64, I32, I32, I32, I32], results: [I32] } },
   { name: "fault", type: { params: [I32, I32], results: [I32] } },
+  { name: "ex", type: { params: [I32], results: [I32] } },
 ];
+
+/** Instructions `ex` runs: registered at translation, by an id the unit passes (wasm-unit.ts). */
+export interface SemanticsRegistry {
+  register(ins: Instruction, rip: number): number;
+}
 
 /** a unit: (budget, readTags, writeTags, fastBase) → exit index, or -1 after a fault */
 export const UNIT_TYPE = { params: [I32, I32, I32, I32], results: [I32] };
@@ -86,6 +98,8 @@ export interface WasmTranslation {
   readonly entryCount: number;
   /** the unit reads the flags it was entered with: the wrapper stores them at ENTRY_FLAGS */
   readonly needsEntryFlags: boolean;
+  /** the ids of the instructions it runs through `ex` (released with the unit) */
+  readonly semanticsIds: number[];
 }
 
 /** The flags at a point of the unit, as known statically. */
@@ -128,7 +142,17 @@ function shiftCount(ins: Instruction): number {
   return (ins.row.operands[1].method === M_ONE ? 1 : ins.imm) & (ins.opSize === 8 ? 63 : 31);
 }
 
-function flagEffect(ins: Instruction): number {
+/**
+ * Whether `ex` runs instruction `gi` inside the unit: a 64-bit instruction the JIT may run inline
+ * (not a control transfer, nothing INSTRUCTION_KIND leaves to the interpreter) without a template.
+ */
+function throughSemantics(gi: GuestInstruction): boolean {
+  return gi.ins.mode === 64 && INSTRUCTION_KIND[gi.ins.row.id] === KIND_STRAIGHT && !templated(gi);
+}
+
+function flagEffect(ins: Instruction, semantics: boolean): number {
+  // the semantics take the flags from the CPU, all of them
+  if (semantics) return FLAGS_READ;
   const m = ins.mnemonic;
   if (m in ALU_OPS || m === "neg" || m === "imul") return FLAGS_WRITE_ALL;
   // ADC and SBB read CF whatever becomes of their own flags
@@ -159,8 +183,8 @@ function plain(ins: Instruction): boolean {
   return addressable(ins);
 }
 
-/** Whether instruction `gi` has a template here, given the liveness of the flags after it. */
-function supported(gi: GuestInstruction, flagsOut: number): boolean {
+/** Whether instruction `gi` has a template here. */
+function templated(gi: GuestInstruction): boolean {
   const ins = gi.ins;
   // (F2/F3 select SSE rows such as MOVDQU, or mean nothing to these instructions; the string
   // instructions they repeat have no template here)
@@ -195,7 +219,8 @@ function supported(gi: GuestInstruction, flagsOut: number): boolean {
   return false;
 }
 
-function mayFault(ins: Instruction): boolean {
+function mayFault(ins: Instruction, semantics: boolean): boolean {
+  if (semantics) return true;
   const m = ins.mnemonic;
   if (SSE_MOVES.has(m)) return true; // #UD/#NM while SSE is unavailable
   // an indirect branch faults on a non-canonical target too
@@ -204,7 +229,8 @@ function mayFault(ins: Instruction): boolean {
 }
 
 /** Whether the instruction may store to memory (then it may have modified the code after it). */
-function mayStore(ins: Instruction): boolean {
+function mayStore(ins: Instruction, semantics: boolean): boolean {
+  if (semantics) return true;
   const m = ins.mnemonic;
   if (SSE_MOVES.has(m)) return ins.mod !== 3 && (ins.row.operands[0].method === M_W || ins.row.operands[0].method === M_E);
   if (m === "push" || m === "call") return true;
@@ -217,17 +243,18 @@ function mayStore(ins: Instruction): boolean {
  * 0 dead, 1 needed only if a later instruction faults, 2 needed. A cut block ends in an exit, where
  * the flags are needed; that can make an earlier shift's flags needed, so the cut is found again.
  */
-function planBlock(block: GuestBlock): { length: number; out: Int8Array; liveIn: number } {
+function planBlock(block: GuestBlock): { length: number; out: Int8Array; liveIn: number; semantics: boolean[] } {
   let length = block.instructions.length;
+  const semantics = block.instructions.map(throughSemantics);
   for (;;) {
     const out = new Int8Array(length);
     let live = 2;
     for (let k = length - 1; k >= 0; k--) {
       const ins = block.instructions[k].ins;
       // a store that hits this unit's code leaves right after the instruction: the flags must exist there
-      out[k] = mayStore(ins) ? 2 : live;
-      const fault = mayFault(ins);
-      switch (flagEffect(ins)) {
+      out[k] = mayStore(ins, semantics[k]) ? 2 : live;
+      const fault = mayFault(ins, semantics[k]);
+      switch (flagEffect(ins, semantics[k])) {
         case FLAGS_READ: live = 2; break;
         case FLAGS_WRITE_ALL: live = fault ? 1 : 0; break;
         case FLAGS_PARTIAL: live = out[k] !== 0 ? 2 : fault ? 1 : 0; break;
@@ -236,12 +263,12 @@ function planBlock(block: GuestBlock): { length: number; out: Int8Array; liveIn:
     }
     let cut = length;
     for (let k = 0; k < length; k++) {
-      if (!supported(block.instructions[k], out[k])) {
+      if (!semantics[k] && !templated(block.instructions[k])) {
         cut = k;
         break;
       }
     }
-    if (cut === length) return { length, out, liveIn: live };
+    if (cut === length) return { length, out, liveIn: live, semantics };
     length = cut;
   }
 }
@@ -282,6 +309,8 @@ class WasmWriter {
   inBlock = 0;
   flagsOut = 2;
   stores = false;
+  /** where the register stores before an `ex` call (false) and the loads after it (true) go, once every register is known */
+  readonly registerSyncs: { at: number; load: boolean }[] = [];
 
   constructor(readonly layout: WasmLayout, readonly regionBlocks: Map<number, number>, readonly blockCounts: number[], readonly liveIn: Int8Array) {
     const f = this.f;
@@ -637,6 +666,46 @@ class WasmWriter {
     this.open(OP.if);
     this.faultExit();
     this.close();
+  }
+
+  /**
+   * Runs the current instruction through the interpreter's semantics (`ex` with id `id`): the flags
+   * record and the registers go to the CPU first, the registers (which the instruction may have
+   * changed: REP progress even when it faults) and the flags (materialised) come back after.
+   */
+  throughSemantics(id: number): void {
+    const f = this.f;
+    this.storeFlags();
+    this.registerSyncs.push({ at: f.code.length, load: false });
+    f.i32(id).call(IMPORT_EXEC).set(this.status);
+    this.registerSyncs.push({ at: f.code.length, load: true });
+    f.i32(0).mem(OP.i32Load, 2, this.layout.state + SCRATCH).set(this.fl);
+    this.flags = { kind: "word" };
+    f.get(this.status).i32(1).op(OP.i32Eq);
+    this.open(OP.if);
+    this.faultExit();
+    this.close();
+    // 2: it stored into this unit's own code; leave after it
+    this.stores = true;
+    f.get(this.status).i32(2).op(OP.i32Eq).get(this.stale).op(OP.i32Or).set(this.stale);
+  }
+
+  /**
+   * Puts in the register stores and loads around `ex` calls: stores of every register the unit
+   * writes (the others are as in memory), loads of every register it holds. Each register local is
+   * loaded at entry, so each holds the register's value wherever a call is.
+   */
+  insertRegisterSyncs(): void {
+    const f = this.f;
+    const written = [...this.written].sort((a, b) => a - b);
+    const held = [...this.regLocals].sort((a, b) => a[0] - b[0]);
+    const stores = new FunctionBody(0), loads = new FunctionBody(0);
+    for (const r of written) stores.i32(0).get(this.reg(r)).mem(OP.i64Store, 3, this.layout.regs + 8 * r);
+    for (const [r, local] of held) loads.i32(0).mem(OP.i64Load, 3, this.layout.regs + 8 * r).set(local);
+    for (let i = this.registerSyncs.length - 1; i >= 0; i--) {
+      const { at, load } = this.registerSyncs[i];
+      f.code.splice(at, 0, ...(load ? loads.code : stores.code));
+    }
   }
 
   /** Leaves with the state of the current instruction (its flags record first): the wrapper delivers the fault. */
@@ -1398,7 +1467,7 @@ function sseMove(w: WasmWriter, m: string): void {
  * Translates `blocks` (the entry block first) to a WebAssembly module, or returns null when the
  * entry block's first instruction has no template (the unit is left to the JavaScript translator).
  */
-export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmLayout): WasmTranslation | null {
+export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmLayout, registry: SemanticsRegistry): WasmTranslation | null {
   if (mode !== 64) return null;
   const plans = blocks.map(planBlock);
   if (plans[0].length === 0) return null;
@@ -1413,6 +1482,7 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   const entryIsTarget = region && blocks.some((block, i) => plans[i].length > 0 && block.successors.includes(blocks[0].rip));
   const instructions: Instruction[] = [];
   const rips: number[] = [];
+  const semanticsIds: number[] = [];
 
   // body first (registers are discovered while emitting); the prologue is prepended below
   w.open(OP.block); // the exit block: every exit and fault leaves through its end
@@ -1447,7 +1517,13 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
       w.stores = false;
       instructions.push(gi.ins);
       rips.push(gi.rip);
-      emitInstruction(w);
+      if (plan.semantics[k]) {
+        const id = registry.register(gi.ins, gi.rip);
+        semanticsIds.push(id);
+        w.throughSemantics(id);
+      } else {
+        emitInstruction(w);
+      }
       if (w.stores && !(JCC.has(gi.ins.mnemonic) || ["jmp", "call", "ret"].includes(gi.ins.mnemonic))) {
         f.get(w.stale);
         w.open(OP.if);
@@ -1468,6 +1544,7 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   // after its accesses; every register written is also loaded at entry, so each holds a real value)
   w.writeBackRegisters();
   f.i32(0).get(w.retired).mem(OP.i32Store, 2, layout.state + EXIT_RETIRED);
+  w.insertRegisterSyncs();
   f.get(w.result);
 
   const prologue = new FunctionBody(0);
@@ -1487,5 +1564,6 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
     rips: Float64Array.from(rips),
     entryCount: plans[0].length,
     needsEntryFlags,
+    semanticsIds,
   };
 }

@@ -11,6 +11,8 @@ import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../../machine/c
 import { probeWrite } from "../../machine/interp/operand-access.js";
 import { sseCheck, store16 } from "../../machine/interp/semantics/sse.js";
 import { CR0_EM, CR0_TS, CR4_OSFXSR, SS, type Cpu } from "../../machine/cpu.js";
+import type { Interpreter } from "../../machine/interp/interpreter.js";
+import type { Instruction } from "../../decoder/decode.js";
 import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
 import type { UnitFunction } from "../code-cache.js";
 import {
@@ -30,6 +32,8 @@ const MAX_BUDGET = 0x7fffffff;
 /** What the units of one engine share: the CPU, the exit area and the engine's per-run state. */
 export interface WasmUnitEnvironment {
   readonly cpu: Cpu;
+  /** runs the instructions units hand to `ex`; its interrupt controller says when a chain must end */
+  readonly interpreter: Interpreter;
   readonly state: WasmState;
   /** the engine's state: `stale` is set when a store hits the running unit's code */
   readonly jit: { stale: boolean; fault: CpuException | null; invalidations: number };
@@ -43,11 +47,41 @@ function nonCanonical(segment: number): CpuException {
   return new CpuException(segment === SS ? VEC_SS : VEC_GP, 0, "non-canonical address");
 }
 
-/** The slow-path helpers every unit of an engine imports ("h"."rd", "h"."wr", "h"."fault"). */
-export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]) => number; wr: (...a: number[]) => number; fault: (kind: number, segment: number) => number; pending: () => CpuException | null } {
-  const { cpu, state, jit } = env;
+/**
+ * Copies the flags record a unit left in the exit area into the CPU (-1: none, the CPU's flags
+ * stand; LAZY_NONE: a materialised word; otherwise a pending operation, as cpu.lazy keeps it).
+ */
+function takeFlagsRecord(words: Int32Array, cpu: Cpu): void {
+  const op = words[I_OP];
+  if (op === LAZY_NONE) {
+    cpu.flags = (cpu.flags & ~ARITHMETIC) | words[I_WORD];
+    cpu.lazy.op = LAZY_NONE;
+  } else if (op > 0) {
+    const lazy = cpu.lazy;
+    // INC/DEC keep CF, which the lazy record takes from cpu.flags
+    if (op === LAZY_INC || op === LAZY_DEC) cpu.flags = (cpu.flags & ~CF) | words[I_WORD];
+    lazy.op = op;
+    lazy.size = words[I_SIZE];
+    lazy.aLo = words[I_A];
+    lazy.aHi = words[I_A + 1];
+    lazy.bLo = words[I_B];
+    lazy.bHi = words[I_B + 1];
+    lazy.rLo = words[I_R];
+    lazy.rHi = words[I_R + 1];
+  }
+}
+
+/**
+ * The helpers every unit of an engine imports ("h"."rd", "h"."wr", "h"."fault", "h"."ex"), and the
+ * registry of the instructions `ex` runs (ids are reused once the unit holding them is collected).
+ */
+export function makeWasmImports(env: WasmUnitEnvironment) {
+  const { cpu, state, jit, interpreter } = env;
   const words = state.words;
   let pending: CpuException | null = null;
+  const semantics: (Instruction | undefined)[] = [];
+  const semanticsRips: number[] = [];
+  const freeIds: number[] = [];
   // every slow path ends a chain of units (chain.ts): JS may have something to look at
   const fail = (error: unknown): number => {
     if (!(error instanceof CpuException)) throw error;
@@ -97,10 +131,39 @@ export function makeWasmImports(env: WasmUnitEnvironment): { rd: (...a: number[]
         return fail(error);
       }
     },
+    ex(id: number): number {
+      takeFlagsRecord(words, cpu);
+      cpu.rip = semanticsRips[id];
+      const invalidations = jit.invalidations;
+      const fault = interpreter.executeInstruction(semantics[id]!);
+      words[I_SCRATCH] = cpu.getFlags() & ARITHMETIC;
+      // a fault, or REP MOVS/STOS stopping between elements (the dispatcher lets the interpreter finish it)
+      if (fault !== null) {
+        words[I_BREAK] = 1;
+        pending = fault;
+        return 1;
+      }
+      cpu.retired--; // the unit counts its instructions itself
+      // a device the instruction reached through memory may have raised an interrupt: the dispatcher must see it
+      if (interpreter.interruptController?.hasPending()) words[I_BREAK] = 1;
+      return jit.invalidations !== invalidations ? 2 : 0;
+    },
     pending(): CpuException | null {
       const fault = pending;
       pending = null;
       return fault;
+    },
+    register(ins: Instruction, rip: number): number {
+      const id = freeIds.pop() ?? semantics.length;
+      semantics[id] = ins;
+      semanticsRips[id] = rip;
+      return id;
+    },
+    release(ids: readonly number[]): void {
+      for (const id of ids) {
+        semantics[id] = undefined;
+        freeIds.push(id);
+      }
     },
   };
 }
@@ -151,10 +214,14 @@ export class WasmRuntime {
   /** modules compiled to pack units, and the units they held */
   packsCompiled = 0;
   unitsPacked = 0;
+  /** the ids of the instructions each slot's unit runs through `ex` */
+  private readonly semanticsIds: number[][] = [];
   private readonly collected = new FinalizationRegistry<number>((slot) => {
     this.table.set(slot, null);
     this.units[slot] = undefined;
     this.invalidate(slot);
+    this.imports.release(this.semanticsIds[slot]);
+    this.semanticsIds[slot] = [];
     this.free.push(slot);
   });
 
@@ -170,11 +237,12 @@ export class WasmRuntime {
   instantiate(translation: WasmTranslation, rip: number): { fn: UnitFunction; slot: number } {
     const module = new WebAssembly.Module(translation.bytes);
     const imports = this.imports;
-    const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault } });
+    const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex } });
     let slot = this.free.pop();
     if (slot === undefined) slot = this.table.grow(1);
     this.table.set(slot, instance.exports[0]);
     this.bodies[slot] = translation.body;
+    this.semanticsIds[slot] = translation.semanticsIds;
     this.packOf[slot] = 0;
     this.loose.push(slot);
     if (this.loose.length >= PACK_LOOSE) {
@@ -225,7 +293,7 @@ export class WasmRuntime {
     const bodies = live.map((slot) => this.bodies[slot]!);
     const module = new WebAssembly.Module(encodeUnitModule(bodies, this.memoryPages));
     const imports = this.imports;
-    const exports = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault } }).exports;
+    const exports = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex } }).exports;
     const pack: Pack = { id: ++this.packCounter, slots: live };
     live.forEach((slot, k) => {
       this.table.set(slot, exports[k]);
@@ -260,7 +328,7 @@ export class WasmRuntime {
 
 function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: WasmImports, call: UnitCaller, slot: number): UnitFunction {
   const { cpu, state, jit } = env;
-  const words = state.words, lazy = cpu.lazy, mmu = cpu.mmu;
+  const words = state.words, mmu = cpu.mmu;
   const { needsEntryFlags } = translation;
   return function wasmUnit(budget: number): number {
     if (needsEntryFlags) words[I_ENTRY] = cpu.getFlags() & ARITHMETIC;
@@ -270,22 +338,7 @@ function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: W
     words[I_BREAK] = 0;
     words[I_OP] = -1;
     const exit = call(slot, budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTagAddress, mmu.writeTagAddress, mmu.fastBaseAddress);
-    const op = words[I_OP];
-    if (op === LAZY_NONE) {
-      cpu.flags = (cpu.flags & ~ARITHMETIC) | words[I_WORD];
-      lazy.op = LAZY_NONE;
-    } else if (op > 0) {
-      // INC/DEC keep CF, which the lazy record takes from cpu.flags
-      if (op === LAZY_INC || op === LAZY_DEC) cpu.flags = (cpu.flags & ~CF) | words[I_WORD];
-      lazy.op = op;
-      lazy.size = words[I_SIZE];
-      lazy.aLo = words[I_A];
-      lazy.aHi = words[I_A + 1];
-      lazy.bLo = words[I_B];
-      lazy.bHi = words[I_B + 1];
-      lazy.rLo = words[I_R];
-      lazy.rHi = words[I_R + 1];
-    }
+    takeFlagsRecord(words, cpu);
     // an exit and a fault both leave RIP and the count (a fault's: of the faulting instruction)
     cpu.retired += words[I_RETIRED];
     cpu.rip = words[I_RIP + 1] * 4294967296 + (words[I_RIP] >>> 0);
