@@ -303,10 +303,26 @@ export class JitEngine {
   }
 
   /**
+   * Check mode runs each unit twice, compiled and interpreted, from the same state: the time-stamp
+   * counter then reads the same in both, the time at the unit's start plus the instructions retired
+   * since (what the virtual clock reads anyway; the realtime clock would move between the runs).
+   */
+  private runChecked(unit: Unit, budget: number): number {
+    const cpu = this.cpu, tscSource = cpu.tscSource;
+    const startTsc = tscSource(), startRetired = cpu.retired;
+    cpu.tscSource = () => startTsc + (cpu.retired - startRetired);
+    try {
+      return this.runCheckedTwice(unit, budget);
+    } finally {
+      cpu.tscSource = tscSource;
+    }
+  }
+
+  /**
    * Check mode: runs `unit`, undoes it, runs the interpreter for as many instructions from the same
    * state, and compares. Continues from the interpreter's state; throws JitDivergence on a difference.
    */
-  private runChecked(unit: Unit, budget: number): number {
+  private runCheckedTwice(unit: Unit, budget: number): number {
     const cpu = this.cpu, mmu = cpu.mmu, log = this.writeLog!, state = this.state;
     const [entry, jitState, interpState] = this.snapshots;
     snapshotInto(cpu, entry);

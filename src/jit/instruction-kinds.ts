@@ -1,7 +1,9 @@
 // How the JIT treats each row of the opcode table: translated inline, run inline through the
 // interpreter's semantics, a block-ending control transfer, or left to the interpreter altogether
 // (instructions that change the CPU mode, privilege, interrupt flag, descriptor tables, paging, or
-// talk to devices: compiled code assumes none of those change under it).
+// talk to devices: compiled code assumes none of those change under it). RDTSC and RDTSCP run in
+// compiled code, which brings the CPU's retired count up to date for them (the virtual clock is
+// that count).
 import { OPCODE_TABLE, A_UNSUPPORTED, type OpcodeRow } from "../decoder/opcode-rows.js";
 import { M_A, M_C, M_D, M_FIXED_SEG, M_S, S_P } from "../decoder/operand-spec.js";
 
@@ -16,7 +18,7 @@ const INTERPRETED = new Set([
   "hlt", "in", "out", "insb", "insw", "insd", "outsb", "outsw", "outsd", "cli", "sti",
   "popf", "popfd", "popfq", "iret", "iretd", "iretq", "int", "int1", "int3", "into",
   "syscall", "sysret", "sysretq", "lgdt", "lidt", "lldt", "ltr", "lmsw", "invlpg", "invd", "wbinvd",
-  "wrmsr", "rdmsr", "clts", "swapgs", "rdtsc", "rdtscp", "retf", "lds", "les", "lfs", "lgs", "lss",
+  "wrmsr", "rdmsr", "clts", "swapgs", "retf", "lds", "les", "lfs", "lgs", "lss",
   "ud0", "ud1", "ud2",
 ]);
 

@@ -58,6 +58,9 @@ function flagLiveness(block: GuestBlock, mode: 64 | 32, helperOnly: boolean): { 
   return { out, liveIn: live };
 }
 
+/** Instructions whose semantics read cpu.retired (through the virtual clock). */
+export const READS_RETIRED = new Set(["rdtsc", "rdtscp"]);
+
 export interface TranslateOptions {
   /** run every instruction through the shared semantics (tests: the helper path alone) */
   helperOnly?: boolean;
@@ -99,7 +102,10 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
         // through the interpreter's semantics, with the registers and flags in the CPU
         w.flushFlags();
         // a fault leaves the registers as the semantics left them (REP string instructions make progress)
-        w.emit(`i=${index};${w.writeBackHere()}e=X(${index});if(e!==null){/*RL*/throw e;}/*RL*/`);
+        // (the time-stamp counter reads the retired count, which the unit otherwise adds at its exit)
+        const clock = READS_RETIRED.has(gi.ins.mnemonic);
+        const call = clock ? `cpu.retired+=n+${k};e=X(${index});cpu.retired-=n+${k};` : `e=X(${index});`;
+        w.emit(`i=${index};${w.writeBackHere()}${call}if(e!==null){/*RL*/throw e;}/*RL*/`);
         w.synchronized();
         if (isBranch) {
           w.exit("cpu.rip", null, k + 1);

@@ -40,7 +40,7 @@ import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_
 const IMPORT_READ = 0; // rd(linear f64, size, segment, forWrite) → 0 ok / 1 fault; value at SCRATCH
 const IMPORT_WRITE = 1; // wr(linear f64, size, segment, lo, hi) → 0 ok / 1 fault / 2 the unit went stale
 const IMPORT_FAULT = 2; // fault(kind, segment) → 1: records the FAULT_* exception (0: SSE is available after all)
-const IMPORT_EXEC = 3; // ex(id) → 0 ok / 1 fault (or REP unfinished) / 2 the unit went stale; arithmetic flags at SCRATCH
+const IMPORT_EXEC = 3; // ex(id, budget left) → 0 ok / 1 fault (or REP unfinished) / 2 the unit went stale; arithmetic flags at SCRATCH
 
 /** What fault() raises. */
 export const FAULT_BAD_TARGET = 0; // #GP(0): a branch to a non-canonical address
@@ -55,7 +55,7 @@ export const WASM_IMPORTS = [
   { name: "rd", type: { params: [F64, I32, I32, I32], results: [I32] } },
   { name: "wr", type: { params: [F64, I32, I32, I32, I32], results: [I32] } },
   { name: "fault", type: { params: [I32, I32], results: [I32] } },
-  { name: "ex", type: { params: [I32], results: [I32] } },
+  { name: "ex", type: { params: [I32, I32], results: [I32] } },
 ];
 
 /** Instructions `ex` runs: registered at translation, by an id the unit passes (wasm-unit.ts). */
@@ -677,7 +677,8 @@ class WasmWriter {
     const f = this.f;
     this.storeFlags();
     this.registerSyncs.push({ at: f.code.length, load: false });
-    f.i32(id).call(IMPORT_EXEC).set(this.status);
+    // the budget left at this instruction tells `ex` how many the call has retired so far (RDTSC reads the count)
+    f.i32(id).get(P_BUDGET).get(this.n).op(OP.i32Sub).i32(this.inBlock).op(OP.i32Sub).call(IMPORT_EXEC).set(this.status);
     this.registerSyncs.push({ at: f.code.length, load: true });
     f.i32(0).mem(OP.i32Load, 2, this.layout.state + SCRATCH).set(this.fl);
     this.flags = { kind: "word" };

@@ -88,7 +88,9 @@ export function makeWasmImports(env: WasmUnitEnvironment) {
     pending = error;
     return 1;
   };
-  return {
+  const imports = {
+    /** the budget the wrapper gave the caller loop (the units' budgets count down from it) */
+    callBudget: 0,
     rd(linear: number, size: number, segment: number, forWrite: number): number {
       words[I_BREAK] = 1;
       try {
@@ -131,11 +133,15 @@ export function makeWasmImports(env: WasmUnitEnvironment) {
         return fail(error);
       }
     },
-    ex(id: number): number {
+    ex(id: number, budgetLeft: number): number {
       takeFlagsRecord(words, cpu);
       cpu.rip = semanticsRips[id];
       const invalidations = jit.invalidations;
+      // the instructions this call has retired before this one, which the wrapper adds at the end
+      const before = imports.callBudget - budgetLeft;
+      cpu.retired += before;
       const fault = interpreter.executeInstruction(semantics[id]!);
+      cpu.retired -= before;
       words[I_SCRATCH] = cpu.getFlags() & ARITHMETIC;
       // a fault, or REP MOVS/STOS stopping between elements (the dispatcher lets the interpreter finish it)
       if (fault !== null) {
@@ -166,6 +172,7 @@ export function makeWasmImports(env: WasmUnitEnvironment) {
       }
     },
   };
+  return imports;
 }
 
 export type WasmImports = ReturnType<typeof makeWasmImports>;
@@ -337,7 +344,9 @@ function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: W
     words[I_GENERATION] = mmu.generation;
     words[I_BREAK] = 0;
     words[I_OP] = -1;
-    const exit = call(slot, budget > MAX_BUDGET ? MAX_BUDGET : budget, mmu.readTagAddress, mmu.writeTagAddress, mmu.fastBaseAddress);
+    const callBudget = budget > MAX_BUDGET ? MAX_BUDGET : budget;
+    imports.callBudget = callBudget;
+    const exit = call(slot, callBudget, mmu.readTagAddress, mmu.writeTagAddress, mmu.fastBaseAddress);
     takeFlagsRecord(words, cpu);
     // an exit and a fault both leave RIP and the count (a fault's: of the faulting instruction)
     cpu.retired += words[I_RETIRED];
