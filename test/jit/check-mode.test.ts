@@ -84,7 +84,7 @@ function runCorrupted(corrupt: (unit: Unit, machine: ReturnType<typeof guestMach
       return exit;
     };
   };
-  const { machine } = guestMachine(LOOP_GUEST, { name: "check", accel: "check", jit: { threshold: 2, onCompile, backend } });
+  const { machine } = guestMachine(LOOP_GUEST, { name: "check", accel: "check", jit: { threshold: 2, onCompile, backend, compileDelay: 0 } });
   machineRef = machine;
   return machine.runSync({ maxInstructions: 100_000 });
 }

@@ -9,7 +9,8 @@
 // precise exceptions, self-modifying code, string fast paths …), and check-mode.test.ts runs it in
 // lockstep with the interpreter over the selftest.
 import { describe, expect, it } from "vitest";
-import { ENGINES, STACK_TOP, assembleLongModeGuest, guestMachine, qword } from "./support/asm-guest.js";
+import { ENGINES, STACK_TOP, assembleLongModeGuest, guestMachine, qword, type EngineConfig } from "./support/asm-guest.js";
+import { WASM_COMPILE_DELAY } from "../../src/jit/engine.js";
 import { flagsProbe, forEveryPair } from "./support/engine-compare.js";
 import { ENABLE_SSE } from "../machine/support/long-mode.js";
 
@@ -198,7 +199,7 @@ ${CALLS}
 ${FUNCTIONS}`);
 
 describe("WebAssembly units packed into shared modules", () => {
-  const runPacked = (engine: (typeof ENGINES)[number]) => {
+  const runPacked = (engine: EngineConfig) => {
     const { machine } = guestMachine(PACK_GUEST, engine);
     const stop = machine.runSync({ maxInstructions: 10_000_000 });
     return { stop: stop.kind === "exit" ? `exit ${stop.status}` : stop.kind, out: [qword(machine, OUT), qword(machine, OUT + 8)], stats: machine.jit?.stats() };
@@ -235,5 +236,71 @@ describe("WebAssembly units packed into shared modules", () => {
     expect(stats.unitsPacked).toBeGreaterThanOrEqual(PACKED_FUNCTIONS + 64);
     expect(stats.invalidations).toBeGreaterThanOrEqual(1);
     expect(stats.chainedDispatches).toBeGreaterThan(2 * 200 * PACKED_FUNCTIONS);
+  });
+
+  it("compiled together when the units that become hot meanwhile wait for one module (the default)", () => {
+    const batched = runPacked({ ...WASM_ENGINE, jit: { ...WASM_ENGINE.jit, compileDelay: WASM_COMPILE_DELAY } });
+    expect(batched.stop).toBe("exit 3");
+    expect(batched.out).toEqual(reference.out);
+    const stats = batched.stats!;
+    expect(stats.unitsCompiled).toBeGreaterThan(PACKED_FUNCTIONS);
+    // far fewer modules than units, packs included; and one unit at a time took one module each
+    expect(stats.wasmModules).toBeLessThan(stats.unitsCompiled / 4);
+    expect(wasm.stats!.wasmModules).toBeGreaterThan(wasm.stats!.unitsCompiled);
+  });
+});
+
+// A unit translated while it waits to be compiled with others is not watched for stores yet: the
+// guest code is compared at compile time, and a translation of code the guest has rewritten since
+// is dropped (the new code becomes hot and is translated again).
+const PENDING_GUEST = assembleLongModeGuest(`
+  mov rsp, ${STACK_TOP}
+  xor eax, eax
+  mov ecx, 100
+1:
+  call patched
+  dec ecx
+  jnz 1b
+  lea rdx, [rip + patched]
+  mov dword ptr [rdx + 2], 0x777
+  mov ecx, 30000
+2:
+  call patched
+  dec ecx
+  jnz 2b
+  mov [${OUT}], rax
+  mov al, 1
+  out 0xf4, al
+  hlt
+patched:
+  add rax, 0x101
+  rol rax, 5
+  ret`);
+
+describe("a WebAssembly unit whose code the guest rewrites before it is compiled", () => {
+  const run = (engine: EngineConfig) => {
+    const { machine } = guestMachine(PENDING_GUEST, engine);
+    const stop = machine.runSync({ maxInstructions: 10_000_000 });
+    return { stop: stop.kind === "exit" ? `exit ${stop.status}` : stop.kind, out: qword(machine, OUT), retired: machine.cpu.retired, jit: machine.jit };
+  };
+  const reference = run(ENGINES[0]);
+  const batched = run({ ...WASM_ENGINE, jit: { ...WASM_ENGINE.jit, compileDelay: 1_000 } });
+
+  it("runs the new code, as the interpreter does", () => {
+    expect(reference.stop).toBe("exit 3");
+    expect(batched.stop).toBe("exit 3");
+    let rax = 0n;
+    for (let i = 0; i < 30100; i++) {
+      rax = (rax + (i < 100 ? 0x101n : 0x777n)) & ((1n << 64n) - 1n);
+      rax = ((rax << 5n) | (rax >> 59n)) & ((1n << 64n) - 1n);
+    }
+    expect(reference.out).toBe(rax);
+    expect(batched.out).toBe(rax);
+    expect(batched.retired).toBe(reference.retired);
+  });
+
+  it("dropped the translation of the old code and compiled the new", () => {
+    expect(batched.jit!.staleTranslations).toBeGreaterThanOrEqual(1);
+    expect(batched.jit!.stats().chainedDispatches).toBeGreaterThan(20_000);
   });
 });

@@ -198,12 +198,13 @@ interface Pack {
  * caller can go on from one unit to the next without returning to JS. A slot is reused once its
  * unit has been collected.
  *
- * A new unit runs from a module of its own at once, but V8 gives every module its own code space,
- * and with a thousand of them each call from one unit's module to another's cost ~100 ns against
- * ~5 ns inside one module (perf showed the time at the modules' jump tables: the host's TLB and
- * caches). So units are packed: every PACK_LOOSE new units are recompiled into one module, and
- * PACK_MERGE packs of a level into one of the next, like an LSM tree: each unit is compiled at most
- * PACK_LEVELS + 1 times, the first when it becomes hot.
+ * The engine hands over the units that became hot during a batch together, compiled into one
+ * module (a module costs ~0.5 ms whatever it holds, a unit in it ~0.05 ms). V8 gives every module
+ * its own code space, and with a thousand of them each call from one unit's module to another's
+ * cost ~100 ns against ~5 ns inside one module (perf showed the time at the modules' jump tables:
+ * the host's TLB and caches). So units are packed: every PACK_LOOSE units compiled in small groups
+ * are recompiled into one module, and PACK_MERGE packs of a level into one of the next, like an LSM
+ * tree: each unit is compiled at most PACK_LEVELS + 1 times.
  */
 export class WasmRuntime {
   private readonly table: WebAssembly.Table;
@@ -218,6 +219,8 @@ export class WasmRuntime {
   private loose: number[] = [];
   private readonly levels: Pack[][] = [];
   private packCounter = 0;
+  /** modules compiled, for new units and packs */
+  modulesCompiled = 0;
   /** modules compiled to pack units, and the units they held */
   packsCompiled = 0;
   unitsPacked = 0;
@@ -240,31 +243,55 @@ export class WasmRuntime {
     this.call = caller.exports.call as UnitCaller;
   }
 
-  /** Instantiates a translated unit starting at `rip`; returns the function the dispatcher calls and its slot. */
-  instantiate(translation: WasmTranslation, rip: number): { fn: UnitFunction; slot: number } {
-    const module = new WebAssembly.Module(translation.bytes);
+  /**
+   * Compiles translated units (each starting at its `rip`) into one module; returns, for each, the
+   * function the dispatcher calls and its slot. PACK_LOOSE or more of them are a pack of their own;
+   * fewer wait among the loose units to be packed.
+   */
+  instantiate(units: readonly { translation: WasmTranslation; rip: number }[]): { fn: UnitFunction; slot: number }[] {
+    if (units.length === 0) return [];
+    const exports = this.compile(units.map((unit) => unit.translation.body));
+    const slots = units.map(({ translation, rip }, k) => {
+      let slot = this.free.pop();
+      if (slot === undefined) slot = this.table.grow(1);
+      this.table.set(slot, exports[k]);
+      this.bodies[slot] = translation.body;
+      this.semanticsIds[slot] = translation.semanticsIds;
+      this.packOf[slot] = 0;
+      if (slot < CHAIN_SLOTS) {
+        const entries = this.env.state.slots, at = (slot * SLOT_ENTRY_BYTES) / 4;
+        const hi = Math.floor(rip / 4294967296);
+        entries[at] = rip - hi * 4294967296;
+        entries[at + 1] = hi;
+        entries[at + 2] = translation.entryCount;
+        entries[at + 3] = SLOT_VALID | (translation.needsEntryFlags ? SLOT_NEEDS_ENTRY_FLAGS : 0);
+      }
+      return slot;
+    });
+    if (slots.length >= PACK_LOOSE) {
+      this.file(this.newPack(slots), 0);
+    } else {
+      this.loose.push(...slots);
+      if (this.loose.length >= PACK_LOOSE) {
+        this.pack(this.loose, 0);
+        this.loose = [];
+      }
+    }
+    return units.map(({ translation }, k) => ({ fn: wrap(translation, this.env, this.imports, this.call, slots[k]), slot: slots[k] }));
+  }
+
+  /** One module holding `bodies`; its exports, function k as "k". */
+  private compile(bodies: Uint8Array[]): Record<string, unknown> {
+    this.modulesCompiled++;
+    const module = new WebAssembly.Module(encodeUnitModule(bodies, this.memoryPages));
     const imports = this.imports;
-    const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex } });
-    let slot = this.free.pop();
-    if (slot === undefined) slot = this.table.grow(1);
-    this.table.set(slot, instance.exports[0]);
-    this.bodies[slot] = translation.body;
-    this.semanticsIds[slot] = translation.semanticsIds;
-    this.packOf[slot] = 0;
-    this.loose.push(slot);
-    if (this.loose.length >= PACK_LOOSE) {
-      this.pack(this.loose, 0);
-      this.loose = [];
-    }
-    if (slot < CHAIN_SLOTS) {
-      const slots = this.env.state.slots, at = (slot * SLOT_ENTRY_BYTES) / 4;
-      const hi = Math.floor(rip / 4294967296);
-      slots[at] = rip - hi * 4294967296;
-      slots[at + 1] = hi;
-      slots[at + 2] = translation.entryCount;
-      slots[at + 3] = SLOT_VALID | (translation.needsEntryFlags ? SLOT_NEEDS_ENTRY_FLAGS : 0);
-    }
-    return { fn: wrap(translation, this.env, imports, this.call, slot), slot };
+    return new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex } }).exports;
+  }
+
+  private newPack(slots: number[]): Pack {
+    const pack: Pack = { id: ++this.packCounter, slots };
+    for (const slot of slots) this.packOf[slot] = pack.id;
+    return pack;
   }
 
   /** Remembers `unit` as the holder of `slot`, and frees the slot when the unit is collected. */
@@ -287,28 +314,35 @@ export class WasmRuntime {
   private pack(slots: number[], level: number): void {
     const packs = (this.levels[level] ??= []);
     if (packs.length + 1 >= PACK_MERGE && level + 1 < PACK_LEVELS) {
-      const merged: number[] = [];
-      for (const pack of packs) for (const slot of pack.slots) if (this.packOf[slot] === pack.id) merged.push(slot);
-      merged.push(...slots);
       this.levels[level] = [];
-      this.pack(merged, level + 1);
+      this.pack([...this.liveSlots(packs), ...slots], level + 1);
       return;
     }
     // only units still alive, each once (a slot freed and reused is among the new units)
     const live = slots.filter((slot) => this.bodies[slot] !== undefined);
     if (live.length === 0) return;
-    const bodies = live.map((slot) => this.bodies[slot]!);
-    const module = new WebAssembly.Module(encodeUnitModule(bodies, this.memoryPages));
-    const imports = this.imports;
-    const exports = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex } }).exports;
-    const pack: Pack = { id: ++this.packCounter, slots: live };
-    live.forEach((slot, k) => {
-      this.table.set(slot, exports[k]);
-      this.packOf[slot] = pack.id;
-    });
-    packs.push(pack);
+    const exports = this.compile(live.map((slot) => this.bodies[slot]!));
+    live.forEach((slot, k) => this.table.set(slot, exports[k]));
+    packs.push(this.newPack(live));
     this.packsCompiled++;
     this.unitsPacked += live.length;
+  }
+
+  /** Files `pack` (compiled already) at `level`, merging that level into the next when it is full. */
+  private file(pack: Pack, level: number): void {
+    const packs = (this.levels[level] ??= []);
+    packs.push(pack);
+    if (packs.length >= PACK_MERGE && level + 1 < PACK_LEVELS) {
+      this.levels[level] = [];
+      this.pack(this.liveSlots(packs), level + 1);
+    }
+  }
+
+  /** The slots whose current functions `packs` hold and whose units are alive. */
+  private liveSlots(packs: Pack[]): number[] {
+    const live: number[] = [];
+    for (const pack of packs) for (const slot of pack.slots) if (this.packOf[slot] === pack.id && this.bodies[slot] !== undefined) live.push(slot);
+    return live;
   }
 
   /** The unit in `slot` starts at `rip` (while the MMU is in `generation`): the caller loop may go on to it. */
