@@ -487,7 +487,7 @@ export class JitEngine {
       unit = new Unit(null, rip, physical, mode, 0, [physical, physical + 1], [], [], new Float64Array(0), 0, "", "", "");
     } else {
       const blocks = this.regions ? discoverRegion(entry, decode) : [entry];
-      const translation = this.wasm !== null && !this.translateOptions.helperOnly ? translateWasm(blocks, mode, this.wasm.layout, this.wasm.runtime.imports) : null;
+      const translation = this.wasm !== null && !this.translateOptions.helperOnly && !this.wasm.runtime.full ? translateWasm(blocks, mode, this.wasm.layout, this.wasm.runtime.imports) : null;
       if (translation !== null) {
         const pending: PendingWasmUnit = { translation, blocks, rip, physical, mode, code: blocks.map((block) => memory.ram.slice(block.physical, block.physical + (block.endRip - block.rip))) };
         if (defer && this.compileDelay > 0) {

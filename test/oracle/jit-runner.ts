@@ -91,6 +91,8 @@ class JitMachine {
   constructor(readonly config: JitRunConfig) {
     this.engine = new JitEngine(this.cpu, this.interpreter, {
       threshold: 1,
+      // every unit compiled as soon as it is hot (not batched with the units that follow it)
+      compileDelay: 0,
       regions: config.mode !== "single",
       helperOnly: config.helperOnly,
       onCompile: (unit) => this.coverage.noteUnit(unit),

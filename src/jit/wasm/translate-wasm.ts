@@ -151,10 +151,11 @@ function throughSemantics(gi: GuestInstruction): boolean {
 }
 
 function flagEffect(ins: Instruction, semantics: boolean): number {
-  // the semantics take the flags from the CPU, all of them
+  // the semantics take the flags from the CPU, all of them (and DIV's template may call them)
   if (semantics) return FLAGS_READ;
   const m = ins.mnemonic;
-  if (m in ALU_OPS || m === "neg" || m === "imul") return FLAGS_WRITE_ALL;
+  if (m in ALU_OPS || m === "neg" || m === "imul" || m === "mul") return FLAGS_WRITE_ALL;
+  if (m === "div" || m === "idiv") return FLAGS_READ;
   // ADC and SBB read CF whatever becomes of their own flags
   if (m === "adc" || m === "sbb") return FLAGS_READ;
   if (m === "inc" || m === "dec") return FLAGS_PARTIAL;
@@ -204,8 +205,12 @@ function templated(gi: GuestInstruction): boolean {
       if (ins.row.operands[0].method === M_E) return ins.opSize === 8 && plain(ins); // indirect, through r/m64
       return (m === "jmp" || ins.opSize === 8) && ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
     case "ret": return ins.opSize === 8;
+    // (the byte forms' operand size is 1 whatever ins.opSize says)
     case "imul":
-      return plain(ins) && ins.row.operands.length >= 2 && ins.opSize >= 4;
+      return plain(ins) && operandSize(ins, 0) >= 4;
+    case "mul": case "div": case "idiv": return plain(ins) && operandSize(ins, 0) >= 4;
+    case "cqo": case "cdq": case "cdqe": return true;
+    case "bswap": return ins.opSize >= 4;
   }
   if (SSE_MOVES.has(m)) return sseSupported(ins);
   if (m in ALU_OPS || m === "adc" || m === "sbb") return plain(ins) && ins.row.operands.length === 2;
@@ -222,6 +227,7 @@ function templated(gi: GuestInstruction): boolean {
 function mayFault(ins: Instruction, semantics: boolean): boolean {
   if (semantics) return true;
   const m = ins.mnemonic;
+  if (m === "div" || m === "idiv") return true; // #DE
   if (SSE_MOVES.has(m)) return true; // #UD/#NM while SSE is unavailable
   // an indirect branch faults on a non-canonical target too
   const indirect = (m === "jmp" || m === "call") && ins.row.operands[0].method === M_E;
@@ -234,7 +240,9 @@ function mayStore(ins: Instruction, semantics: boolean): boolean {
   const m = ins.mnemonic;
   if (SSE_MOVES.has(m)) return ins.mod !== 3 && (ins.row.operands[0].method === M_W || ins.row.operands[0].method === M_E);
   if (m === "push" || m === "call") return true;
-  if (m === "cmp" || m === "test" || JCC.has(m) || CMOVCC.has(m) || m === "lea" || m === "movzx" || m === "movsx" || m === "movsxd" || m === "imul") return false;
+  if (m === "cmp" || m === "test" || JCC.has(m) || CMOVCC.has(m) || m === "lea" || m === "movzx" || m === "movsx" || m === "movsxd" || m === "imul" || m === "mul") return false;
+  // a division the template leaves to the semantics: they may store nothing, but the path is shared
+  if (m === "div" || m === "idiv") return true;
   return ins.row.hasModrm && ins.mod !== 3 && isMemoryOperand(ins, 0);
 }
 
@@ -312,7 +320,10 @@ class WasmWriter {
   /** where the register stores before an `ex` call (false) and the loads after it (true) go, once every register is known */
   readonly registerSyncs: { at: number; load: boolean }[] = [];
 
-  constructor(readonly layout: WasmLayout, readonly regionBlocks: Map<number, number>, readonly blockCounts: number[], readonly liveIn: Int8Array) {
+  /** the ids of the instructions this unit runs through `ex` */
+  readonly semanticsIds: number[] = [];
+
+  constructor(readonly layout: WasmLayout, readonly regionBlocks: Map<number, number>, readonly blockCounts: number[], readonly liveIn: Int8Array, private readonly registry: SemanticsRegistry) {
     const f = this.f;
     this.n = f.local(I32);
     this.b = f.local(I32);
@@ -673,8 +684,10 @@ class WasmWriter {
    * record and the registers go to the CPU first, the registers (which the instruction may have
    * changed: REP progress even when it faults) and the flags (materialised) come back after.
    */
-  throughSemantics(id: number): void {
+  throughSemantics(): void {
     const f = this.f;
+    const id = this.registry.register(this.ins, this.gi.rip);
+    this.semanticsIds.push(id);
     this.storeFlags();
     this.registerSyncs.push({ at: f.code.length, load: false });
     // the budget left at this instruction tells `ex` how many the call has retired so far (RDTSC reads the count)
@@ -1044,7 +1057,40 @@ function emitInstruction(w: WasmWriter): void {
       }
       return;
     }
+    case "mul": return multiplyAccumulator(w, false);
+    case "div": return divide(w, false);
+    case "idiv": return divide(w, true);
+    case "cqo": case "cdq": {
+      // rDX = the sign of rAX, repeated
+      w.readReg(0, ins.opSize, false);
+      if (ins.opSize === 4) f.op(OP.i64Extend32S);
+      f.i64(63n).op(OP.i64ShrS);
+      w.writeReg(2, ins.opSize, false);
+      return;
+    }
+    case "cdqe":
+      w.readReg(0, 4, false);
+      f.op(OP.i64Extend32S);
+      w.writeReg(0, 8, false);
+      return;
+    case "bswap": {
+      const x = w.temp();
+      w.read(0);
+      f.set(x);
+      if (ins.opSize === 4) {
+        f.get(x).i64(32n).op(OP.i64Shl).set(x); // the 32 bits in the upper half: the 64-bit swap leaves them below
+      }
+      // bytes within 16-bit pairs, pairs within 32-bit halves, then the halves
+      f.get(x).i64(0x00ff00ff00ff00ffn).op(OP.i64And).i64(8n).op(OP.i64Shl);
+      f.get(x).i64(8n).op(OP.i64ShrU).i64(0x00ff00ff00ff00ffn).op(OP.i64And).op(OP.i64Or).set(x);
+      f.get(x).i64(0x0000ffff0000ffffn).op(OP.i64And).i64(16n).op(OP.i64Shl);
+      f.get(x).i64(16n).op(OP.i64ShrU).i64(0x0000ffff0000ffffn).op(OP.i64And).op(OP.i64Or).set(x);
+      f.get(x).i64(32n).op(OP.i64Rotl);
+      w.writeOperand(0);
+      return;
+    }
     case "imul": {
+      if (ins.row.operands.length === 1) return multiplyAccumulator(w, true);
       const size = operandSize(ins, 0);
       const src = loadOperand(w, 1, false);
       const product = w.temp(), a = w.temp(), b = w.temp();
@@ -1156,6 +1202,140 @@ function emitInstruction(w: WasmWriter): void {
     }
   }
   throw new Error(`wasm translator: no template for ${m}`);
+}
+
+/**
+ * One-operand MUL/IMUL of 32 or 64 bits: rDX:rAX = rAX · r/m. The 64-bit high half from 32-bit
+ * limbs (each partial product fits an i64), signed as the unsigned one minus the other operand for
+ * each negative one. Flags as the interpreter's multiplyWide: CF = OF = the high half is
+ * significant, SF and PF of the low half, ZF = AF = 0.
+ */
+function multiplyAccumulator(w: WasmWriter, signed: boolean): void {
+  const f = w.f, ins = w.ins, size = operandSize(ins, 0);
+  const src = loadOperand(w, 0, false);
+  const a = w.temp(), b = w.temp(), lo = w.temp(), hi = w.temp();
+  w.readReg(0, size, false);
+  if (size === 4 && signed) f.op(OP.i64Extend32S);
+  f.set(a);
+  w.read(0, src);
+  if (size === 4 && signed) f.op(OP.i64Extend32S);
+  f.set(b);
+  f.get(a).get(b).op(OP.i64Mul).set(lo);
+  const overflow = f.local(I32);
+  if (size === 4) {
+    // the product is exact in 64 bits: EDX is its upper half
+    f.get(lo).i64(32n).op(OP.i64ShrU).set(hi);
+    if (signed) f.get(lo).get(lo).op(OP.i64Extend32S).op(OP.i64Ne).set(overflow);
+    else f.get(hi).i64(0xffffffffn).op(OP.i64And).op(OP.i64Eqz).op(OP.i32Eqz).set(overflow);
+    f.get(hi);
+    w.writeReg(2, 4, false);
+    f.get(lo);
+    w.writeReg(0, 4, false);
+    f.get(lo).i64(0xffffffffn).op(OP.i64And).set(lo);
+  } else {
+    const M = 0xffffffffn;
+    const a0 = w.temp(), a1 = w.temp(), b0 = w.temp(), b1 = w.temp(), p01 = w.temp(), p10 = w.temp(), mid = w.temp();
+    f.get(a).i64(M).op(OP.i64And).set(a0);
+    f.get(a).i64(32n).op(OP.i64ShrU).set(a1);
+    f.get(b).i64(M).op(OP.i64And).set(b0);
+    f.get(b).i64(32n).op(OP.i64ShrU).set(b1);
+    f.get(a0).get(b1).op(OP.i64Mul).set(p01);
+    f.get(a1).get(b0).op(OP.i64Mul).set(p10);
+    // (a0·b0 >> 32) + low halves of the cross products: below 3·2^32
+    f.get(a0).get(b0).op(OP.i64Mul).i64(32n).op(OP.i64ShrU);
+    f.get(p01).i64(M).op(OP.i64And).op(OP.i64Add);
+    f.get(p10).i64(M).op(OP.i64And).op(OP.i64Add).set(mid);
+    f.get(a1).get(b1).op(OP.i64Mul);
+    f.get(p01).i64(32n).op(OP.i64ShrU).op(OP.i64Add);
+    f.get(p10).i64(32n).op(OP.i64ShrU).op(OP.i64Add);
+    f.get(mid).i64(32n).op(OP.i64ShrU).op(OP.i64Add).set(hi);
+    if (signed) {
+      f.get(hi);
+      f.get(b).i64(0n).get(a).i64(0n).op(OP.i64LtS).op(OP.select).op(OP.i64Sub);
+      f.get(a).i64(0n).get(b).i64(0n).op(OP.i64LtS).op(OP.select).op(OP.i64Sub).set(hi);
+    }
+    if (signed) f.get(hi).get(lo).i64(63n).op(OP.i64ShrS).op(OP.i64Ne).set(overflow);
+    else f.get(hi).op(OP.i64Eqz).op(OP.i32Eqz).set(overflow);
+    f.get(lo);
+    w.writeReg(0, 8, false);
+    f.get(hi);
+    w.writeReg(2, 8, false);
+  }
+  if (w.flagsOut === 0) {
+    w.flags = { kind: "dead" };
+    return;
+  }
+  f.i32(CF | OF).i32(0).get(overflow).op(OP.select);
+  w.resultFlags(lo, size);
+  f.i32(~ZF).op(OP.i32And).op(OP.i32Or);
+  w.setWord();
+}
+
+/**
+ * DIV/IDIV of 32 or 64 bits when the dividend is rAX alone (rDX zero, or for IDIV rAX's sign) or,
+ * for 32 bits, EDX:EAX as one i64, and the quotient fits: WebAssembly's division. A zero divisor,
+ * an overflowing quotient and a 128-bit dividend go to the interpreter's semantics (which raise
+ * #DE). The flags are left as they were (undefined after a division): materialised, so that both
+ * paths end with them in FL.
+ */
+function divide(w: WasmWriter, signed: boolean): void {
+  const f = w.f, ins = w.ins, size = operandSize(ins, 0);
+  if (w.flags.kind !== "word") {
+    w.materialize();
+    w.setWord();
+  }
+  const src = loadOperand(w, 0, false);
+  const dividend = w.temp(), divisor = w.temp(), quotient = w.temp(), rdx = w.temp();
+  const fast = f.local(I32);
+  w.read(0, src);
+  if (signed && size === 4) f.op(OP.i64Extend32S);
+  f.set(divisor);
+  w.readReg(2, size, false);
+  f.set(rdx);
+  if (size === 4) {
+    // EDX:EAX as one i64
+    f.get(rdx).i64(32n).op(OP.i64Shl);
+    w.readReg(0, 4, false);
+    f.op(OP.i64Or).set(dividend);
+    // a nonzero divisor, not INT64_MIN / -1 (which traps)
+    f.get(divisor).op(OP.i64Eqz).op(OP.i32Eqz);
+    if (signed) f.get(dividend).i64(-(2n ** 63n)).op(OP.i64Ne).get(divisor).i64(-1n).op(OP.i64Ne).op(OP.i32Or).op(OP.i32And);
+    f.set(fast);
+    f.get(fast);
+    w.open(OP.if);
+    f.get(dividend).get(divisor).op(signed ? OP.i64DivS : OP.i64DivU).set(quotient);
+    // the quotient must fit 32 bits
+    if (signed) f.get(quotient).get(quotient).op(OP.i64Extend32S).op(OP.i64Eq).set(fast);
+    else f.get(quotient).i64(32n).op(OP.i64ShrU).op(OP.i64Eqz).set(fast);
+    w.close();
+  } else {
+    w.readReg(0, 8, false);
+    f.set(dividend);
+    f.get(divisor).op(OP.i64Eqz).op(OP.i32Eqz);
+    if (signed) {
+      // rDX is rAX's sign, and not INT64_MIN / -1
+      f.get(rdx).get(dividend).i64(63n).op(OP.i64ShrS).op(OP.i64Eq).op(OP.i32And);
+      f.get(dividend).i64(-(2n ** 63n)).op(OP.i64Ne).get(divisor).i64(-1n).op(OP.i64Ne).op(OP.i32Or).op(OP.i32And);
+    } else {
+      f.get(rdx).op(OP.i64Eqz).op(OP.i32And);
+    }
+    f.set(fast);
+    f.get(fast);
+    w.open(OP.if);
+    f.get(dividend).get(divisor).op(signed ? OP.i64DivS : OP.i64DivU).set(quotient);
+    w.close();
+  }
+  f.get(fast);
+  w.open(OP.if);
+  f.get(quotient);
+  w.writeReg(0, size, false);
+  f.get(dividend).get(divisor).op(signed ? OP.i64RemS : OP.i64RemU);
+  w.writeReg(2, size, false);
+  f.op(OP.else);
+  const flags = w.flags;
+  w.throughSemantics();
+  w.flags = flags; // both paths leave the flags in FL
+  w.close();
 }
 
 function writeDestination(w: WasmWriter, size: number, memory: boolean, result: number): void {
@@ -1477,13 +1657,12 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   if (region) blocks.forEach((block, i) => { if (plans[i].length > 0) regionBlocks.set(block.rip, i); });
   const counts = plans.map((plan) => Math.max(plan.length, 1));
   const liveIn = Int8Array.from(plans, (plan) => plan.liveIn);
-  const w = new WasmWriter(layout, regionBlocks, counts, liveIn);
+  const w = new WasmWriter(layout, regionBlocks, counts, liveIn, registry);
   const f = w.f;
   // whether a jump inside the unit leads back to its entry
   const entryIsTarget = region && blocks.some((block, i) => plans[i].length > 0 && block.successors.includes(blocks[0].rip));
   const instructions: Instruction[] = [];
   const rips: number[] = [];
-  const semanticsIds: number[] = [];
 
   // body first (registers are discovered while emitting); the prologue is prepended below
   w.open(OP.block); // the exit block: every exit and fault leaves through its end
@@ -1518,13 +1697,8 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
       w.stores = false;
       instructions.push(gi.ins);
       rips.push(gi.rip);
-      if (plan.semantics[k]) {
-        const id = registry.register(gi.ins, gi.rip);
-        semanticsIds.push(id);
-        w.throughSemantics(id);
-      } else {
-        emitInstruction(w);
-      }
+      if (plan.semantics[k]) w.throughSemantics();
+      else emitInstruction(w);
       if (w.stores && !(JCC.has(gi.ins.mnemonic) || ["jmp", "call", "ret"].includes(gi.ins.mnemonic))) {
         f.get(w.stale);
         w.open(OP.if);
@@ -1565,6 +1739,6 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
     rips: Float64Array.from(rips),
     entryCount: plans[0].length,
     needsEntryFlags,
-    semanticsIds,
+    semanticsIds: w.semanticsIds,
   };
 }

@@ -6,6 +6,8 @@
 // cpu.lazy, and the runtime's helpers run the MMU's slow paths for them (returning a status, since
 // an exception must not unwind through a unit's frame before it has written back the faulting
 // instruction's state).
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
 import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../../machine/cpu-exception.js";
 import { probeWrite } from "../../machine/interp/operand-access.js";
@@ -179,6 +181,30 @@ export type WasmImports = ReturnType<typeof makeWasmImports>;
 
 type UnitCaller = (slot: number, budget: number, readTags: number, writeTags: number, fastBase: number) => number;
 
+/**
+ * V8 frees a module's code only when a major GC finds the module unreachable, and commits at least
+ * a jump table and a page of code per module whatever it holds: a guest whose code keeps changing
+ * (the hardware oracle compiles 30,000 single-instruction units in a row) fills the wasm code space
+ * (~1 GB) long before the small JS heap asks for a major GC, and V8 then aborts the process. So the
+ * runtime counts the modules still alive, asks for a major GC every LIVE_MODULES_GC new modules
+ * while that many are alive, and reports itself full beyond MAX_LIVE_MODULES (the engine then
+ * compiles JavaScript units, which the heap accounts for).
+ */
+const LIVE_MODULES_GC = 4_000;
+const MAX_LIVE_MODULES = 20_000;
+const collectGarbage = exposeGc();
+
+/** V8's gc() (what --expose-gc gives), or null. */
+function exposeGc(): (() => void) | null {
+  try {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as unknown;
+    return typeof gc === "function" ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** units compiled alone (one module each) before they are packed into one module */
 const PACK_LOOSE = 16;
 /** packs of one level merged into one pack of the next level when there would be this many */
@@ -221,6 +247,10 @@ export class WasmRuntime {
   private packCounter = 0;
   /** modules compiled, for new units and packs */
   modulesCompiled = 0;
+  /** modules not yet collected, and modules compiled since the last major GC this asked for */
+  private liveModules = 0;
+  private modulesSinceGc = 0;
+  private readonly moduleCollected = new FinalizationRegistry<number>(() => { this.liveModules--; });
   /** modules compiled to pack units, and the units they held */
   packsCompiled = 0;
   unitsPacked = 0;
@@ -283,9 +313,21 @@ export class WasmRuntime {
   /** One module holding `bodies`; its exports, function k as "k". */
   private compile(bodies: Uint8Array[]): Record<string, unknown> {
     this.modulesCompiled++;
+    if (++this.modulesSinceGc >= LIVE_MODULES_GC && this.liveModules >= LIVE_MODULES_GC && collectGarbage !== null) {
+      this.modulesSinceGc = 0;
+      collectGarbage();
+    }
     const module = new WebAssembly.Module(encodeUnitModule(bodies, this.memoryPages));
     const imports = this.imports;
-    return new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex } }).exports;
+    const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex } });
+    this.liveModules++;
+    this.moduleCollected.register(instance, 0);
+    return instance.exports;
+  }
+
+  /** Too many modules are alive for another one (see MAX_LIVE_MODULES): compile JavaScript units for now. */
+  get full(): boolean {
+    return this.liveModules >= MAX_LIVE_MODULES;
   }
 
   private newPack(slots: number[]): Pack {
@@ -303,6 +345,8 @@ export class WasmRuntime {
   /** The unit in `slot` must not be chained to any more (its code was overwritten or dropped). */
   invalidate(slot: number): void {
     if (slot < CHAIN_SLOTS) this.env.state.slots[(slot * SLOT_ENTRY_BYTES) / 4 + 3] = 0;
+    // nor called (the dispatcher calls only valid units): its module may go as soon as nothing else holds it
+    this.table.set(slot, null);
     // nor packed again (its function stays in the table, and its module alive, until it is collected)
     this.bodies[slot] = undefined;
   }
