@@ -213,6 +213,7 @@ export class JitEngine {
     this.cache.clear();
     this.jumpCache.fill(undefined);
     this.heat.clear();
+    for (const pending of this.pendingWasm) this.wasm!.runtime.imports.release(pending.translation.semanticsIds);
     this.pendingWasm = [];
     this.pendingAt.clear();
     if (this.state.current !== null) this.state.stale = true;
@@ -555,6 +556,7 @@ export class JitEngine {
       return true;
     }));
     this.staleTranslations += this.pendingWasm.length - ready.length;
+    for (const pending of this.pendingWasm) if (!ready.includes(pending)) this.wasm!.runtime.imports.release(pending.translation.semanticsIds);
     this.pendingWasm = [];
     this.pendingAt.clear();
     this.finishWasm(ready);
