@@ -80,6 +80,12 @@ const CASES: [string, string][] = [
   ["cmp rax, rbx\n  cqo\n  adc rax, rdx", "cqo"], ["mov [r11], rax\n  xchg [r11], rbx\n  mov rax, [r11]", "xchg"],
   ["push rdi\n  mov [r11], rax\n  mov [r11 + 8], rbx\n  lea rsi, [r11]\n  lea rdi, [r11 + 3]\n  mov ecx, 9\n  rep movsb\n  mov rax, [r11 + 8]\n  pop rdi", "movsb"],
   ["push rdi\n  mov [r11 + 8], rbx\n  lea rdi, [r11 + 1]\n  mov ecx, 11\n  rep stosb\n  mov rax, [r11 + 8]\n  pop rdi", "stosb"],
+  // REP MOVSB/STOSB's template: within a page (memory.copy/fill), and what it leaves to the semantics
+  ["push rdi\n  mov [r11], rax\n  mov [r11 + 8], rbx\n  lea rsi, [r11]\n  lea rdi, [r11 + 20]\n  mov ecx, 16\n  rep movsb\n  mov rax, [r11 + 28]\n  sub rax, rsi\n  pop rdi", "movsb"],
+  ["push rdi\n  mov [r11], rax\n  mov [r11 + 8], rbx\n  lea rsi, [r11 + 3]\n  lea rdi, [r11]\n  mov ecx, 12\n  rep movsb\n  mov rax, [r11]\n  xor rax, rcx\n  pop rdi", "movsb"],
+  ["push rdi\n  mov [r11 + 4088], rbx\n  lea rdi, [r11 + 4092]\n  mov ecx, 9\n  rep stosb\n  mov rax, [r11 + 4090]\n  add rax, rdi\n  pop rdi", "stosb"],
+  ["push rdi\n  mov [r11 + 16], rbx\n  std\n  lea rdi, [r11 + 22]\n  mov ecx, 3\n  rep stosb\n  cld\n  mov rax, [r11 + 16]\n  pop rdi", "stosb"],
+  ["push rdi\n  lea rdi, [r11]\n  xor ecx, ecx\n  rep stosb\n  lea rax, [rdi + rax]\n  pop rdi", "stosb"],
 ];
 
 const GUEST = assembleLongModeGuest(`

@@ -117,6 +117,18 @@ export class FunctionBody {
     return this;
   }
 
+  /** memory.copy (bulk memory): [destination, source, length] → [] */
+  memoryCopy(): this {
+    this.code.push(0xfc, 10, 0, 0);
+    return this;
+  }
+
+  /** memory.fill (bulk memory): [destination, byte, length] → [] */
+  memoryFill(): this {
+    this.code.push(0xfc, 11, 0);
+    return this;
+  }
+
   br(opcode: number, depth: number): this {
     return this.withIndex(opcode, depth);
   }

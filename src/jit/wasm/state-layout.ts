@@ -29,7 +29,9 @@ export const BREAK_CHAIN = 72;
 export const LAST_SLOT = 76;
 /** transitions the caller loop made from one unit to the next without returning to JS (i32, JS resets it) */
 export const CHAINED = 80;
-export const WASM_STATE_BYTES = 88;
+/** the CPU's DF (i32 0/1): the wrapper writes it for each call, `ex` after each instruction it runs */
+export const DIRECTION = 88;
+export const WASM_STATE_BYTES = 96;
 
 /** Units whose slot is below this are described in the slot table (and may be chained to). */
 export const CHAIN_SLOTS = 8192;

@@ -22,7 +22,7 @@
 // condition from it, and the record is written only where it must exist: at exits and faults (into
 // the state area, which the wrapper copies into the CPU's lazy-flags record). Across a region's
 // blocks the flags travel materialised in one i32 local (FL).
-import { BASE_RIP, P_LOCK, P_REX, type Instruction } from "../../decoder/decode.js";
+import { BASE_RIP, P_LOCK, P_REP, P_REPNE, P_REX, type Instruction } from "../../decoder/decode.js";
 import { AF, CF, OF, ZF } from "../../decoder/flags.js";
 import { M_E, M_FIXED_REG, M_G, M_I, M_J, M_M, M_ONE, M_R, M_V, M_W, M_Z } from "../../decoder/operand-spec.js";
 import { SS } from "../../machine/cpu.js";
@@ -34,7 +34,7 @@ import { INSTRUCTION_KIND, KIND_STRAIGHT } from "../instruction-kinds.js";
 import { immediateParts, isGeneralOperand, isMemoryOperand, operandSize } from "../operand-forms.js";
 import type { ExitInfo } from "../unit-writer.js";
 import { F64, FunctionBody, I32, I64, OP, encodeModule } from "./encoding.js";
-import { ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY } from "./state-layout.js";
+import { DIRECTION, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, SCRATCH, SSE_READY } from "./state-layout.js";
 
 /** Imported helpers, by index. */
 const IMPORT_READ = 0; // rd(linear f64, size, segment, forWrite) → 0 ok / 1 fault; value at SCRATCH
@@ -146,6 +146,11 @@ function shiftCount(ins: Instruction): number {
  * Whether `ex` runs instruction `gi` inside the unit: a 64-bit instruction the JIT may run inline
  * (not a control transfer, nothing INSTRUCTION_KIND leaves to the interpreter) without a template.
  */
+/** REP MOVSB / REP STOSB with 64-bit addresses and no FS/GS source (what the template takes). */
+function repeatedString(ins: Instruction): boolean {
+  return (ins.prefixes & P_REP) !== 0 && (ins.prefixes & P_REPNE) === 0 && ins.addrSize === 8 && (ins.mnemonic === "stosb" || ins.segment < 4);
+}
+
 function throughSemantics(gi: GuestInstruction): boolean {
   return gi.ins.mode === 64 && INSTRUCTION_KIND[gi.ins.row.id] === KIND_STRAIGHT && !templated(gi);
 }
@@ -155,7 +160,8 @@ function flagEffect(ins: Instruction, semantics: boolean): number {
   if (semantics) return FLAGS_READ;
   const m = ins.mnemonic;
   if (m in ALU_OPS || m === "neg" || m === "imul" || m === "mul") return FLAGS_WRITE_ALL;
-  if (m === "div" || m === "idiv") return FLAGS_READ;
+  // (and REP MOVSB/STOSB's)
+  if (m === "div" || m === "idiv" || ((m === "movsb" || m === "stosb") && repeatedString(ins))) return FLAGS_READ;
   // ADC and SBB read CF whatever becomes of their own flags
   if (m === "adc" || m === "sbb") return FLAGS_READ;
   if (m === "inc" || m === "dec") return FLAGS_PARTIAL;
@@ -210,6 +216,7 @@ function templated(gi: GuestInstruction): boolean {
       return plain(ins) && operandSize(ins, 0) >= 4;
     case "mul": case "div": case "idiv": return plain(ins) && operandSize(ins, 0) >= 4;
     case "cqo": case "cdq": case "cdqe": return true;
+    case "movsb": case "stosb": return repeatedString(ins);
     case "bswap": return ins.opSize >= 4;
   }
   if (SSE_MOVES.has(m)) return sseSupported(ins);
@@ -228,6 +235,7 @@ function mayFault(ins: Instruction, semantics: boolean): boolean {
   if (semantics) return true;
   const m = ins.mnemonic;
   if (m === "div" || m === "idiv") return true; // #DE
+  if (m === "movsb" || m === "stosb") return true;
   if (SSE_MOVES.has(m)) return true; // #UD/#NM while SSE is unavailable
   // an indirect branch faults on a non-canonical target too
   const indirect = (m === "jmp" || m === "call") && ins.row.operands[0].method === M_E;
@@ -242,7 +250,7 @@ function mayStore(ins: Instruction, semantics: boolean): boolean {
   if (m === "push" || m === "call") return true;
   if (m === "cmp" || m === "test" || JCC.has(m) || CMOVCC.has(m) || m === "lea" || m === "movzx" || m === "movsx" || m === "movsxd" || m === "imul" || m === "mul") return false;
   // a division the template leaves to the semantics: they may store nothing, but the path is shared
-  if (m === "div" || m === "idiv") return true;
+  if (m === "div" || m === "idiv" || m === "movsb" || m === "stosb") return true;
   return ins.row.hasModrm && ins.mod !== 3 && isMemoryOperand(ins, 0);
 }
 
@@ -497,13 +505,27 @@ class WasmWriter {
    * Pushes 1 when x's page has a fast tag in `tags` (a parameter) and the access of `size` stays in
    * the page; sets k (TLB index) and p (RAM offset) as a side effect.
    */
-  private fastCheck(tags: number, size: number): void {
+  fastCheck(tags: number, size: number): void {
     const f = this.f;
     f.get(this.x).i64(12n).op(OP.i64ShrU).op(OP.i32WrapI64).i32(4095).op(OP.i32And).set(this.k);
     f.get(this.x).op(OP.i32WrapI64).i32(4095).op(OP.i32And).set(this.p);
     f.get(tags).get(this.k).i32(3).op(OP.i32Shl).op(OP.i32Add).mem(OP.f64Load, 3, 0);
     f.get(this.x).i64(-4096n).op(OP.i64And).op(OP.f64ConvertI64S).op(OP.f64Eq);
     f.get(this.p).i32(4096 - size).op(OP.i32LeU).op(OP.i32And);
+  }
+
+  /**
+   * Sets i32 local `ok` to whether the `count` (i32 local, 1..4096) bytes at x lie in one page the
+   * fast tags in `tags` reach; leaves p at the first one's RAM offset when they do.
+   */
+  fastRange(tags: number, count: number, ok: number): void {
+    const f = this.f;
+    this.fastCheck(tags, 1);
+    f.get(this.p).get(count).op(OP.i32Add).i32(4096).op(OP.i32LeU).op(OP.i32And).set(ok);
+    f.get(ok);
+    this.open(OP.if);
+    this.fastOffset();
+    this.close();
   }
 
   /** p += fastBase[k] */
@@ -1057,6 +1079,7 @@ function emitInstruction(w: WasmWriter): void {
       }
       return;
     }
+    case "movsb": case "stosb": return repeatedStore(w, m === "movsb");
     case "mul": return multiplyAccumulator(w, false);
     case "div": return divide(w, false);
     case "idiv": return divide(w, true);
@@ -1269,6 +1292,66 @@ function multiplyAccumulator(w: WasmWriter, signed: boolean): void {
   w.resultFlags(lo, size);
   f.i32(~ZF).op(OP.i32And).op(OP.i32Or);
   w.setWord();
+}
+
+/**
+ * REP MOVSB / REP STOSB (memcpy and memset) when DF is clear, RCX is at most a page and the
+ * source and destination each lie in one page the TLB's fast tags reach (plain RAM, access
+ * allowed, not compiled code): memory.copy or memory.fill, and the registers advanced as the element
+ * loop leaves them. A copy whose destination starts inside its source overlaps as memmove would not
+ * (the element loop repeats bytes): that, and everything else, goes to the interpreter's semantics
+ * (which stop at chunk boundaries, fault, and so on). The flags are untouched: materialised, so
+ * that both paths end with them in FL.
+ */
+function repeatedStore(w: WasmWriter, copy: boolean): void {
+  const f = w.f;
+  if (w.flags.kind !== "word") {
+    w.materialize();
+    w.setWord();
+  }
+  const count = f.local(I32), source = f.local(I32), fast = f.local(I32);
+  // 0 < RCX <= 4096 and DF = 0
+  f.get(w.reg(1)).i64(1n).op(OP.i64Sub).i64(4096n).op(OP.i64LtU);
+  f.i32(0).mem(OP.i32Load, 2, w.layout.state + DIRECTION).op(OP.i32Eqz).op(OP.i32And).set(fast);
+  f.get(w.reg(1)).op(OP.i32WrapI64).set(count);
+  if (copy) {
+    f.get(fast);
+    w.open(OP.if);
+    f.get(w.reg(6)).set(w.x);
+    w.fastRange(P_READ_TAGS, count, fast);
+    f.get(w.p).set(source);
+    w.close();
+  }
+  f.get(fast);
+  w.open(OP.if);
+  f.get(w.reg(7)).set(w.x);
+  w.fastRange(P_WRITE_TAGS, count, fast);
+  if (copy) {
+    // not a destination inside the source (as RAM offsets: the same bytes whatever maps them)
+    f.get(fast).get(w.p).get(source).op(OP.i32Sub).get(count).op(OP.i32GeU).get(w.p).get(source).op(OP.i32LeU).op(OP.i32Or).op(OP.i32And).set(fast);
+  }
+  w.close();
+  f.get(fast);
+  w.open(OP.if);
+  f.get(w.p).i32(RAM_OFFSET).op(OP.i32Add);
+  if (copy) {
+    f.get(source).i32(RAM_OFFSET).op(OP.i32Add).get(count).memoryCopy();
+    f.get(w.reg(6)).get(w.reg(1)).op(OP.i64Add);
+    w.writeReg(6, 8, false);
+  } else {
+    w.readReg(0, 1, false);
+    f.op(OP.i32WrapI64).get(count).memoryFill();
+  }
+  f.get(w.reg(7)).get(w.reg(1)).op(OP.i64Add);
+  w.writeReg(7, 8, false);
+  f.i64(0n);
+  w.writeReg(1, 8, false);
+  w.stores = true;
+  f.op(OP.else);
+  const flags = w.flags;
+  w.throughSemantics();
+  w.flags = flags;
+  w.close();
 }
 
 /**

@@ -8,7 +8,7 @@
 // instruction's state).
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
+import { AF, CF, DF, OF, PF, SF, ZF } from "../../decoder/flags.js";
 import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../../machine/cpu-exception.js";
 import { probeWrite } from "../../machine/interp/operand-access.js";
 import { sseCheck, store16 } from "../../machine/interp/semantics/sse.js";
@@ -18,7 +18,7 @@ import type { Instruction } from "../../decoder/decode.js";
 import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
 import type { UnitFunction } from "../code-cache.js";
 import {
-  BREAK_CHAIN, CHAINED, CHAIN_SLOTS, CURRENT_GENERATION, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD,
+  BREAK_CHAIN, CHAINED, CHAIN_SLOTS, CURRENT_GENERATION, DIRECTION, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD,
   ENTRY_CACHE_BYTES, LAST_SLOT, SCRATCH, SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID, SSE_READY, entryIndex, type WasmState,
 } from "./state-layout.js";
 import { encodeCaller } from "./chain.js";
@@ -27,7 +27,7 @@ import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STO
 const ARITHMETIC = CF | PF | AF | ZF | SF | OF;
 const I_RIP = EXIT_RIP / 4, I_RETIRED = EXIT_RETIRED / 4, I_OP = FLAGS_OP / 4, I_SIZE = FLAGS_SIZE / 4, I_WORD = FLAGS_WORD / 4;
 const I_A = FLAGS_A / 4, I_B = FLAGS_B / 4, I_R = FLAGS_R / 4, I_SCRATCH = SCRATCH / 4, I_ENTRY = ENTRY_FLAGS / 4, I_SSE = SSE_READY / 4;
-const I_GENERATION = CURRENT_GENERATION / 4, I_BREAK = BREAK_CHAIN / 4, I_LAST = LAST_SLOT / 4, I_CHAINED = CHAINED / 4;
+const I_GENERATION = CURRENT_GENERATION / 4, I_BREAK = BREAK_CHAIN / 4, I_LAST = LAST_SLOT / 4, I_CHAINED = CHAINED / 4, I_DIRECTION = DIRECTION / 4;
 /** i32 parameters: a budget beyond 2^31 - 1 would wrap */
 const MAX_BUDGET = 0x7fffffff;
 
@@ -145,6 +145,7 @@ export function makeWasmImports(env: WasmUnitEnvironment) {
       const fault = interpreter.executeInstruction(semantics[id]!);
       cpu.retired -= before;
       words[I_SCRATCH] = cpu.getFlags() & ARITHMETIC;
+      words[I_DIRECTION] = (cpu.flags & DF) !== 0 ? 1 : 0;
       // a fault, or REP MOVS/STOS stopping between elements (the dispatcher lets the interpreter finish it)
       if (fault !== null) {
         words[I_BREAK] = 1;
@@ -420,6 +421,7 @@ function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: W
     // CR0, CR4 and the MMU's generation cannot change while units run (what changes them is left to the interpreter)
     words[I_SSE] = (cpu.cr0 & (CR0_EM | CR0_TS)) === 0 && (cpu.cr4 & CR4_OSFXSR) !== 0 ? 1 : 0;
     words[I_GENERATION] = mmu.generation;
+    words[I_DIRECTION] = (cpu.flags & DF) !== 0 ? 1 : 0;
     words[I_BREAK] = 0;
     words[I_OP] = -1;
     const callBudget = budget > MAX_BUDGET ? MAX_BUDGET : budget;
