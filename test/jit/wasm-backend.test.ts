@@ -76,7 +76,9 @@ const CASES: [string, string][] = [
   ["mov [r11], rbx\n  shr qword ptr [r11], 1\n  or qword ptr [r11], 1\n  cqo\n  idiv qword ptr [r11]\n  xor rax, rdx", "idiv"],
   // no template: run inside the unit through the interpreter's semantics (ex), flags handed both ways
   ["bt rax, rbx", "bt"], ["bts rax, 13", "bts"], ["cmp rax, rbx\n  cmc", "cmc"], ["sub rax, rbx\n  lahf", "lahf"], ["add eax, ebx\n  rcl rax, 1", "rcl"],
-  ["shld rax, rbx, 7", "shld"], ["mov ecx, ebx\n  ror rax, cl", "ror"], ["xadd rax, rbx\n  sub rax, rbx", "xadd"], ["bsr rax, rbx", "bsr"], ["popcnt rax, rbx", "popcnt"],
+  ["shld rax, rbx, 7", "shld"], ["shrd rax, rbx, 32", "shrd"], ["shrd rax, rbx, 1", "shrd"], ["shld rax, rbx, 63", "shld"],
+  ["shrd eax, ebx, 5", "shrd"], ["shld eax, ebx, 31", "shld"], ["shrd eax, ebx, 0", "shrd"], ["mov ecx, ebx\n  shrd rax, rbx, cl", "shrd"],
+  ["mov [r11], rax\n  shrd qword ptr [r11], rbx, 3\n  mov rax, [r11]", "shrd"], ["mov ecx, ebx\n  ror rax, cl", "ror"], ["xadd rax, rbx\n  sub rax, rbx", "xadd"], ["bsr rax, rbx", "bsr"], ["popcnt rax, rbx", "popcnt"],
   ["cmp rax, rbx\n  cqo\n  adc rax, rdx", "cqo"], ["mov [r11], rax\n  xchg [r11], rbx\n  mov rax, [r11]", "xchg"],
   ["push rdi\n  mov [r11], rax\n  mov [r11 + 8], rbx\n  lea rsi, [r11]\n  lea rdi, [r11 + 3]\n  mov ecx, 9\n  rep movsb\n  mov rax, [r11 + 8]\n  pop rdi", "movsb"],
   ["push rdi\n  mov [r11 + 8], rbx\n  lea rdi, [r11 + 1]\n  mov ecx, 11\n  rep stosb\n  mov rax, [r11 + 8]\n  pop rdi", "stosb"],

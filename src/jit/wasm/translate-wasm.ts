@@ -40,6 +40,7 @@ import { DIRECTION, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS
 const IMPORT_READ = 0; // rd(linear f64, size, segment, forWrite) → 0 ok / 1 fault; value at SCRATCH
 const IMPORT_WRITE = 1; // wr(linear f64, size, segment, lo, hi) → 0 ok / 1 fault / 2 the unit went stale
 const IMPORT_FAULT = 2; // fault(kind, segment) → 1: records the FAULT_* exception (0: SSE is available after all)
+const IMPORT_TSC = 4; // tsc(budget left): the time-stamp counter at SCRATCH (i64)
 const IMPORT_EXEC = 3; // ex(id, budget left) → 0 ok / 1 fault (or REP unfinished) / 2 the unit went stale; arithmetic flags at SCRATCH
 
 /** What fault() raises. */
@@ -56,6 +57,7 @@ export const WASM_IMPORTS = [
   { name: "wr", type: { params: [F64, I32, I32, I32, I32], results: [I32] } },
   { name: "fault", type: { params: [I32, I32], results: [I32] } },
   { name: "ex", type: { params: [I32, I32], results: [I32] } },
+  { name: "tsc", type: { params: [I32], results: [] } },
 ];
 
 /** Instructions `ex` runs: registered at translation, by an id the unit passes (wasm-unit.ts). */
@@ -146,6 +148,11 @@ function shiftCount(ins: Instruction): number {
  * Whether `ex` runs instruction `gi` inside the unit: a 64-bit instruction the JIT may run inline
  * (not a control transfer, nothing INSTRUCTION_KIND leaves to the interpreter) without a template.
  */
+/** SHLD/SHRD's constant count, masked as the instruction masks it. */
+function doubleShiftCount(ins: Instruction): number {
+  return ins.imm & (operandSize(ins, 0) === 8 ? 63 : 31);
+}
+
 /** REP MOVSB / REP STOSB with 64-bit addresses and no FS/GS source (what the template takes). */
 function repeatedString(ins: Instruction): boolean {
   return (ins.prefixes & P_REP) !== 0 && (ins.prefixes & P_REPNE) === 0 && ins.addrSize === 8 && (ins.mnemonic === "stosb" || ins.segment < 4);
@@ -160,6 +167,7 @@ function flagEffect(ins: Instruction, semantics: boolean): number {
   if (semantics) return FLAGS_READ;
   const m = ins.mnemonic;
   if (m in ALU_OPS || m === "neg" || m === "imul" || m === "mul") return FLAGS_WRITE_ALL;
+  if ((m === "shld" || m === "shrd") && ins.row.operands[2]?.method === M_I) return doubleShiftCount(ins) === 0 ? FLAGS_NONE : FLAGS_WRITE_ALL;
   // (and REP MOVSB/STOSB's)
   if (m === "div" || m === "idiv" || ((m === "movsb" || m === "stosb") && repeatedString(ins))) return FLAGS_READ;
   // ADC and SBB read CF whatever becomes of their own flags
@@ -215,7 +223,9 @@ function templated(gi: GuestInstruction): boolean {
     case "imul":
       return plain(ins) && operandSize(ins, 0) >= 4;
     case "mul": case "div": case "idiv": return plain(ins) && operandSize(ins, 0) >= 4;
-    case "cqo": case "cdq": case "cdqe": return true;
+    case "cqo": case "cdq": case "cdqe": case "rdtsc": return true;
+    // by a constant that is not 0, into a register
+    case "shld": case "shrd": return ins.mod === 3 && ins.row.operands[2]?.method === M_I && operandSize(ins, 0) >= 4 && doubleShiftCount(ins) !== 0;
     case "movsb": case "stosb": return repeatedString(ins);
     case "bswap": return ins.opSize >= 4;
   }
@@ -1080,6 +1090,18 @@ function emitInstruction(w: WasmWriter): void {
       return;
     }
     case "movsb": case "stosb": return repeatedStore(w, m === "movsb");
+    case "shld": case "shrd": return doubleShift(w, m === "shld");
+    case "rdtsc": {
+      // EDX:EAX = the TSC, with this call's instructions so far counted (the virtual clock is the count)
+      const t = w.temp();
+      f.get(P_BUDGET).get(w.n).op(OP.i32Sub).i32(w.inBlock).op(OP.i32Sub).call(IMPORT_TSC);
+      f.i32(0).mem(OP.i64Load, 3, w.layout.state + SCRATCH).set(t);
+      f.get(t);
+      w.writeReg(0, 4, false);
+      f.get(t).i64(32n).op(OP.i64ShrU);
+      w.writeReg(2, 4, false);
+      return;
+    }
     case "mul": return multiplyAccumulator(w, false);
     case "div": return divide(w, false);
     case "idiv": return divide(w, true);
@@ -1291,6 +1313,37 @@ function multiplyAccumulator(w: WasmWriter, signed: boolean): void {
   f.i32(CF | OF).i32(0).get(overflow).op(OP.select);
   w.resultFlags(lo, size);
   f.i32(~ZF).op(OP.i32And).op(OP.i32Or);
+  w.setWord();
+}
+
+/**
+ * SHLD/SHRD of a register by a constant (1..size·8 − 1): the destination shifted, filled from the
+ * source. Flags as the interpreter's shiftDouble: CF the last bit shifted out, OF whether the sign
+ * changed, SF/ZF/PF of the result, AF 0.
+ */
+function doubleShift(w: WasmWriter, left: boolean): void {
+  const f = w.f, ins = w.ins, size = operandSize(ins, 0), bits = size * 8;
+  const count = BigInt(doubleShiftCount(ins));
+  const a = w.temp(), r = w.temp();
+  w.read(0);
+  f.set(a);
+  f.get(a).i64(count).op(left ? OP.i64Shl : OP.i64ShrU);
+  w.read(1);
+  f.i64(BigInt(bits) - count).op(left ? OP.i64ShrU : OP.i64Shl).op(OP.i64Or);
+  maskTo(w, size);
+  f.set(r);
+  f.get(r);
+  w.writeOperand(0);
+  if (w.flagsOut === 0) {
+    w.flags = { kind: "dead" };
+    return;
+  }
+  w.bitOf(a, left ? bits - Number(count) : Number(count) - 1); // CF
+  w.bitOf(r, bits - 1);
+  w.bitOf(a, bits - 1);
+  f.op(OP.i32Xor).i32(11).op(OP.i32Shl).op(OP.i32Or); // OF
+  w.resultFlags(r, size);
+  f.op(OP.i32Or);
   w.setWord();
 }
 

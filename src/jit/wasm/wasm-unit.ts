@@ -11,6 +11,7 @@ import { runInNewContext } from "node:vm";
 import { AF, CF, DF, OF, PF, SF, ZF } from "../../decoder/flags.js";
 import { CpuException, VEC_GP, VEC_SS, generalProtection } from "../../machine/cpu-exception.js";
 import { probeWrite } from "../../machine/interp/operand-access.js";
+import { splitHi, splitLo } from "../../machine/interrupts.js";
 import { sseCheck, store16 } from "../../machine/interp/semantics/sse.js";
 import { CR0_EM, CR0_TS, CR4_OSFXSR, SS, type Cpu } from "../../machine/cpu.js";
 import type { Interpreter } from "../../machine/interp/interpreter.js";
@@ -134,6 +135,14 @@ export function makeWasmImports(env: WasmUnitEnvironment) {
       } catch (error) {
         return fail(error);
       }
+    },
+    tsc(budgetLeft: number): void {
+      const before = imports.callBudget - budgetLeft;
+      cpu.retired += before;
+      const tsc = cpu.readTsc();
+      cpu.retired -= before;
+      words[I_SCRATCH] = splitLo(tsc);
+      words[I_SCRATCH + 1] = splitHi(tsc);
     },
     ex(id: number, budgetLeft: number): number {
       takeFlagsRecord(words, cpu);
@@ -320,7 +329,7 @@ export class WasmRuntime {
     }
     const module = new WebAssembly.Module(encodeUnitModule(bodies, this.memoryPages));
     const imports = this.imports;
-    const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex } });
+    const instance = new WebAssembly.Instance(module, { h: { m: this.memory, rd: imports.rd, wr: imports.wr, fault: imports.fault, ex: imports.ex, tsc: imports.tsc } });
     this.liveModules++;
     this.moduleCollected.register(instance, 0);
     return instance.exports;
