@@ -24,7 +24,7 @@ import { interpreterStringFastPath } from "./string-fast.js";
 import { JitDivergence, WriteLog, describeWrites, differences, divergenceReport, emptySnapshot, memoryDifferences, restore, snapshotInto, type JitWrites } from "./lockstep.js";
 import { INVALID_TAG, TLB_SIZE } from "../machine/tlb.js";
 import { WasmState } from "./wasm/state-layout.js";
-import { translateWasm, type WasmLayout, type WasmTranslation } from "./wasm/translate-wasm.js";
+import { encodeUnitModule, translateWasm, type WasmLayout, type WasmTranslation } from "./wasm/translate-wasm.js";
 import { WasmRuntime, makeWasmImports, type WasmUnitEnvironment } from "./wasm/wasm-unit.js";
 
 export interface JitOptions {
@@ -103,13 +103,17 @@ export interface JitStats {
   unitsPacked: number;
 }
 
-/** A translated WebAssembly unit waiting to be compiled, with a copy of the guest code it was translated from. */
-interface PendingWasmUnit {
+/** A translated WebAssembly unit, to be compiled. */
+interface TranslatedWasmUnit {
   translation: WasmTranslation;
   blocks: GuestBlock[];
   rip: number;
   physical: number;
   mode: 64 | 32;
+}
+
+/** One waiting for the end of the batch, with a copy of the guest code it was translated from. */
+interface PendingWasmUnit extends TranslatedWasmUnit {
   code: Uint8Array[];
 }
 
@@ -490,16 +494,17 @@ export class JitEngine {
       const blocks = this.regions ? discoverRegion(entry, decode) : [entry];
       const translation = this.wasm !== null && !this.translateOptions.helperOnly && !this.wasm.runtime.full ? translateWasm(blocks, mode, this.wasm.layout, this.wasm.runtime.imports) : null;
       if (translation !== null) {
-        const pending: PendingWasmUnit = { translation, blocks, rip, physical, mode, code: blocks.map((block) => memory.ram.slice(block.physical, block.physical + (block.endRip - block.rip))) };
+        const translated: TranslatedWasmUnit = { translation, blocks, rip, physical, mode };
         if (defer && this.compileDelay > 0) {
           if (this.pendingWasm.length === 0) this.pendingSince = this.cpu.retired;
-          this.pendingWasm.push(pending);
+          const code = blocks.map((block) => memory.ram.slice(block.physical, block.physical + (block.endRip - block.rip)));
+          this.pendingWasm.push({ ...translated, code });
           this.pendingAt.add(physical);
           this.compileMs += performance.now() - started;
           if (this.pendingWasm.length >= MAX_PENDING_WASM_UNITS) this.flushWasm();
           return undefined;
         }
-        const [wasmUnit] = this.finishWasm([pending]);
+        const [wasmUnit] = this.finishWasm([translated]);
         this.compileMs += performance.now() - started;
         return wasmUnit;
       }
@@ -550,13 +555,19 @@ export class JitEngine {
     if (this.pendingWasm.length === 0) return;
     const started = performance.now();
     const ram = this.cpu.memory.ram;
-    const ready = this.pendingWasm.filter((pending) => pending.blocks.every((block, k) => {
-      const code = pending.code[k];
-      for (let i = 0; i < code.length; i++) if (ram[block.physical + i] !== code[i]) return false;
-      return true;
-    }));
-    this.staleTranslations += this.pendingWasm.length - ready.length;
-    for (const pending of this.pendingWasm) if (!ready.includes(pending)) this.wasm!.runtime.imports.release(pending.translation.semanticsIds);
+    const ready: PendingWasmUnit[] = [];
+    for (const pending of this.pendingWasm) {
+      const unchanged = pending.blocks.every((block, k) => {
+        const code = pending.code[k];
+        for (let i = 0; i < code.length; i++) if (ram[block.physical + i] !== code[i]) return false;
+        return true;
+      });
+      if (unchanged) ready.push(pending);
+      else {
+        this.staleTranslations++;
+        this.wasm!.runtime.imports.release(pending.translation.semanticsIds);
+      }
+    }
     this.pendingWasm = [];
     this.pendingAt.clear();
     this.finishWasm(ready);
@@ -564,7 +575,7 @@ export class JitEngine {
   }
 
   /** Compiles translated WebAssembly units (one module) and caches them. */
-  private finishWasm(pending: PendingWasmUnit[]): Unit[] {
+  private finishWasm(pending: TranslatedWasmUnit[]): Unit[] {
     const runtime = this.wasm!.runtime;
     const made = runtime.instantiate(pending.map(({ translation, rip }) => ({ translation, rip })));
     return pending.map(({ translation, blocks, rip, physical, mode }, k) => {
@@ -583,7 +594,8 @@ export class JitEngine {
       if (blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip)) this.regionsCompiled++;
       const unit = new Unit(fn, rip, physical, mode, translation.entryCount, ranges, translation.exits, translation.instructions, translation.rips, blocks.length, listing, name, "");
       unit.wasmSlot = slot;
-      if (this.sourceMaps) unit.wasmModule = translation.bytes;
+      // --jit-dump writes it: a module of this unit alone
+      if (this.sourceMaps) unit.wasmModule = encodeUnitModule([translation.body], this.wasm!.layout.memoryPages);
       runtime.track(unit, slot);
       this.addToCache(unit);
       this.onCompile?.(unit);

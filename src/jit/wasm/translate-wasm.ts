@@ -91,8 +91,6 @@ export interface WasmLayout {
 export interface WasmTranslation {
   /** the unit's function body, for modules holding several units (encodeUnitModule) */
   readonly body: Uint8Array;
-  /** a module of this unit alone (its function exported as "0"), for --jit-dump and the first calls */
-  readonly bytes: Uint8Array;
   readonly exits: ExitInfo[];
   readonly instructions: Instruction[];
   readonly rips: Float64Array;
@@ -737,6 +735,23 @@ class WasmWriter {
   }
 
   /**
+   * For a template with a fast path and the semantics as the other: the flags materialised first,
+   * so that both paths leave them in FL (`ex` takes them from there and puts them back there).
+   */
+  flagsInWord(): void {
+    if (this.flags.kind === "word") return;
+    this.materialize();
+    this.setWord();
+  }
+
+  /** Ends the fast path's `if` with an `else` that runs the instruction through the semantics. */
+  otherwiseThroughSemantics(): void {
+    this.f.op(OP.else);
+    this.throughSemantics();
+    this.close();
+  }
+
+  /**
    * Puts in the register stores and loads around `ex` calls: stores of every register the unit
    * writes (the others are as in memory), loads of every register it holds. Each register local is
    * loaded at entry, so each holds the register's value wherever a call is.
@@ -1358,10 +1373,7 @@ function doubleShift(w: WasmWriter, left: boolean): void {
  */
 function repeatedStore(w: WasmWriter, copy: boolean): void {
   const f = w.f;
-  if (w.flags.kind !== "word") {
-    w.materialize();
-    w.setWord();
-  }
+  w.flagsInWord();
   const count = f.local(I32), source = f.local(I32), fast = f.local(I32);
   // 0 < RCX <= 4096 and DF = 0
   f.get(w.reg(1)).i64(1n).op(OP.i64Sub).i64(4096n).op(OP.i64LtU);
@@ -1400,11 +1412,7 @@ function repeatedStore(w: WasmWriter, copy: boolean): void {
   f.i64(0n);
   w.writeReg(1, 8, false);
   w.stores = true;
-  f.op(OP.else);
-  const flags = w.flags;
-  w.throughSemantics();
-  w.flags = flags;
-  w.close();
+  w.otherwiseThroughSemantics();
 }
 
 /**
@@ -1416,10 +1424,7 @@ function repeatedStore(w: WasmWriter, copy: boolean): void {
  */
 function divide(w: WasmWriter, signed: boolean): void {
   const f = w.f, ins = w.ins, size = operandSize(ins, 0);
-  if (w.flags.kind !== "word") {
-    w.materialize();
-    w.setWord();
-  }
+  w.flagsInWord();
   const src = loadOperand(w, 0, false);
   const dividend = w.temp(), divisor = w.temp(), quotient = w.temp(), rdx = w.temp();
   const fast = f.local(I32);
@@ -1467,11 +1472,7 @@ function divide(w: WasmWriter, signed: boolean): void {
   w.writeReg(0, size, false);
   f.get(dividend).get(divisor).op(signed ? OP.i64RemS : OP.i64RemU);
   w.writeReg(2, size, false);
-  f.op(OP.else);
-  const flags = w.flags;
-  w.throughSemantics();
-  w.flags = flags; // both paths leave the flags in FL
-  w.close();
+  w.otherwiseThroughSemantics();
 }
 
 function writeDestination(w: WasmWriter, size: number, memory: boolean, result: number): void {
@@ -1482,13 +1483,22 @@ function writeDestination(w: WasmWriter, size: number, memory: boolean, result: 
   }
 }
 
-/** ADD/SUB/AND/OR/XOR/CMP/TEST: operand 0 op operand 1; `writes`: the result goes to operand 0. */
-function alu(w: WasmWriter, op: number, writes: boolean, subtract: boolean): void {
-  const ins = w.ins, f = w.f;
+/**
+ * A two-operand instruction's memory operands loaded (the destination's for writing when `writes`):
+ * the operation size, whether operand 0 is in memory, and the locals read() takes for each.
+ */
+function loadBinaryOperands(w: WasmWriter, writes: boolean): { size: number; memDest: boolean; dest: number | undefined; src: number | undefined } {
+  const ins = w.ins;
   const size = operandSize(ins, 0);
   const memDest = isMemoryOperand(ins, 0);
   const dest = memDest ? (w.address(), w.load(size, writes, memorySegment(ins))) : undefined;
-  const src = loadOperand(w, 1, false);
+  return { size, memDest, dest, src: loadOperand(w, 1, false) };
+}
+
+/** ADD/SUB/AND/OR/XOR/CMP/TEST: operand 0 op operand 1; `writes`: the result goes to operand 0. */
+function alu(w: WasmWriter, op: number, writes: boolean, subtract: boolean): void {
+  const ins = w.ins, f = w.f;
+  const { size, memDest, dest, src } = loadBinaryOperands(w, writes);
   const a = w.temp(), b = w.temp(), r = w.temp();
   w.read(0, dest);
   f.set(a);
@@ -1510,11 +1520,8 @@ function alu(w: WasmWriter, op: number, writes: boolean, subtract: boolean): voi
  * carry-in into account; OF, AF, ZF, SF and PF as for ADD/SUB.
  */
 function addWithCarry(w: WasmWriter, subtract: boolean): void {
-  const ins = w.ins, f = w.f;
-  const size = operandSize(ins, 0);
-  const memDest = isMemoryOperand(ins, 0);
-  const dest = memDest ? (w.address(), w.load(size, true, memorySegment(ins))) : undefined;
-  const src = loadOperand(w, 1, false);
+  const f = w.f;
+  const { size, memDest, dest, src } = loadBinaryOperands(w, true);
   const a = w.temp(), b = w.temp(), r = w.temp();
   const carry = f.local(I32);
   w.carry();
@@ -1869,7 +1876,6 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   const body = Uint8Array.from(f.encode());
   return {
     body,
-    bytes: encodeUnitModule([body], layout.memoryPages),
     exits: w.exits,
     instructions,
     rips: Float64Array.from(rips),
