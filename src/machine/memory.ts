@@ -111,11 +111,11 @@ export class PhysicalMemory {
   private stateUsed = 0;
 
   /**
-   * Reserves `bytes` of the state area (aligned to 8) and returns their offset in `buffer`. The
+   * Reserves `bytes` of the state area (aligned to `align`, a power of two ≥ 8) and returns their offset in `buffer`. The
    * machine's parts take theirs at construction; the area never moves, so views over it stay valid.
    */
-  allocateState(bytes: number): number {
-    const at = this.stateUsed;
+  allocateState(bytes: number, align = 8): number {
+    const at = Math.ceil(this.stateUsed / align) * align;
     const end = at + Math.ceil(bytes / 8) * 8;
     if (end > STATE_AREA_BYTES) throw new Error(`machine state area exhausted (${end} of ${STATE_AREA_BYTES} bytes)`);
     this.stateUsed = end;
@@ -129,10 +129,10 @@ export class PhysicalMemory {
    * belongs to the machine rather than to one of its parts (the JIT's WebAssembly tables, which a
    * second engine on the same machine takes over).
    */
-  namedState(name: string, bytes: number): number {
+  namedState(name: string, bytes: number, align = 8): number {
     let at = this.named.get(name);
     if (at === undefined) {
-      at = this.allocateState(bytes);
+      at = this.allocateState(bytes, align);
       this.named.set(name, at);
     }
     return at;

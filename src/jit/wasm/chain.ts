@@ -4,8 +4,8 @@
 // right now:
 //   - the unit did not fault and no slow-path helper ran (those may have changed what JS must look
 //     at: a device's interrupt line, the code cache, a fault to deliver);
-//   - the entry was made in the MMU's current generation, the unit is still valid and starts at
-//     that RIP; if it reads the flags it is entered with, a unit of this call has left a flags
+//   - the entry was made in the MMU's current generation for that RIP (a dropped unit's entry is
+//     cleared at once); if its unit reads the flags it is entered with, a unit of this call has left a flags
 //     record (the caller materialises it, as LazyFlags would; the CPU's own flags are JS's to give);
 //   - its entry block fits in what is left of the budget.
 // Otherwise it returns the exit to JS, which dispatches as for any unit. Interrupts cannot become
@@ -14,8 +14,8 @@
 import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from "../../machine/lazy-flags.js";
 import { FunctionBody, I32, I64, OP, callIndirect, encodeCallerModule } from "./encoding.js";
 import {
-  BREAK_CHAIN, CHAINED, CURRENT_GENERATION, ENTRY_CACHE_BYTES, ENTRY_CACHE_ENTRIES, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B,
-  FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, LAST_SLOT, SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID,
+  BREAK_CHAIN, CHAINED, CURRENT_GENERATION, ENTRY_CACHE_BYTES, ENTRY_CACHE_ENTRIES, ENTRY_COUNT_MASK, ENTRY_FLAGS, ENTRY_GENERATION_SHIFT, ENTRY_META,
+  ENTRY_NEEDS_FLAGS, ENTRY_SLOT, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD, LAST_SLOT,
 } from "./state-layout.js";
 import { UNIT_TYPE } from "./translate-wasm.js";
 
@@ -25,7 +25,6 @@ export const CALLER_TYPE = { params: [I32, ...UNIT_TYPE.params], results: [I32] 
 export interface ChainLayout {
   /** the exit area (state-layout.ts) */
   state: number;
-  slotTable: number;
   entryCache: number;
   memoryPages: number;
 }
@@ -108,24 +107,25 @@ export function encodeCaller(layout: ChainLayout): Uint8Array {
   leaveIf();
   f.i32(0).mem(OP.i32Load, 2, s + BREAK_CHAIN);
   leaveIf();
-  // the entry cache at the exit's RIP (entryIndex in state-layout.ts)
+  // the entry cache at the exit's RIP (entryIndex in state-layout.ts): one 16-byte record
   f.i32(0).mem(OP.i32Load, 2, s + EXIT_RIP).set(low);
   f.get(low).get(low).i32(16).op(OP.i32ShrU).op(OP.i32Xor).i32(ENTRY_CACHE_ENTRIES - 1).op(OP.i32And);
   f.i32(ENTRY_CACHE_BYTES).op(OP.i32Mul).i32(layout.entryCache).op(OP.i32Add).set(entry);
-  f.get(entry).mem(OP.i32Load, 2, 4).i32(0).mem(OP.i32Load, 2, s + CURRENT_GENERATION).op(OP.i32Ne);
+  f.get(entry).mem(OP.i64Load, 3, 0).i32(0).mem(OP.i64Load, 3, s + EXIT_RIP).op(OP.i64Ne);
   leaveIf();
-  f.get(entry).mem(OP.i32Load, 2, 0).set(next);
-  f.get(next).i32(SLOT_ENTRY_BYTES).op(OP.i32Mul).i32(layout.slotTable).op(OP.i32Add).set(info);
-  f.get(info).mem(OP.i32Load, 2, 12).i32(SLOT_VALID).op(OP.i32And).op(OP.i32Eqz);
+  f.get(entry).mem(OP.i32Load, 2, ENTRY_SLOT).set(next);
+  f.get(next).op(OP.i32Eqz);
   leaveIf();
-  f.get(info).mem(OP.i64Load, 3, 0).i32(0).mem(OP.i64Load, 3, s + EXIT_RIP).op(OP.i64Ne);
+  f.get(entry).mem(OP.i32Load, 2, ENTRY_META).set(info);
+  f.get(info).i32(ENTRY_GENERATION_SHIFT).op(OP.i32ShrU).i32(0).mem(OP.i32Load, 2, s + CURRENT_GENERATION).op(OP.i32Ne);
   leaveIf();
-  f.get(info).mem(OP.i32Load, 2, 8).get(BUDGET).get(total).op(OP.i32Sub).op(OP.i32GtS);
+  f.get(info).i32(ENTRY_COUNT_MASK).op(OP.i32And).get(BUDGET).get(total).op(OP.i32Sub).op(OP.i32GtS);
   leaveIf();
-  f.get(info).mem(OP.i32Load, 2, 12).i32(SLOT_NEEDS_ENTRY_FLAGS).op(OP.i32And);
+  f.get(info).i32(ENTRY_NEEDS_FLAGS).op(OP.i32And);
   f.open(OP.if);
   emitMaterialize(f, s, { op, sign, a, b, r, word });
   f.op(OP.end);
+  f.get(next).i32(1).op(OP.i32Sub).set(next);
   f.get(next).set(SLOT);
   f.i32(0).i32(0).mem(OP.i32Load, 2, s + CHAINED).i32(1).op(OP.i32Add).mem(OP.i32Store, 2, s + CHAINED);
   f.br(OP.br, 0); // $next

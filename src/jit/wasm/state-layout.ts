@@ -21,7 +21,7 @@ export const SCRATCH = 48;
 export const ENTRY_FLAGS = 56;
 /** 1 while SSE instructions may run (CR0.EM and CR0.TS clear, CR4.OSFXSR set) (i32) */
 export const SSE_READY = 64;
-/** the MMU's generation during this call: links made in another are not followed (i32) */
+/** the MMU's generation during this call, modulo 2^ENTRY_GENERATION_BITS: entries made in another are not followed (i32) */
 export const CURRENT_GENERATION = 68;
 /** set by every slow-path helper: the caller loop returns to JS after the unit that called it (i32) */
 export const BREAK_CHAIN = 72;
@@ -33,31 +33,36 @@ export const CHAINED = 80;
 export const DIRECTION = 88;
 export const WASM_STATE_BYTES = 96;
 
-/** Units whose slot is below this are described in the slot table (and may be chained to). */
-export const CHAIN_SLOTS = 8192;
-/** per slot: entry RIP (i64), entry block's instruction count (i32), SLOT_* bits (i32) */
-export const SLOT_ENTRY_BYTES = 16;
-export const SLOT_VALID = 1;
-export const SLOT_NEEDS_ENTRY_FLAGS = 2;
 /**
- * The entry cache: direct-mapped by a hash of the RIP (entryIndex); per entry: the slot of a unit
- * that starts there, and the MMU generation it was entered in. The dispatcher fills it with every
- * WebAssembly unit it runs; the caller loop checks the slot's RIP.
+ * The entry cache: direct-mapped by a hash of the RIP (entryIndex). An entry is one 16-byte record
+ * (the cache starts at a cache line), so the caller loop's lookup touches one line: a separate slot
+ * table cost a second cache miss per transition (both tables are larger than the host's caches,
+ * and the request path's lookups scatter over them). Per entry:
+ *   +0  the RIP (i64) a unit starts at
+ *   +8  its table slot + 1 (i32; 0: empty)
+ *   +12 its entry block's instruction count (bits 0–7), ENTRY_NEEDS_FLAGS, and the MMU generation
+ *       the entry was made in, modulo 2^ENTRY_GENERATION_BITS (bits 9–31)
+ * The dispatcher fills it with every WebAssembly unit it runs; dropping a unit clears its entry, and
+ * the whole cache is emptied when the generation leaves its window of 2^ENTRY_GENERATION_BITS.
  */
-export const ENTRY_CACHE_ENTRIES = 65536;
-export const ENTRY_CACHE_BYTES = 8;
+export const ENTRY_CACHE_ENTRIES = 32768;
+export const ENTRY_CACHE_BYTES = 16;
+export const ENTRY_SLOT = 8;
+export const ENTRY_META = 12;
+export const ENTRY_COUNT_MASK = 0xff;
+export const ENTRY_NEEDS_FLAGS = 0x100;
+export const ENTRY_GENERATION_SHIFT = 9;
+export const ENTRY_GENERATION_BITS = 23;
 
 /** The entry cache's index for a RIP (its low 32 bits, `ripLow`, as int32). */
 export function entryIndex(ripLow: number): number {
   return (ripLow ^ (ripLow >>> 16)) & (ENTRY_CACHE_ENTRIES - 1);
 }
 
-/** The exit area, slot table and link cache of one engine: their offsets and int32 views. */
+/** The exit area and entry cache of one engine: their offsets and int32 views. */
 export class WasmState {
   readonly base: number;
   readonly words: Int32Array;
-  readonly slotTable: number;
-  readonly slots: Int32Array;
   readonly entryCache: number;
   readonly entries: Int32Array;
 
@@ -65,9 +70,7 @@ export class WasmState {
   constructor(memory: PhysicalMemory) {
     this.base = memory.namedState("wasm exit area", WASM_STATE_BYTES);
     this.words = new Int32Array(memory.buffer, this.base, WASM_STATE_BYTES / 4).fill(0);
-    this.slotTable = memory.namedState("wasm slot table", CHAIN_SLOTS * SLOT_ENTRY_BYTES);
-    this.slots = new Int32Array(memory.buffer, this.slotTable, (CHAIN_SLOTS * SLOT_ENTRY_BYTES) / 4).fill(0);
-    this.entryCache = memory.namedState("wasm entry cache", ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES);
+    this.entryCache = memory.namedState("wasm entry cache", ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES, 64);
     this.entries = new Int32Array(memory.buffer, this.entryCache, (ENTRY_CACHE_ENTRIES * ENTRY_CACHE_BYTES) / 4).fill(0);
   }
 }

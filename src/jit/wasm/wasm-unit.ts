@@ -19,8 +19,8 @@ import type { Instruction } from "../../decoder/decode.js";
 import { LAZY_DEC, LAZY_INC, LAZY_NONE } from "../../machine/lazy-flags.js";
 import type { UnitFunction } from "../code-cache.js";
 import {
-  BREAK_CHAIN, CHAINED, CHAIN_SLOTS, CURRENT_GENERATION, DIRECTION, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD,
-  ENTRY_CACHE_BYTES, LAST_SLOT, SCRATCH, SLOT_ENTRY_BYTES, SLOT_NEEDS_ENTRY_FLAGS, SLOT_VALID, SSE_READY, entryIndex, type WasmState,
+  BREAK_CHAIN, CHAINED, CURRENT_GENERATION, DIRECTION, ENTRY_FLAGS, EXIT_RETIRED, EXIT_RIP, FLAGS_A, FLAGS_B, FLAGS_OP, FLAGS_R, FLAGS_SIZE, FLAGS_WORD,
+  ENTRY_CACHE_BYTES, ENTRY_GENERATION_BITS, ENTRY_GENERATION_SHIFT, ENTRY_NEEDS_FLAGS, LAST_SLOT, SCRATCH, SSE_READY, entryIndex, type WasmState,
 } from "./state-layout.js";
 import { encodeCaller } from "./chain.js";
 import { FAULT_BAD_TARGET, FAULT_MISALIGNED, FAULT_NON_CANONICAL, FAULT_SSE, STORE_XMM, encodeUnitModule, type WasmTranslation } from "./translate-wasm.js";
@@ -31,6 +31,8 @@ const I_A = FLAGS_A / 4, I_B = FLAGS_B / 4, I_R = FLAGS_R / 4, I_SCRATCH = SCRAT
 const I_GENERATION = CURRENT_GENERATION / 4, I_BREAK = BREAK_CHAIN / 4, I_LAST = LAST_SLOT / 4, I_CHAINED = CHAINED / 4, I_DIRECTION = DIRECTION / 4;
 /** i32 parameters: a budget beyond 2^31 - 1 would wrap */
 const MAX_BUDGET = 0x7fffffff;
+/** the span of MMU generations the entry cache's entries tell apart (state-layout.ts) */
+const GENERATION_WINDOW = 2 ** ENTRY_GENERATION_BITS;
 
 /** What the units of one engine share: the CPU, the exit area and the engine's per-run state. */
 export interface WasmUnitEnvironment {
@@ -264,6 +266,11 @@ export class WasmRuntime {
   /** modules compiled to pack units, and the units they held */
   packsCompiled = 0;
   unitsPacked = 0;
+  /** each valid unit's entry RIP and its entry-cache meta bits (count, ENTRY_NEEDS_FLAGS), by slot */
+  private readonly entryRips: (number | undefined)[] = [];
+  private readonly entryMeta: number[] = [];
+  /** the end of the generation window the entry cache's entries were made in (checkGenerationWindow) */
+  private windowEnd = GENERATION_WINDOW;
   /** the ids of the instructions each slot's unit runs through `ex` */
   private readonly semanticsIds: number[][] = [];
   private readonly collected = new FinalizationRegistry<number>((slot) => {
@@ -277,7 +284,7 @@ export class WasmRuntime {
 
   constructor(readonly env: WasmUnitEnvironment, readonly imports: WasmImports, readonly memory: WebAssembly.Memory, private readonly memoryPages: number) {
     const state = env.state;
-    const bytes = encodeCaller({ state: state.base, slotTable: state.slotTable, entryCache: state.entryCache, memoryPages });
+    const bytes = encodeCaller({ state: state.base, entryCache: state.entryCache, memoryPages });
     const caller = new WebAssembly.Instance(new WebAssembly.Module(bytes), { h: { m: memory } });
     this.table = caller.exports.t as WebAssembly.Table;
     this.call = caller.exports.call as UnitCaller;
@@ -298,14 +305,8 @@ export class WasmRuntime {
       this.bodies[slot] = translation.body;
       this.semanticsIds[slot] = translation.semanticsIds;
       this.packOf[slot] = 0;
-      if (slot < CHAIN_SLOTS) {
-        const entries = this.env.state.slots, at = (slot * SLOT_ENTRY_BYTES) / 4;
-        const hi = Math.floor(rip / 4294967296);
-        entries[at] = rip - hi * 4294967296;
-        entries[at + 1] = hi;
-        entries[at + 2] = translation.entryCount;
-        entries[at + 3] = SLOT_VALID | (translation.needsEntryFlags ? SLOT_NEEDS_ENTRY_FLAGS : 0);
-      }
+      this.entryRips[slot] = rip;
+      this.entryMeta[slot] = translation.entryCount | (translation.needsEntryFlags ? ENTRY_NEEDS_FLAGS : 0);
       return slot;
     });
     if (slots.length >= PACK_LOOSE) {
@@ -317,7 +318,7 @@ export class WasmRuntime {
         this.loose = [];
       }
     }
-    return units.map(({ translation }, k) => ({ fn: wrap(translation, this.env, this.imports, this.call, slots[k]), slot: slots[k] }));
+    return units.map(({ translation }, k) => ({ fn: wrap(translation, this, this.call, slots[k]), slot: slots[k] }));
   }
 
   /** One module holding `bodies`; its exports, function k as "k". */
@@ -354,7 +355,12 @@ export class WasmRuntime {
 
   /** The unit in `slot` must not be chained to any more (its code was overwritten or dropped). */
   invalidate(slot: number): void {
-    if (slot < CHAIN_SLOTS) this.env.state.slots[(slot * SLOT_ENTRY_BYTES) / 4 + 3] = 0;
+    const rip = this.entryRips[slot];
+    if (rip !== undefined) {
+      const at = entryIndex(rip | 0) * (ENTRY_CACHE_BYTES / 4), entries = this.env.state.entries;
+      if (entries[at + 2] === slot + 1) entries.fill(0, at, at + 4);
+      this.entryRips[slot] = undefined;
+    }
     // nor called (the dispatcher calls only valid units): its module may go as soon as nothing else holds it
     this.table.set(slot, null);
     // nor packed again (its function stays in the table, and its module alive, until it is collected)
@@ -401,11 +407,26 @@ export class WasmRuntime {
 
   /** The unit in `slot` starts at `rip` (while the MMU is in `generation`): the caller loop may go on to it. */
   remember(rip: number, slot: number, generation: number): void {
-    if (slot >= CHAIN_SLOTS) return;
+    if (this.entryRips[slot] !== rip) return; // dropped (its slot's entry must stay clear)
+    this.checkGenerationWindow(generation);
     const at = entryIndex(rip | 0) * (ENTRY_CACHE_BYTES / 4);
     const entries = this.env.state.entries;
-    entries[at] = slot;
-    entries[at + 1] = generation;
+    const hi = Math.floor(rip / 4294967296);
+    entries[at] = rip - hi * 4294967296;
+    entries[at + 1] = hi;
+    entries[at + 2] = slot + 1;
+    entries[at + 3] = this.entryMeta[slot] | ((generation % GENERATION_WINDOW) << ENTRY_GENERATION_SHIFT);
+  }
+
+  /**
+   * Entries keep the MMU generation modulo GENERATION_WINDOW: the cache is emptied when the
+   * generation enters a new window, so that an old entry can never match a later generation.
+   */
+  checkGenerationWindow(generation: number): void {
+    if (generation >= this.windowEnd || generation < this.windowEnd - GENERATION_WINDOW) {
+      this.env.state.entries.fill(0);
+      this.windowEnd = (Math.floor(generation / GENERATION_WINDOW) + 1) * GENERATION_WINDOW;
+    }
   }
 
   /** The unit the last call ended in (it may have chained on from the one called), or undefined. */
@@ -421,7 +442,8 @@ export class WasmRuntime {
   }
 }
 
-function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: WasmImports, call: UnitCaller, slot: number): UnitFunction {
+function wrap(translation: WasmTranslation, runtime: WasmRuntime, call: UnitCaller, slot: number): UnitFunction {
+  const { env, imports } = runtime;
   const { cpu, state, jit } = env;
   const words = state.words, mmu = cpu.mmu;
   const { needsEntryFlags } = translation;
@@ -429,7 +451,8 @@ function wrap(translation: WasmTranslation, env: WasmUnitEnvironment, imports: W
     if (needsEntryFlags) words[I_ENTRY] = cpu.getFlags() & ARITHMETIC;
     // CR0, CR4 and the MMU's generation cannot change while units run (what changes them is left to the interpreter)
     words[I_SSE] = (cpu.cr0 & (CR0_EM | CR0_TS)) === 0 && (cpu.cr4 & CR4_OSFXSR) !== 0 ? 1 : 0;
-    words[I_GENERATION] = mmu.generation;
+    runtime.checkGenerationWindow(mmu.generation);
+    words[I_GENERATION] = mmu.generation % GENERATION_WINDOW;
     words[I_DIRECTION] = (cpu.flags & DF) !== 0 ? 1 : 0;
     words[I_BREAK] = 0;
     words[I_OP] = -1;
