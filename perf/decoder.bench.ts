@@ -14,6 +14,7 @@ import Benchmark from "benchmark";
 import * as iced from "iced-x86";
 import * as ours from "../src/decoder/index.js";
 import { parseElf } from "../src/machine/elf.js";
+import { SuiteReport, suiteMaxTime } from "../src/bench/suite.js";
 
 const FILE = process.env.DECODER_BENCH_FILE ?? "/usr/bin/bash";
 const MODE = 64 as const;
@@ -116,15 +117,22 @@ interface Row {
 }
 
 const rows: Row[] = [];
+// BENCH_JSON_DIR: every sample as JSON (src/bench/suite.ts), for `x64emu bench compare`.
+const json = new SuiteReport("decoder", `decoder: ${FILE} .text, ${count} instructions`, { file: FILE, instructions: count }, {
+  minstrPerSecond: { label: "decoded", unit: "Minstr/s", better: "higher" },
+});
+const maxTime = suiteMaxTime();
+const options = maxTime === undefined ? {} : { maxTime };
 const suite = new Benchmark.Suite("decoder");
-suite.add("ours: decode()", oursDecode);
-if (decodeInto !== undefined) suite.add("ours: decodeInto() (reused Instruction)", oursDecodeInto);
-suite.add("iced: Decoder.decodeOut() (reused Instruction)", icedDecodeOut);
-suite.add("iced: Decoder.decode() + free()", icedDecodeFree);
+suite.add("ours: decode()", oursDecode, options);
+if (decodeInto !== undefined) suite.add("ours: decodeInto() (reused Instruction)", oursDecodeInto, options);
+suite.add("iced: Decoder.decodeOut() (reused Instruction)", icedDecodeOut, options);
+suite.add("iced: Decoder.decode() + free()", icedDecodeFree, options);
 suite.on("cycle", (event: Benchmark.Event) => {
   const bench = event.target as Benchmark.Target & { stats: Benchmark.Stats; error?: Error };
   if (bench.error) throw bench.error;
   rows.push({ name: bench.name ?? "?", hz: bench.hz ?? 0, rme: bench.stats.rme, samples: bench.stats.sample.length });
+  json.add(bench.name ?? "?", "minstrPerSecond", bench.stats.sample.map((seconds) => count / seconds / 1e6));
   process.stderr.write(".");
 });
 
@@ -146,3 +154,4 @@ for (const row of rows) {
   );
 }
 if (sink === 0) console.log("(empty section)");
+json.write();

@@ -7,6 +7,7 @@
 // Run: npx tsx perf/int64-representation.bench.ts   (or npm run bench:int64)
 import Benchmark from "benchmark";
 import { PerformanceObserver } from "node:perf_hooks";
+import { SuiteReport, suiteMaxTime } from "../src/bench/suite.js";
 
 const N = 100_000;
 const MEMORY = new DataView(new ArrayBuffer(N * 8 + 64));
@@ -134,13 +135,23 @@ const kernels: Array<[string, () => number, () => number]> = [
 let sink = 0;
 console.log(`64-bit representation: ${N} iterations per kernel call, ops/s = kernel calls per second\n`);
 const rows: string[] = [];
+// BENCH_JSON_DIR: every sample as JSON (src/bench/suite.ts), for `x64emu bench compare`.
+const json = new SuiteReport("int64", `64-bit representation: ${N} iterations per kernel call`, { iterations: N }, {
+  opsPerSecond: { label: "kernel calls", unit: "ops/s", better: "higher" },
+});
+const maxTime = suiteMaxTime();
+const options = maxTime === undefined ? {} : { maxTime };
 for (const [name, bigint, pairs] of kernels) {
   if (bigint() !== pairs()) throw new Error(`${name}: the two representations disagree`);
   const results: Record<string, number> = {};
   new Benchmark.Suite()
-    .add("bigint", () => { sink += bigint(); })
-    .add("pairs", () => { sink += pairs(); })
-    .on("cycle", (event: Benchmark.Event) => { const b = event.target as unknown as Benchmark; results[b.name!] = b.hz!; })
+    .add("bigint", () => { sink += bigint(); }, options)
+    .add("pairs", () => { sink += pairs(); }, options)
+    .on("cycle", (event: Benchmark.Event) => {
+      const b = event.target as unknown as Benchmark;
+      results[b.name!] = b.hz!;
+      json.add(`${name}: ${b.name}`, "opsPerSecond", b.stats.sample.map((seconds) => 1 / seconds));
+    })
     .run({ async: false });
   const gcBigInt = await collectionsDuring(bigint, 50);
   const gcPairs = await collectionsDuring(pairs, 50);
@@ -151,3 +162,4 @@ for (const [name, bigint, pairs] of kernels) {
 }
 console.log(rows.join("\n"));
 if (sink === 0.5) console.log(sink);
+json.write();

@@ -46,6 +46,7 @@ import { finishSource } from "../src/jit/source-map.js";
 import { translateUnit, type TranslatedUnit } from "../src/jit/translate.js";
 import { PT_LOAD, STT_FUNC, parseElf } from "../src/machine/elf.js";
 import type { PcMachine } from "../src/machine/pc.js";
+import { SuiteReport } from "../src/bench/suite.js";
 import { KERNEL_SOURCES, asmGuest, blake2bGuest, guestMachine, repoRoot, runInstructions, type Engine, type GuestImage } from "./support/guests.js";
 
 const SECTIONS = new Set((process.env.JIT_BENCH_SECTIONS ?? "translate,dispatch,kernels").split(",").map((s) => s.trim()));
@@ -85,6 +86,11 @@ function measure(name: string, fn: () => void, maxTime = MAX_TIME): Measured {
 }
 
 const json: Record<string, unknown> = { bench: "jit" };
+// BENCH_JSON_DIR: every round's figure as JSON (src/bench/suite.ts), for `x64emu bench compare`.
+const suiteReport = new SuiteReport("jit", "JIT: translation, dispatch, guest kernels", { sections: [...SECTIONS].join(","), maxTime: MAX_TIME, instructionsPerSample: PER_SAMPLE, blocks: BLOCK_SAMPLE, rounds: ROUNDS }, {
+  usPerBlock: { label: "time per block", unit: "us", better: "lower" },
+  mips: { label: "guest MIPS", unit: "MIPS", better: "higher" },
+});
 
 type Factory = (env: unknown) => unknown;
 // V8 compiles a function's bytecode lazily, at its first call: new Function parses the factory and
@@ -254,6 +260,7 @@ function translationSection(): void {
   );
   console.log(`    (process RSS ${(rssBefore / 1048576).toFixed(0)} MiB before the passes, ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB after: Node keeps every map of the tsx row)`);
   json.translate = { blocks: count, instructions, bodyBytes, mappedBytes, rows };
+  stages.forEach(([stage], s) => suiteReport.add(`translate: ${stage}`, "usPerBlock", perRound[s].map((m) => (m.seconds / count) * 1e6)));
 }
 
 // ---- 1b / 1c: guests on a PcMachine --------------------------------------------------------------
@@ -261,6 +268,8 @@ function translationSection(): void {
 interface GuestRun {
   /** median over the rounds of benchmark.js's median sample */
   mips: number;
+  /** each round's MIPS (benchmark.js's median sample) */
+  roundMips: number[];
   /** spread of the rounds' medians, % of the median */
   rangePercent: number;
   samples: number;
@@ -296,6 +305,7 @@ function runGuest(image: GuestImage, engines: Engine[]): GuestRun[] {
     const spread = rounds[e].map((m) => m.seconds);
     const run: GuestRun = {
       mips: PER_SAMPLE / seconds / 1e6,
+      roundMips: rounds[e].map((m) => PER_SAMPLE / m.seconds / 1e6),
       rangePercent: ((Math.max(...spread) - Math.min(...spread)) / seconds) * 100,
       samples: rounds[e].reduce((sum, m) => sum + m.samples, 0),
     };
@@ -333,6 +343,7 @@ function dispatchSection(): void {
     const image = asmGuest(guest.name, guest.code);
     const [interp, jit] = runGuest(image, [INTERP, guest.jit]);
     rows.push({ name: guest.name, interpMips: interp.mips, ...jit });
+    suiteReport.add(`dispatch: ${guest.name}: interp`, "mips", interp.roundMips).add(`dispatch: ${guest.name}: jit`, "mips", jit.roundMips);
   }
   process.stderr.write("\n");
   const width = Math.max(...rows.map((r) => r.name.length));
@@ -360,6 +371,7 @@ function kernelsSection(): void {
   for (const image of images) {
     const [interp, jit] = runGuest(image, [INTERP, JIT]);
     rows.push({ name: image.name, interp, jit });
+    suiteReport.add(`kernel: ${image.name}: interp`, "mips", interp.roundMips).add(`kernel: ${image.name}: jit`, "mips", jit.roundMips);
   }
   process.stderr.write("\n");
   const width = Math.max(...rows.map((r) => r.name.length));
@@ -377,3 +389,4 @@ if (SECTIONS.has("translate")) translationSection();
 if (SECTIONS.has("dispatch")) dispatchSection();
 if (SECTIONS.has("kernels")) kernelsSection();
 console.log(`\nJSON ${JSON.stringify(json)}`);
+suiteReport.write();

@@ -13,6 +13,7 @@
 import Benchmark from "benchmark";
 import { PhysicalMemory } from "../src/machine/memory.js";
 import { ACCESS_WRITE, Mmu } from "../src/machine/paging.js";
+import { SuiteReport, suiteMaxTime } from "../src/bench/suite.js";
 
 const RAM_BYTES = 64 << 20;
 const WORKING_SET = 128 * 1024; // 32 pages
@@ -150,12 +151,18 @@ interface Row {
 }
 
 const rows: Row[] = [];
+// BENCH_JSON_DIR: every sample as JSON (src/bench/suite.ts), for `x64emu bench compare`.
+const json = new SuiteReport("memory", `memory: ${ACCESSES} dword accesses per call over ${WORKING_SET / 1024} KiB`, { accesses: ACCESSES, workingSet: WORKING_SET }, {
+  nsPerAccess: { label: "time per access", unit: "ns", better: "lower" },
+});
+const maxTime = suiteMaxTime();
 const suite = new Benchmark.Suite("memory");
-for (const [name, fn] of contenders) suite.add(name, fn);
+for (const [name, fn] of contenders) suite.add(name, fn, maxTime === undefined ? {} : { maxTime });
 suite.on("cycle", (event: Benchmark.Event) => {
   const bench = event.target as Benchmark.Target & { stats: Benchmark.Stats; error?: Error };
   if (bench.error) throw bench.error;
   rows.push({ name: bench.name ?? "?", hz: bench.hz ?? 0, rme: bench.stats.rme });
+  json.add(bench.name ?? "?", "nsPerAccess", bench.stats.sample.map((seconds) => (seconds * 1e9) / ACCESSES));
   process.stderr.write(".");
 });
 
@@ -180,3 +187,4 @@ for (const row of rows) {
 }
 console.log(`4-level page walks during the run (all in the "miss" rows): ${paged.walks - walksBefore}`);
 if (sink === 0.5) console.log("(unreachable)");
+json.write();

@@ -8,11 +8,11 @@
 // longer.
 
 import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { buildCached } from "../../src/bench/cached-build.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
@@ -69,20 +69,12 @@ let cachedBinary: string | undefined;
 export function buildNetTests(): string {
   if (cachedBinary && existsSync(cachedBinary)) return cachedBinary;
   const { compile, all } = sources();
-  const digest = createHash("sha256");
-  digest.update(GCC_FLAGS.map((flag) => (flag === LIBOS ? "src/libos" : flag)).join(" "));
-  for (const file of all) digest.update(relative(ROOT, file)).update(readFileSync(file));
-  const binary = join(BUILD_DIR, `net-tests-${digest.digest("hex").slice(0, 16)}`);
-  if (!existsSync(binary)) {
-    mkdirSync(BUILD_DIR, { recursive: true });
-    const temporary = `${binary}.${process.pid}.tmp`;
-    const gcc = spawnSync("gcc", [...GCC_FLAGS, "-o", temporary, ...compile, "-lm"], { encoding: "utf8" });
-    if (gcc.error) throw new Error(`net native build: cannot run gcc (${gcc.error.message})`);
-    if (gcc.status !== 0) throw new Error(`net native build: gcc failed:\n${gcc.stderr}`);
-    renameSync(temporary, binary);
-  }
-  cachedBinary = binary;
-  return binary;
+  cachedBinary = buildCached({
+    what: "net native build", buildDir: BUILD_DIR, prefix: "net-tests", flags: GCC_FLAGS, compile, all, linkArgs: ["-lm"],
+    flagsKey: GCC_FLAGS.map((flag) => (flag === LIBOS ? "src/libos" : flag)).join(" "),
+    nameOf: (file) => relative(ROOT, file),
+  });
+  return cachedBinary;
 }
 
 export interface NetTestResult {

@@ -6,10 +6,10 @@
 // parsed back.
 
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildCached } from "../../src/bench/cached-build.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
@@ -61,20 +61,8 @@ let cachedBinary: string | undefined;
 export function buildServeNative(): string {
   if (cachedBinary && existsSync(cachedBinary)) return cachedBinary;
   const { compile, all } = sources();
-  const digest = createHash("sha256");
-  digest.update(SERVE_GCC_FLAGS.join(" "));
-  for (const file of all) digest.update(file).update(readFileSync(file));
-  const binary = join(BUILD_DIR, `serve-${digest.digest("hex").slice(0, 16)}`);
-  if (!existsSync(binary)) {
-    mkdirSync(BUILD_DIR, { recursive: true });
-    const temporary = `${binary}.${process.pid}.tmp`;
-    const gcc = spawnSync("gcc", [...SERVE_GCC_FLAGS, "-o", temporary, ...compile], { encoding: "utf8" });
-    if (gcc.error) throw new Error(`serve native build: cannot run gcc (${gcc.error.message})`);
-    if (gcc.status !== 0) throw new Error(`serve native build: gcc failed:\n${gcc.stderr}`);
-    renameSync(temporary, binary);
-  }
-  cachedBinary = binary;
-  return binary;
+  cachedBinary = buildCached({ what: "serve native build", buildDir: BUILD_DIR, prefix: "serve", flags: SERVE_GCC_FLAGS, compile, all });
+  return cachedBinary;
 }
 
 export interface NativeRun {
