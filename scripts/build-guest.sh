@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the guest unikernel (docs/guest.md):
 #   scripts/build-guest.sh [OUTPUT]          build OUTPUT (default build/kernel.elf) and check it
+#   scripts/build-guest.sh --debug [OUTPUT]  the same code with DWARF debug information (-g), for
+#                                            --profile's file:line (default build/kernel-debug.elf;
+#                                            GUEST_DEBUG=1 does the same)
 #   scripts/build-guest.sh --check-isa FILE  only check FILE's instruction set
 #
 # Compiles every .c and .S under src/libos and src/workload with gcc (in parallel; objects and
@@ -10,18 +13,24 @@
 # no x87, MMX, SSE3+ or VEX-encoded instructions, and the build fails if any appear.
 #
 # Reproducible: sources are linked in C-locale path order, paths are made relative with
-# -ffile-prefix-map, no timestamps, no build id, no .comment section.
+# -ffile-prefix-map, no timestamps, no build id, no .comment section. -g changes no code (gcc's
+# guarantee): a debug image's sections other than .debug_* are the default image's.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 CHECK_ONLY=0
+DEBUG=0
+[[ "${GUEST_DEBUG:-0}" == "1" ]] && DEBUG=1
 if [[ "${1:-}" == "--check-isa" ]]; then
   CHECK_ONLY=1
   shift
   [[ $# -eq 1 ]] || { echo "usage: scripts/build-guest.sh --check-isa FILE" >&2; exit 2; }
+elif [[ "${1:-}" == "--debug" ]]; then
+  DEBUG=1
+  shift
 fi
-OUT="${1:-build/kernel.elf}"
+if ((DEBUG)); then OUT="${1:-build/kernel-debug.elf}"; else OUT="${1:-build/kernel.elf}"; fi
 
 for tool in gcc ld objdump; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: build-guest needs '$tool' (Debian: apt-get install gcc binutils)" >&2; exit 1; }
@@ -39,8 +48,17 @@ CFLAGS=(-std=gnu11 -O2 -ffreestanding -fno-pic -fno-pie -mno-red-zone -nostdlib 
   -mno-mmx -mno-80387 -mno-3dnow -fcf-protection=none -fno-asynchronous-unwind-tables -fno-unwind-tables
   -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-common -fno-ident
   -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror)
-LDFLAGS=(-m elf_x86_64 -nostdlib -static -T src/libos/kernel.ld --build-id=none -z max-page-size=0x1000
+LDFLAGS=(-m elf_x86_64 -nostdlib -static --build-id=none -z max-page-size=0x1000
   -z noexecstack --no-warn-rwx-segments)
+LINKER_SCRIPT=src/libos/kernel.ld
+OBJ_NAME=guest-obj
+if ((DEBUG)); then
+  # DWARF 5 for C and assembly. The second -ffile-prefix-map also maps the compilation directory
+  # (DW_AT_comp_dir, the checkout itself, which "$ROOT/" does not match) to ".", so the debug image
+  # is reproducible too.
+  COMMON_FLAGS+=(-g "-ffile-prefix-map=$ROOT=.")
+  OBJ_NAME=guest-obj-debug
+fi
 
 # An object is stale if it is missing, older than its source or any header its .d file lists,
 # or was built with other flags.
@@ -62,7 +80,19 @@ compile() {
 }
 
 if ((CHECK_ONLY == 0)); then
-  OBJ_DIR="$(cd "$(dirname "$OUT")" 2>/dev/null && pwd || { mkdir -p "$(dirname "$OUT")" && cd "$(dirname "$OUT")" && pwd; })/guest-obj"
+  OBJ_DIR="$(cd "$(dirname "$OUT")" 2>/dev/null && pwd || { mkdir -p "$(dirname "$OUT")" && cd "$(dirname "$OUT")" && pwd; })/$OBJ_NAME"
+  if ((DEBUG)); then
+    # kernel.ld discards .debug_*: the debug image links with a copy that keeps them (outside the
+    # loaded segment: the loader never sees them)
+    mkdir -p "$OBJ_DIR"
+    LINKER_SCRIPT="$OBJ_DIR/kernel-debug.ld"
+    grep -v '^ *\*(\.debug\*)$' src/libos/kernel.ld >"$LINKER_SCRIPT.tmp"
+    if cmp -s src/libos/kernel.ld "$LINKER_SCRIPT.tmp"; then
+      echo "error: build-guest --debug: src/libos/kernel.ld no longer has the line '*(.debug*)' this script removes" >&2
+      exit 1
+    fi
+    mv "$LINKER_SCRIPT.tmp" "$LINKER_SCRIPT"
+  fi
   mapfile -t SOURCES < <(find src/libos src/workload -name '*.c' -o -name '*.S' | LC_ALL=C sort)
   JOBS="$(nproc 2>/dev/null || echo 2)"
   OBJECTS=()
@@ -88,7 +118,7 @@ if ((CHECK_ONLY == 0)); then
     echo "error: build-guest: compilation failed (see the gcc messages above)" >&2
     exit 1
   fi
-  ld "${LDFLAGS[@]}" -Map="$OBJ_DIR/kernel.map" -o "$OUT.tmp" "${OBJECTS[@]}"
+  ld "${LDFLAGS[@]}" -T "$LINKER_SCRIPT" -Map="$OBJ_DIR/kernel.map" -o "$OUT.tmp" "${OBJECTS[@]}"
   mv "$OUT.tmp" "$OUT"
 fi
 

@@ -6,7 +6,9 @@ import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { processStdin, registerBootAction } from "./cli/boot.js";
+import { registerBenchCommand } from "./cli/bench.js";
 import { registerDisasmCommand } from "./cli/disasm.js";
+import { registerProfileCommand } from "./cli/profile.js";
 import { CliError, UsageError, oneLine } from "./cli/errors.js";
 import { normalizeQemuArgs } from "./cli/qemu-options.js";
 
@@ -52,6 +54,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void = ()
     .enablePositionalOptions();
 
   registerDisasmCommand(program, (text) => io.stdout(text));
+  registerProfileCommand(program, (text) => io.stdout(text));
+  registerBenchCommand(program, io, setExitCode);
   const decoder = new TextDecoder();
   registerBootAction(
     program,

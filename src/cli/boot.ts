@@ -18,6 +18,7 @@ import { UserNetBackend } from "../machine/net/slirp.js";
 import { formatJitStats } from "../jit/stats.js";
 import type { Unit } from "../jit/code-cache.js";
 import { writeUnitFiles } from "../jit/dump.js";
+import { BootProfiler, DEFAULT_PROFILE_INTERVAL } from "./profile.js";
 
 export const DEFAULT_IMAGE = "build/kernel.elf";
 /** The RTC's time at boot under --clock virtual unless --rtc-base says otherwise: runs stay reproducible. */
@@ -41,6 +42,9 @@ export interface BootOptions {
   jitSourceMaps?: boolean;
   jitThreshold?: string;
   jitBackend?: string;
+  profile?: string;
+  profileInterval?: string;
+  profileTop?: string;
   // QEMU's options (src/cli/qemu-options.ts)
   machine?: string;
   display?: string;
@@ -91,6 +95,9 @@ export function registerBootAction(program: Command, io: BootIo, setExitCode: (c
         .choices(["wasm", "js"])
         .default("wasm"),
     )
+    .option("--profile <file>", "sample the guest's RIP and frame-pointer call stack and write a .cpuprofile (Chrome DevTools, speedscope; `profile FILE` prints its table) with the image's functions as frames")
+    .option("--profile-interval <n>", `guest instructions between samples, on average (default ${DEFAULT_PROFILE_INTERVAL})`)
+    .option("--profile-top <n>", "print the n functions with the most samples (self, share, total, share run as JIT code) on stderr at exit")
     .option("--netdev <spec>", "a network backend, as QEMU: user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]", collect)
     .option("--device <spec>", "a device, as QEMU: virtio-net-pci,netdev=ID[,mac=52:54:00:12:34:56], or isa-debug-exit,iobase=0xf4,iosize=0x04 (always present)", collect)
     .option("--nic <spec>", "a NIC and its backend in one, as QEMU: user[,model=virtio-net-pci][,hostfwd=...][,mac=...]", collect)
@@ -142,6 +149,7 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
   const timeoutSeconds = options.timeout !== undefined ? parseTimeout(options.timeout) : undefined;
   const rtcBase = parseRtcBase(options.rtcBase ?? (options.clock === "virtual" ? VIRTUAL_RTC_BASE : "utc"));
 
+  const profiler = BootProfiler.fromOptions(options);
   const jitOptions = {
     threshold: options.jitThreshold !== undefined ? parseJitThreshold(options.jitThreshold) : undefined,
     onCompile: options.jitDump !== undefined ? jitDumper(options.jitDump) : undefined,
@@ -184,6 +192,7 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
       log: (line) => io.stderr(`${line}\n`),
     });
     machine.boot(parseMultibootKernel(bytes), path, options.append ?? "");
+    profiler?.attach(machine, bytes, path);
   } catch (error) {
     for (const backend of backends) backend.close();
     if (error instanceof MultibootError) throw new CliError(`${path}: ${error.message}`);
@@ -213,7 +222,9 @@ export async function runBoot(image: string | undefined, options: BootOptions, i
       io.stderr(`stats: netdev ${nic.netdev}: ${counters.map(([name, value]) => `${name} ${value}`).join(", ")}\n`);
     });
   }
-  return report(reason, machine, io);
+  const status = report(reason, machine, io);
+  profiler?.finish(machine, (text) => io.stderr(text));
+  return status;
 }
 
 function parseJitThreshold(text: string): number {

@@ -91,6 +91,21 @@ export interface RunOptions {
   maxInstructions?: number;
 }
 
+/**
+ * Something that looks at the CPU every so many retired instructions (--profile,
+ * src/profile/sampler.ts). The run loop ends a batch `windowLength` instructions before
+ * `nextSample` and calls `startWindow()` as the next batch starts, ends a batch where `nextSample`
+ * falls, and calls `sample()` once cpu.retired has reached it (a compiled unit may overrun a batch
+ * end by up to one block, see BatchLimit.batchSlack). `sample()` moves `nextSample` forward; neither
+ * call may change guest state.
+ */
+export interface BatchSampler {
+  nextSample: number;
+  windowLength: number;
+  startWindow(): void;
+  sample(): void;
+}
+
 /** Host input still to come: when the guest waits for it, run() waits for `receiveInput`. */
 export interface InputState {
   open: boolean;
@@ -120,6 +135,8 @@ export class PcMachine {
   bootInfo: BootInfo | null = null;
   /** whether host input may still arrive (set by whoever feeds receiveInput) */
   inputOpen = false;
+  /** --profile's sampler, or null (then the run loop does no more than test for null per batch) */
+  sampler: BatchSampler | null = null;
 
   private stopReason: StopReason | null = null;
   /** guest ns of the earliest device deadline */
@@ -369,6 +386,7 @@ export class PcMachine {
     const jit = this.jit;
     const clock = this.clock;
     const virtual = clock.kind === "virtual";
+    const sampler = this.sampler;
     for (;;) {
       if (this.stopReason !== null) return 0;
       if (cpu.retired >= limit) {
@@ -404,6 +422,14 @@ export class PcMachine {
         count = Math.min(count, Math.max(1, Math.ceil((this.nextDeadline - now) / NS_PER_INSTRUCTION)));
       }
       if (limit !== Infinity) count = Math.min(count, limit - cpu.retired);
+      if (sampler !== null) {
+        const untilSample = sampler.nextSample - cpu.retired;
+        if (untilSample > sampler.windowLength) count = Math.min(count, untilSample - sampler.windowLength);
+        else {
+          count = Math.min(count, Math.max(1, untilSample));
+          sampler.startWindow();
+        }
+      }
       this.batchEnd = cpu.retired + count;
       this.batchSlack = virtual || limit !== Infinity ? 0 : MAX_BLOCK_INSTRUCTIONS;
       // Interrupt deliveries and faults do not retire: bound the steps too.
@@ -424,6 +450,7 @@ export class PcMachine {
         }
         return 0;
       }
+      if (sampler !== null && cpu.retired >= sampler.nextSample) sampler.sample();
       if (performance.now() >= sliceEndMs) return 0;
     }
   }
