@@ -12,6 +12,8 @@ export class Unit {
   linkGeneration = -1;
   /** a WebAssembly unit's slot in its engine's function table, or -1 */
   wasmSlot = -1;
+  /** a 32-bit WebAssembly unit: runs only while the segments are flat (engine.ts, flat32) */
+  needsFlat = false;
   /** a WebAssembly unit's module, kept for --jit-dump (null otherwise) */
   wasmModule: Uint8Array | null = null;
 

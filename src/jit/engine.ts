@@ -6,7 +6,7 @@
 // interpreter, and --clock virtual gives the same run under both engines).
 import { IF, TF } from "../decoder/flags.js";
 import { formatIntel } from "../decoder/format.js";
-import { SS, TWO_32, type Cpu } from "../machine/cpu.js";
+import { CS, DS, ES, SEG_DB, SS, TWO_32, type Cpu } from "../machine/cpu.js";
 import { CpuException, REP_UNFINISHED, VEC_GP, VEC_SS, generalProtection } from "../machine/cpu-exception.js";
 import { sseCheck, store16 } from "../machine/interp/semantics/sse.js";
 import { shiftDouble } from "../machine/interp/semantics/shift.js";
@@ -293,7 +293,7 @@ export class JitEngine {
           previous.links[exit] = unit;
         }
       }
-      if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd + limit.batchSlack - cpu.retired) {
+      if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd + limit.batchSlack - cpu.retired || (unit.needsFlat && !flat32(cpu))) {
         this.interpretStraight(limit);
         previous = null;
         continue;
@@ -301,7 +301,7 @@ export class JitEngine {
       const before = cpu.retired;
       state.current = unit;
       // WebAssembly units go on to this one without coming back here (wasm/chain.ts)
-      if (unit.wasmSlot >= 0) this.wasm!.runtime.remember(unit.rip, unit.wasmSlot, cpu.mmu.generation);
+      if (unit.wasmSlot >= 0) this.wasm!.runtime.remember(unit.rip, unit.wasmSlot, cpu.mmu.generation, cpu.mode);
       const budget = limit.batchEnd + limit.batchSlack - before;
       exit = this.writeLog !== null ? this.runChecked(unit, budget) : unit.fn(budget);
       state.current = null;
@@ -593,6 +593,8 @@ export class JitEngine {
       this.wasmUnits++;
       if (blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip)) this.regionsCompiled++;
       const unit = new Unit(fn, rip, physical, mode, translation.entryCount, ranges, translation.exits, translation.instructions, translation.rips, blocks.length, listing, name, "");
+      // its addresses and stack assume flat 32-bit segments (translate-wasm.ts, stackBytes)
+      unit.needsFlat = mode === 32;
       unit.wasmSlot = slot;
       // --jit-dump writes it: a module of this unit alone
       if (this.sourceMaps) unit.wasmModule = encodeUnitModule([translation.body], this.wasm!.layout.memoryPages);
@@ -741,3 +743,13 @@ function makeHelpers(cpu: Cpu): Record<string, unknown> {
   return helpers;
 }
 
+/**
+ * Whether 32-bit code may run as WebAssembly units: they add no segment base and keep a 32-bit
+ * stack, so CS, DS, ES and SS must be based at 0 and SS a 32-bit segment (what flat protected-mode
+ * code has). Units never change segments (every instruction that loads one is left to the
+ * interpreter), so the dispatcher's check before each call holds for the units chained from it.
+ */
+function flat32(cpu: Cpu): boolean {
+  const base = cpu.segBase;
+  return base[CS] === 0 && base[DS] === 0 && base[ES] === 0 && base[SS] === 0 && (cpu.segAttributes[SS] & SEG_DB) !== 0;
+}

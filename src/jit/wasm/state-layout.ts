@@ -21,7 +21,7 @@ export const SCRATCH = 48;
 export const ENTRY_FLAGS = 56;
 /** 1 while SSE instructions may run (CR0.EM and CR0.TS clear, CR4.OSFXSR set) (i32) */
 export const SSE_READY = 64;
-/** the MMU's generation during this call, modulo 2^ENTRY_GENERATION_BITS: entries made in another are not followed (i32) */
+/** the MMU's generation and CPU mode during this call (wasm-unit.ts, entryKey): entries made under others are not followed (i32) */
 export const CURRENT_GENERATION = 68;
 /** set by every slow-path helper: the caller loop returns to JS after the unit that called it (i32) */
 export const BREAK_CHAIN = 72;
@@ -41,9 +41,9 @@ export const WASM_STATE_BYTES = 96;
  *   +0  the RIP (i64) a unit starts at
  *   +8  its table slot + 1 (i32; 0: empty)
  *   +12 its entry block's instruction count (bits 0–7), ENTRY_NEEDS_FLAGS, and the MMU generation
- *       the entry was made in, modulo 2^ENTRY_GENERATION_BITS (bits 9–31)
+ *       the entry was made in with the CPU mode (bits 9–31: wasm-unit.ts, entryKey)
  * The dispatcher fills it with every WebAssembly unit it runs; dropping a unit clears its entry, and
- * the whole cache is emptied when the generation leaves its window of 2^ENTRY_GENERATION_BITS.
+ * the whole cache is emptied when the generation leaves the window the field can tell apart.
  */
 export const ENTRY_CACHE_ENTRIES = 32768;
 export const ENTRY_CACHE_BYTES = 16;

@@ -156,8 +156,16 @@ function repeatedString(ins: Instruction): boolean {
   return (ins.prefixes & P_REP) !== 0 && (ins.prefixes & P_REPNE) === 0 && ins.addrSize === 8 && (ins.mnemonic === "stosb" || ins.segment < 4);
 }
 
+/**
+ * The stack's width for PUSH/POP/CALL/RET: 8 in 64-bit mode; 4 in 32-bit mode, where the engine runs
+ * WebAssembly units only while SS is a 32-bit segment and the segment bases are 0 (flat32 in engine.ts).
+ */
+function stackBytes(ins: Instruction): number {
+  return ins.mode === 64 ? 8 : 4;
+}
+
 function throughSemantics(gi: GuestInstruction): boolean {
-  return gi.ins.mode === 64 && INSTRUCTION_KIND[gi.ins.row.id] === KIND_STRAIGHT && !templated(gi);
+  return (gi.ins.mode === 64 || gi.ins.mode === 32) && INSTRUCTION_KIND[gi.ins.row.id] === KIND_STRAIGHT && !templated(gi);
 }
 
 function flagEffect(ins: Instruction, semantics: boolean): number {
@@ -201,8 +209,9 @@ function templated(gi: GuestInstruction): boolean {
   const ins = gi.ins;
   // (F2/F3 select SSE rows such as MOVDQU, or mean nothing to these instructions; the string
   // instructions they repeat have no template here)
-  if (ins.mode !== 64 || (ins.prefixes & P_LOCK) !== 0) return false;
+  if ((ins.mode !== 64 && ins.mode !== 32) || (ins.prefixes & P_LOCK) !== 0) return false;
   const m = ins.mnemonic;
+  const stack = stackBytes(ins);
   if (NOTHING.has(m)) return true;
   switch (m) {
     case "mov":
@@ -210,13 +219,13 @@ function templated(gi: GuestInstruction): boolean {
     case "movzx": case "movsx": case "movsxd": return plain(ins);
     case "lea": return ins.addrSize !== 2 && (ins.base !== BASE_RIP || ins.addrSize === 8) && ins.opSize !== 2;
     case "inc": case "dec": case "neg": case "not": return plain(ins);
-    case "push": return ins.opSize === 8 && plain(ins);
-    case "pop": return ins.opSize === 8 && plain(ins) && !isMemoryOperand(ins, 0);
-    case "leave": return ins.opSize === 8;
+    case "push": return ins.opSize === stack && plain(ins);
+    case "pop": return ins.opSize === stack && plain(ins) && !isMemoryOperand(ins, 0);
+    case "leave": return ins.opSize === stack;
     case "jmp": case "call":
-      if (ins.row.operands[0].method === M_E) return ins.opSize === 8 && plain(ins); // indirect, through r/m64
-      return (m === "jmp" || ins.opSize === 8) && ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
-    case "ret": return ins.opSize === 8;
+      if (ins.row.operands[0].method === M_E) return ins.opSize === stack && plain(ins); // indirect, through r/m64 (r/m32)
+      return (m === "jmp" || ins.opSize === stack) && ins.row.operands[0].method === M_J && relativeTarget(ins, gi.nextRip) !== null;
+    case "ret": return ins.opSize === stack;
     // (the byte forms' operand size is 1 whatever ins.opSize says)
     case "imul":
       return plain(ins) && operandSize(ins, 0) >= 4;
@@ -227,7 +236,7 @@ function templated(gi: GuestInstruction): boolean {
     case "movsb": case "stosb": return repeatedString(ins);
     case "bswap": return ins.opSize >= 4;
   }
-  if (SSE_MOVES.has(m)) return sseSupported(ins);
+  if (SSE_MOVES.has(m)) return sseSupported(ins) && (ins.mode === 64 || ins.mod === 3);
   if (m in ALU_OPS || m === "adc" || m === "sbb") return plain(ins) && ins.row.operands.length === 2;
   if (SHIFTS.has(m)) {
     const count = ins.row.operands[1];
@@ -603,26 +612,45 @@ class WasmWriter {
     this.close();
   }
 
-  /** Pushes [rsp] (8 bytes) after checking RSP; leaves its value in a local. */
+  /** the stack's width: 8, or 4 in 32-bit mode (stackBytes) */
+  stack = 8;
+
+  /** Loads [rsp] (the stack's width) into a local. */
   peekStack(): number {
     this.f.get(this.reg(4)).set(this.x);
-    return this.load(8, false, SS);
+    return this.load(this.stack, false, SS);
   }
 
-  /** Pushes local `value` (8 bytes) on the stack: memory first, then RSP. */
+  /** Pushes local `value` (the stack's width) on the stack: memory first, then RSP. */
   pushStack(value: number): void {
     const f = this.f;
-    f.get(this.reg(4)).i64(8n).op(OP.i64Sub).set(this.x);
-    this.store(8, value, false, SS);
+    f.get(this.reg(4)).i64(BigInt(this.stack)).op(OP.i64Sub);
+    this.wrapStackPointer();
+    f.set(this.x);
+    this.store(this.stack, value, false, SS);
     f.get(this.x).set(this.reg(4));
+    this.written.add(4);
+  }
+
+  /** ESP wraps at 4 GiB, and a write of it clears RSP's high half, as a 32-bit register write does. */
+  wrapStackPointer(): void {
+    if (this.stack === 4) this.f.i64(0xffffffffn).op(OP.i64And);
+  }
+
+  /** RSP += `delta` (wrapping at 4 GiB with a 32-bit stack). */
+  releaseStack(delta: number): void {
+    const f = this.f;
+    f.get(this.reg(4)).i64(BigInt(delta)).op(OP.i64Add);
+    this.wrapStackPointer();
+    f.set(this.reg(4));
     this.written.add(4);
   }
 
   // ---- faults and exits ------------------------------------------------------------------------
 
-  /** #GP(0) at this instruction unless the branch target in i64 local `target` is canonical. */
+  /** #GP(0) at this instruction unless the branch target in i64 local `target` is canonical (a 32-bit one always is). */
   checkTarget(target: number): void {
-    this.canonicalCheck(target, FAULT_BAD_TARGET, 0);
+    if (this.stack === 8) this.canonicalCheck(target, FAULT_BAD_TARGET, 0);
   }
 
   /** Raises fault `kind` at this instruction unless i64 local `value` is canonical. */
@@ -1212,16 +1240,20 @@ function emitInstruction(w: WasmWriter): void {
     }
     case "pop": {
       const value = w.peekStack();
-      f.get(w.reg(4)).i64(8n).op(OP.i64Add).set(w.reg(4));
-      w.written.add(4);
+      w.releaseStack(w.stack);
       f.get(value);
       w.writeOperand(0);
       return;
     }
     case "leave": {
-      f.get(w.reg(5)).set(w.x);
-      const value = w.load(8, false, SS);
-      f.get(w.reg(5)).i64(8n).op(OP.i64Add).set(w.reg(4));
+      // RSP ← RBP (ESP ← EBP), then POP RBP (EBP)
+      f.get(w.reg(5));
+      w.wrapStackPointer();
+      f.set(w.x);
+      const value = w.load(w.stack, false, SS);
+      f.get(w.x).i64(BigInt(w.stack)).op(OP.i64Add);
+      w.wrapStackPointer();
+      f.set(w.reg(4));
       f.get(value).set(w.reg(5));
       w.written.add(4);
       w.written.add(5);
@@ -1255,8 +1287,7 @@ function emitInstruction(w: WasmWriter): void {
       // a non-canonical return address faults at the RET, before RSP moves
       w.checkTarget(target);
       const release = ins.row.operands.length > 0 ? ins.imm & 0xffff : 0;
-      f.get(w.reg(4)).i64(BigInt(8 + release)).op(OP.i64Add).set(w.reg(4));
-      w.written.add(4);
+      w.releaseStack(w.stack + release);
       w.exit(null, target, w.inBlock + 1);
       return;
     }
@@ -1792,7 +1823,6 @@ function sseMove(w: WasmWriter, m: string): void {
  * entry block's first instruction has no template (the unit is left to the JavaScript translator).
  */
 export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmLayout, registry: SemanticsRegistry): WasmTranslation | null {
-  if (mode !== 64) return null;
   const plans = blocks.map(planBlock);
   if (plans[0].length === 0) return null;
   const region = blocks.length > 1 || blocks[0].successors.includes(blocks[0].rip);
@@ -1801,6 +1831,7 @@ export function translateWasm(blocks: GuestBlock[], mode: 64 | 32, layout: WasmL
   const counts = plans.map((plan) => Math.max(plan.length, 1));
   const liveIn = Int8Array.from(plans, (plan) => plan.liveIn);
   const w = new WasmWriter(layout, regionBlocks, counts, liveIn, registry);
+  w.stack = mode === 64 ? 8 : 4;
   const f = w.f;
   // whether a jump inside the unit leads back to its entry
   const entryIsTarget = region && blocks.some((block, i) => plans[i].length > 0 && block.successors.includes(blocks[0].rip));

@@ -31,8 +31,16 @@ const I_A = FLAGS_A / 4, I_B = FLAGS_B / 4, I_R = FLAGS_R / 4, I_SCRATCH = SCRAT
 const I_GENERATION = CURRENT_GENERATION / 4, I_BREAK = BREAK_CHAIN / 4, I_LAST = LAST_SLOT / 4, I_CHAINED = CHAINED / 4, I_DIRECTION = DIRECTION / 4;
 /** i32 parameters: a budget beyond 2^31 - 1 would wrap */
 const MAX_BUDGET = 0x7fffffff;
-/** the span of MMU generations the entry cache's entries tell apart (state-layout.ts) */
-const GENERATION_WINDOW = 2 ** ENTRY_GENERATION_BITS;
+/**
+ * The span of MMU generations the entry cache's entries tell apart (state-layout.ts): an entry's
+ * generation field holds the generation modulo this, times two, plus 1 for a 32-bit unit, so a
+ * chain never goes on to a unit of the other mode (the same RIP may hold units of both).
+ */
+const GENERATION_WINDOW = 2 ** (ENTRY_GENERATION_BITS - 1);
+
+function entryKey(generation: number, mode: number): number {
+  return (generation % GENERATION_WINDOW) * 2 + (mode === 32 ? 1 : 0);
+}
 
 /** What the units of one engine share: the CPU, the exit area and the engine's per-run state. */
 export interface WasmUnitEnvironment {
@@ -406,7 +414,7 @@ export class WasmRuntime {
   }
 
   /** The unit in `slot` starts at `rip` (while the MMU is in `generation`): the caller loop may go on to it. */
-  remember(rip: number, slot: number, generation: number): void {
+  remember(rip: number, slot: number, generation: number, mode: number): void {
     if (this.entryRips[slot] !== rip) return; // dropped (its slot's entry must stay clear)
     this.checkGenerationWindow(generation);
     const at = entryIndex(rip | 0) * (ENTRY_CACHE_BYTES / 4);
@@ -415,7 +423,7 @@ export class WasmRuntime {
     entries[at] = rip - hi * 4294967296;
     entries[at + 1] = hi;
     entries[at + 2] = slot + 1;
-    entries[at + 3] = this.entryMeta[slot] | ((generation % GENERATION_WINDOW) << ENTRY_GENERATION_SHIFT);
+    entries[at + 3] = this.entryMeta[slot] | (entryKey(generation, mode) << ENTRY_GENERATION_SHIFT);
   }
 
   /**
@@ -452,7 +460,7 @@ function wrap(translation: WasmTranslation, runtime: WasmRuntime, call: UnitCall
     // CR0, CR4 and the MMU's generation cannot change while units run (what changes them is left to the interpreter)
     words[I_SSE] = (cpu.cr0 & (CR0_EM | CR0_TS)) === 0 && (cpu.cr4 & CR4_OSFXSR) !== 0 ? 1 : 0;
     runtime.checkGenerationWindow(mmu.generation);
-    words[I_GENERATION] = mmu.generation % GENERATION_WINDOW;
+    words[I_GENERATION] = entryKey(mmu.generation, cpu.mode);
     words[I_DIRECTION] = (cpu.flags & DF) !== 0 ? 1 : 0;
     words[I_BREAK] = 0;
     words[I_OP] = -1;
