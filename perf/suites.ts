@@ -4,10 +4,12 @@
 // the shape of `x64emu bench --json`, so `x64emu bench compare OLD/decoder.json NEW/decoder.json`
 // compares two runs; each suite's own output goes to <suite>.log beside it.
 //
-// Run: npm run bench [-- SUITE...]      (SUITE: decoder, interpreter, memory, jit, int64; default all)
+// Run: npm run bench [-- SUITE...]      (SUITE: decoder, interpreter, memory, jit, int64, v86; default all)
 //   BENCH_JSON_DIR   where the reports and logs go (default build/bench/<date>-<time>)
 //   BENCH_MAX_TIME   seconds benchmark.js spends per case in the decoder, interpreter, memory and int64
-//                    suites (default benchmark.js's 5); the jit suite has its own JIT_BENCH_* knobs
+//                    suites (default benchmark.js's 5); the jit suite has its own JIT_BENCH_* knobs, and
+//                    v86 (perf/v86.bench.ts, 32-bit loops against v86 and QEMU; about 3 minutes) its
+//                    defaults
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -24,6 +26,7 @@ const SUITES: Record<string, string> = {
   memory: "perf/memory.bench.ts",
   jit: "perf/jit.bench.ts",
   int64: "perf/int64-representation.bench.ts",
+  v86: "perf/v86.bench.ts",
 };
 
 const chosen = process.argv.slice(2);
