@@ -125,7 +125,7 @@ export class Interpreter {
    */
   step(): void {
     const cpu = this.cpu;
-    if (this.interruptController !== null && !cpu.interruptShadow && this.interruptController.hasPending() && cpu.getFlags() & IF) {
+    if (this.interruptController !== null && !cpu.interruptShadow && this.interruptController.hasPending() && cpu.flags & IF) {
       const vector = this.interruptController.acknowledge();
       cpu.halted = false;
       deliverExternalInterrupt(cpu, vector);
@@ -134,7 +134,9 @@ export class Interpreter {
     cpu.interruptShadow = false;
     if (cpu.halted) return;
     // TF set when an instruction starts makes it trap with #DB once it retires (single-step).
-    const singleStep = (cpu.getFlags() & TF) !== 0;
+    // IF and TF live in cpu.flags as they are: reading them must not materialise the lazy
+    // arithmetic flags, which would cost a flag computation after every instruction.
+    const singleStep = (cpu.flags & TF) !== 0;
     const fault = this.execute();
     if (fault === REP_UNFINISHED) this.onRepUnfinished();
     else if (fault !== null) deliverException(cpu, fault);
