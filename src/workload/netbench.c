@@ -3,6 +3,8 @@
  *
  *   netbench host=10.0.2.2 port=P bytes=N dir=send|recv [ip=... gw=...]
  *
+ * host= is an IPv4 or an IPv6 address (fec0::2 is the host under QEMU's user networking).
+ *
  * send: connects, writes N bytes of a fixed pattern (byte i is (i * 7 + i / 251) & 255), closes,
  * and waits for the server's end of stream. recv: connects, reads until the server closes (or N
  * bytes when N > 0). Either way it prints the byte count, the BLAKE2b-512 digest of the bytes
@@ -13,7 +15,6 @@
 #include "irmin/blake2b.h"
 #include "net/net.h"
 #include "net/socket.h"
-#include "net/wire/ipv4_wire.h"
 #include "time/time.h"
 #include "workload.h"
 #include <stdio.h>
@@ -39,8 +40,8 @@ int netbench_main(void) {
     int64_t port = arg_int("port", 0);
     int64_t bytes = arg_int("bytes", 1 << 20);
     const char *dir = arg_str("dir", "send");
-    uint32_t host;
-    if (!ipv4_from_text(host_text, &host)) cmdline_usage_error("netbench: host=%s is not an IPv4 address", host_text);
+    struct ip_addr host;
+    if (ip_addr_parse(host_text, &host) != 0) cmdline_usage_error("netbench: host=%s is not an IP address", host_text);
     if (port < 1 || port > 65535) cmdline_usage_error("netbench: port= must be 1..65535");
     if (bytes < 0) cmdline_usage_error("netbench: bytes= must be >= 0");
     bool sending = strcmp(dir, "send") == 0;
@@ -49,7 +50,7 @@ int netbench_main(void) {
     args_done();
 
     struct tcp_socket *socket;
-    int err = tcp_socket_connect(host, (uint16_t)port, TIMEOUT_NS, &socket);
+    int err = tcp_socket_connect(&host, (uint16_t)port, TIMEOUT_NS, &socket);
     if (err != 0) {
         printf("netbench: connect to %s:%ld: %s\n", host_text, port, err_name(err));
         return EXIT_FAIL;

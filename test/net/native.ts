@@ -1,7 +1,8 @@
 // The network stack's native test program: compiles the portable stack (src/libos/net: stack.c,
-// arp.c, ipv4.c, icmp.c, udp.c, dhcp.c, tcp/, wire/) with the C tests in test/net under gcc with
-// ASan and UBSan, cached by source hash under build/net/, and runs its groups (TCP: wire, script,
-// link, fuzz; the other layers: stack, dhcp, frames).
+// arp.c, ipv4.c, icmp.c, udp.c, dhcp.c, ip_addr.c, ip_output.c, ..., tcp/, wire/) with the C tests
+// in test/net under gcc with ASan and UBSan, cached by source hash under build/net/, and runs its
+// groups (TCP: wire, script, link, fuzz; the other layers: stack, dhcp, frames; addresses: addr;
+// IPv6, ICMPv6, NDP, SLAAC: ipv6).
 //
 // `tsx test/net/native.ts [GROUP [FILTER]]` builds it and runs a group (default: all), printing
 // the program's output; NET_LINK_SEEDS, NET_FUZZ_SEGMENTS and NET_FUZZ_FRAMES make the long runs
@@ -35,8 +36,8 @@ export const GCC_FLAGS = [
 ];
 
 // The stack's portable files (the rest of src/libos/net is drivers, glue and fiber sockets).
-const PORTABLE_STACK = ["stack.c", "arp.c", "ipv4.c", "icmp.c", "udp.c", "dhcp.c"];
-const PORTABLE_HEADERS = ["net_env.h", "stack.h", "stack_internal.h", "dhcp.h"];
+const PORTABLE_STACK = ["stack.c", "arp.c", "ipv4.c", "icmp.c", "udp.c", "dhcp.c", "ipv6.c", "icmpv6.c", "ip_addr.c", "ip_output.c", "ndp.c", "slaac.c"];
+const PORTABLE_HEADERS = ["net_env.h", "stack.h", "stack_internal.h", "dhcp.h", "ip_addr.h"];
 
 function filesIn(dir: string, extensions: string[]): string[] {
   return readdirSync(dir)

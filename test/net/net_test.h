@@ -68,5 +68,9 @@ extern const struct test_case dhcp_tests[];
 extern const size_t dhcp_test_count;
 extern const struct test_case frame_fuzz_tests[];
 extern const size_t frame_fuzz_test_count;
+extern const struct test_case ipv6_tests[]; /* IPv6, ICMPv6, NDP, SLAAC (ipv6_tests.c) */
+extern const size_t ipv6_test_count;
+extern const struct test_case addr_tests[]; /* net/ip_addr.h */
+extern const size_t addr_test_count;
 
 #endif

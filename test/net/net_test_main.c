@@ -3,7 +3,9 @@
  * with ASan and UBSan).
  *
  *   net_tests GROUP [FILTER]   GROUP: wire, script, link, fuzz (TCP), stack (ARP, IPv4, ICMP,
- *                              UDP), dhcp, frames (the frame fuzzer) or all; FILTER: a
+ *                              UDP), dhcp, frames (the frame fuzzer), addr (IP address
+ *                              text forms), ipv6 (IPv6, ICMPv6, NDP, SLAAC) or all;
+ *                              FILTER: a
  *                              substring of the test names to run
  *
  * Prints "ok N GROUP/NAME" / "not ok N GROUP/NAME: why" per test, "# ..." progress lines, and
@@ -82,7 +84,7 @@ int net_tests_run_group(const char *group, const struct test_case *cases, size_t
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: net_tests wire|script|link|fuzz|stack|dhcp|frames|all [FILTER]\n");
+        fprintf(stderr, "usage: net_tests wire|script|link|fuzz|stack|dhcp|frames|addr|ipv6|all [FILTER]\n");
         return 2;
     }
     const char *group = argv[1];
@@ -116,6 +118,14 @@ int main(int argc, char **argv) {
     if (all || strcmp(group, "frames") == 0) {
         known = true;
         net_tests_run_group("frames", frame_fuzz_tests, frame_fuzz_test_count, filter);
+    }
+    if (all || strcmp(group, "ipv6") == 0) {
+        known = true;
+        net_tests_run_group("ipv6", ipv6_tests, ipv6_test_count, filter);
+    }
+    if (all || strcmp(group, "addr") == 0) {
+        known = true;
+        net_tests_run_group("addr", addr_tests, addr_test_count, filter);
     }
     if (!known) {
         fprintf(stderr, "net_tests: unknown group %s\n", group);

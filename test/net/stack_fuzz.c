@@ -33,6 +33,7 @@
 #include "net/wire/icmp_wire.h"
 #include "net/wire/tcp_wire.h"
 #include "net/wire/udp_wire.h"
+#include "stack_fuzz6.h"
 #include "stack_harness.h"
 
 #define ECHO_PORT 7
@@ -147,6 +148,10 @@ static int fuzz_transmit(void *ctx, const uint8_t *frame, size_t length) {
     TEST_ASSERT(length >= ETH_HEADER_LEN && length <= ETH_HEADER_LEN + (size_t)f->mtu, "sent a frame of %zu bytes", length);
     struct eth_header eth;
     TEST_ASSERT(eth_parse(frame, length, &eth) && eth_equal(eth.source, our_mac), "sent a frame not from our MAC");
+    if (eth.type == ETHERTYPE_IPV6) {
+        fuzz6_check_sent(f->stack, frame, length);
+        return 0;
+    }
     TEST_ASSERT(!eth_is_multicast(eth.destination) || eth_is_broadcast(eth.destination), "sent to a multicast MAC");
     const uint8_t *p = frame + ETH_HEADER_LEN;
     size_t n = length - ETH_HEADER_LEN;
@@ -198,7 +203,8 @@ static int fuzz_transmit(void *ctx, const uint8_t *frame, size_t length) {
         break;
     }
     case IPV4_PROTOCOL_TCP: {
-        TEST_ASSERT(tcp_wire_checksum_ok(ip.source, ip.destination, payload, payload_length), "sent TCP checksum");
+        struct ip_addr from = ip_addr_from_v4(ip.source), to = ip_addr_from_v4(ip.destination);
+        TEST_ASSERT(tcp_wire_checksum_ok(&from, &to, payload, payload_length), "sent TCP checksum");
         struct tcp_header h;
         TEST_ASSERT(tcp_wire_parse(payload, payload_length, &h) == TCP_WIRE_OK, "sent a malformed TCP segment");
         learn_flow(f, ip.destination, payload, payload_length);
@@ -211,8 +217,8 @@ static int fuzz_transmit(void *ctx, const uint8_t *frame, size_t length) {
 
 /* ---- callbacks ------------------------------------------------------------------------- */
 
-static void on_udp(void *ctx, uint32_t source, uint16_t source_port, uint32_t destination, const uint8_t *data,
-                   size_t length, uint64_t now_ns) {
+static void on_udp(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
+                   const uint8_t *data, size_t length, uint64_t now_ns) {
     struct fuzz *f = ctx;
     (void)destination;
     f->udp_delivered++;
@@ -220,7 +226,8 @@ static void on_udp(void *ctx, uint32_t source, uint16_t source_port, uint32_t de
     for (size_t i = 0; i < length; i++) sum = (uint8_t)(sum + data[i]);
     (void)sum;
     /* an echo service: answering from inside the receive path */
-    if (source != 0 && source_port != 0 && chance(f, 30)) net_udp_send(f->stack, ECHO_PORT, source, source_port, data, length, now_ns);
+    bool unspecified = source->family == IP_FAMILY_V4 && source->v4 == 0;
+    if (!unspecified && source_port != 0 && chance(f, 30)) net_udp_send(f->stack, ECHO_PORT, source, source_port, data, length, now_ns);
 }
 
 static void on_echo(void *ctx, uint32_t from, uint16_t id, uint16_t sequence, const uint8_t *data, size_t length, uint8_t ttl,
@@ -347,7 +354,8 @@ static size_t tcp_segment(struct fuzz *f, uint8_t *out, uint32_t source, uint32_
     put16(out + 14, (uint16_t)(chance(f, 90) ? 65535 : rnd(f, 65536)));
     size_t data = (flags & TCP_FLAG_SYN) ? 0 : random_payload(f, out + header, max - header);
     size_t length = header + data;
-    tcp_wire_set_checksum(source, destination, out, length);
+    struct ip_addr from = ip_addr_from_v4(source), to = ip_addr_from_v4(destination);
+    tcp_wire_set_checksum(&from, &to, out, length);
     return length;
 }
 
@@ -459,6 +467,8 @@ static size_t template_frame(struct fuzz *f, uint8_t *frame, size_t *dhcp_option
     uint8_t scratch[6];
     *dhcp_options = 0;
     *fragment = false;
+    /* IPv6 (stack_fuzz6.c); a few even when it is off */
+    if (chance(f, net_ipv6_enabled(f->stack) ? 25 : 3)) return fuzz6_frame(&f->rng, frame);
     uint32_t us = current_ip(f);
     if (us == 0 && chance(f, 50)) us = OUR_IP;
     uint32_t peer = random_address(f);
@@ -568,10 +578,12 @@ static void fix_transport_checksum(uint8_t *frame, size_t length) {
         put16(t + 6, sum == 0 ? 0xffff : sum);
         return;
     }
-    case IPV4_PROTOCOL_TCP:
+    case IPV4_PROTOCOL_TCP: {
         if (n < 20) return;
-        tcp_wire_set_checksum(source, destination, t, n);
+        struct ip_addr from = ip_addr_from_v4(source), to = ip_addr_from_v4(destination);
+        tcp_wire_set_checksum(&from, &to, t, n);
         return;
+    }
     default: return;
     }
 }
@@ -699,6 +711,10 @@ static size_t mutate(struct fuzz *f, uint8_t *frame, size_t length, size_t dhcp_
             break;
         }
     }
+    if (length >= ETH_HEADER_LEN && get16(frame + 12) == ETHERTYPE_IPV6) {
+        if (chance(f, 40)) fuzz6_mutate(&f->rng, frame, length);
+        if (chance(f, 70)) fuzz6_fix_checksum(frame, length);
+    }
     if (chance(f, 70)) fix_transport_checksum(frame, length);
     if ((ip_edit || chance(f, 50)) && chance(f, 85) && is_ipv4(frame, length)) fix_ipv4_checksum(frame);
     return length;
@@ -723,6 +739,7 @@ static void check(struct fuzz *f) {
         TEST_ASSERT(e->state != ARP_REACHABLE || e->queued == 0, "a resolved ARP entry holds packets");
         TEST_ASSERT(e->requests <= ARP_MAX_REQUESTS, "ARP entry after %u requests", e->requests);
     }
+    fuzz6_check_state(s, f->now);
     for (size_t i = 0; i < REASSEMBLY_SLOTS; i++) {
         const struct reassembly *r = &s->reassembly[i];
         if (!r->used) continue;
@@ -779,12 +796,17 @@ static void api_call(struct fuzz *f) {
     case 0:
     case 1: { /* UDP: to neighbours that may never answer ARP, the gateway, broadcasts */
         size_t length = chance(f, 95) ? rnd(f, 200) : rnd(f, sizeof data);
-        int err = net_udp_send(f->stack, ECHO_PORT, api_address(f), (uint16_t)rnd(f, 65536), data, length, f->now);
+        struct ip_addr to = ip_addr_from_v4(api_address(f));
+        int err = net_udp_send(f->stack, ECHO_PORT, &to, (uint16_t)rnd(f, 65536), data, length, f->now);
         TEST_ASSERT(err == 0 || err == ERR_MSGSIZE || err == ERR_UNREACHABLE || err == ERR_NOMEM, "net_udp_send: %s",
                     err_name(err));
         break;
     }
     case 2: {
+        if (chance(f, 50)) {
+            fuzz6_api(&f->rng, f->stack, f->now);
+            break;
+        }
         int err = net_echo_send(f->stack, api_address(f), (uint16_t)(1 + rnd(f, 3)), (uint16_t)rnd(f, 65536), data,
                                 rnd(f, 100), f->now);
         TEST_ASSERT(err == 0 || err == ERR_UNREACHABLE || err == ERR_NOMEM, "net_echo_send: %s", err_name(err));
@@ -816,7 +838,8 @@ static void api_call(struct fuzz *f) {
         uint32_t to = api_address(f);
         if (f->conns[i] == NULL && us != 0 && to != IPV4_BROADCAST && (to & 0xff) != 0xff) {
             struct tcp_conn *conn;
-            if (tcp_connect(f->tcp, us, to, (uint16_t)(1 + rnd(f, 65535)), f->now, &conn) == 0) f->conns[i] = conn;
+            struct ip_addr from = ip_addr_from_v4(us), dst = ip_addr_from_v4(to);
+            if (tcp_connect(f->tcp, &from, &dst, (uint16_t)(1 + rnd(f, 65535)), f->now, &conn) == 0) f->conns[i] = conn;
         }
         break;
     }
@@ -862,6 +885,7 @@ static void advance_time(struct fuzz *f) {
             }
         }
         TEST_ASSERT(ipv4_next_deadline(f->stack) > f->now, "a reassembly timer still due");
+        TEST_ASSERT(ipv6_next_deadline(f->stack) > f->now, "an IPv6 timer still due");
     }
     if (dhcp_client_next_deadline(f->dhcp) <= f->now || chance(f, 10)) dhcp_client_timers(f->dhcp, f->now);
     f->timer_runs++;
@@ -887,11 +911,14 @@ static void fuzz_run(const char *name, enum setup setup, uint64_t frames, uint32
         remember_address(f, OUR_IP);
     }
     TEST_ASSERT(net_udp_bind(f->stack, ECHO_PORT, on_udp, f, NULL) == 0, "bind");
-    TEST_ASSERT(tcp_listen(f->tcp, 0, TCP_PORT, 4, &f->listener) == 0, "listen");
+    struct ip_addr any = ip_addr_any();
+    TEST_ASSERT(tcp_listen(f->tcp, &any, TCP_PORT, 4, &f->listener) == 0, "listen");
     f->dhcp = dhcp_client_new(f->stack, on_bound, f);
     TEST_ASSERT(f->dhcp != NULL, "dhcp_client_new");
     TEST_ASSERT(net_echo_listen(f->stack, 1, on_echo, f) == 0, "echo listen");
     dhcp_client_start(f->dhcp, f->now);
+    fuzz6_reset();
+    if (f->mtu >= 1280) TEST_ASSERT(net_ipv6_start(f->stack, true, f->now) == 0, "net_ipv6_start");
     net_native_fail_allocations(alloc_fail);
     while (f->frames < frames) {
         uint64_t what = rnd(f, 100);
@@ -911,6 +938,13 @@ static void fuzz_run(const char *name, enum setup setup, uint64_t frames, uint32
               st.malformed, st.not_for_us, st.ipv4_in, st.ipv4_bad_checksum, st.udp_bad_checksum, st.fragments_in,
               st.reassembled, st.reassembly_dropped, st.arp_requests_in, st.arp_replies_in, st.arp_unresolved,
               st.echo_replies_out, st.port_unreachable_out, f->udp_delivered, f->dhcp_bound);
+    test_note("%s: ipv6 in %" PRIu64 " out %" PRIu64 " dropped %" PRIu64 " fragments %" PRIu64 " reassembled %" PRIu64
+              " dropped %" PRIu64 " icmpv6 in %" PRIu64 " errors out %" PRIu64 " rate-limited %" PRIu64 " nd ns %" PRIu64
+              "/%" PRIu64 " na %" PRIu64 "/%" PRIu64 " ra %" PRIu64 " invalid %" PRIu64 " unresolved %" PRIu64
+              " dad conflicts %" PRIu64 "%s",
+              name, st.ipv6_in, st.ipv6_out, st.ipv6_dropped, st.fragments6_in, st.reassembled6, st.reassembly6_dropped,
+              st.icmpv6_in, st.icmpv6_errors_out, st.icmpv6_rate_limited, st.nd_ns_in, st.nd_ns_out, st.nd_na_in, st.nd_na_out,
+              st.nd_ra_in, st.nd_invalid, st.nd_unresolved, st.dad_conflicts, net_ipv6_enabled(f->stack) ? "" : " (IPv6 off)");
     /* everything is released: connections, the listener, the client, the stack */
     for (int i = 0; i < MAX_CONNS; i++)
         if (f->conns[i] != NULL) tcp_abort(f->conns[i], f->now);

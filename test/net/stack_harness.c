@@ -128,6 +128,11 @@ static const struct {
     STAT(ipv4_ttl_zero), STAT(fragments_in), STAT(reassembled), STAT(reassembly_dropped), STAT(icmp_in),
     STAT(icmp_out), STAT(echo_requests_in), STAT(echo_replies_out), STAT(port_unreachable_out), STAT(udp_in),
     STAT(udp_out), STAT(udp_bad_checksum), STAT(udp_no_port),
+    STAT(ipv6_in), STAT(ipv6_out), STAT(ipv6_dropped), STAT(ipv6_no_route), STAT(fragments6_in), STAT(reassembled6),
+    STAT(reassembly6_dropped), STAT(atomic_fragments), STAT(icmpv6_in), STAT(icmpv6_out), STAT(icmpv6_bad_checksum),
+    STAT(icmpv6_errors_in), STAT(icmpv6_errors_out), STAT(icmpv6_rate_limited), STAT(echo6_requests_in),
+    STAT(echo6_replies_out), STAT(nd_ns_in), STAT(nd_ns_out), STAT(nd_na_in), STAT(nd_na_out), STAT(nd_rs_out),
+    STAT(nd_ra_in), STAT(nd_redirects_in), STAT(nd_invalid), STAT(nd_unresolved), STAT(dad_conflicts),
 };
 
 static uint64_t field(const struct net_stack_stats *stats, size_t i) {
@@ -346,7 +351,8 @@ void expect_udp(const struct captured *frame, const uint8_t eth_destination[ETH_
     TEST_ASSERT(get16(u + 6) != 0, "UDP checksum left out");
     TEST_ASSERT(ref_checksum(u, length, ref_pseudo(source, destination, 17, length)) == 0, "UDP checksum wrong (reference)");
     struct udp_header udp;
-    TEST_ASSERT(udp_parse(u, length, source, destination, &udp) == UDP_OK, "sent UDP does not parse");
+    struct ip_addr from = ip_addr_from_v4(source), to = ip_addr_from_v4(destination);
+    TEST_ASSERT(udp_parse(u, length, &from, &to, &udp) == UDP_OK, "sent UDP does not parse");
     TEST_ASSERT(udp.source_port == source_port, "UDP source port %u, expected %u", udp.source_port, source_port);
     TEST_ASSERT(udp.destination_port == destination_port, "UDP destination port %u, expected %u", udp.destination_port,
                 destination_port);

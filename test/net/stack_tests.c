@@ -28,13 +28,14 @@ struct udp_rx {
 };
 static struct udp_rx rx;
 
-static void record_udp(void *ctx, uint32_t source, uint16_t source_port, uint32_t destination, const uint8_t *data,
-                       size_t length, uint64_t now_ns) {
+static void record_udp(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
+                       const uint8_t *data, size_t length, uint64_t now_ns) {
     struct udp_rx *r = ctx;
+    TEST_ASSERT(source->family == IP_FAMILY_V4 && destination->family == IP_FAMILY_V4, "a datagram not from IPv4");
     r->count++;
-    r->source = source;
+    r->source = source->v4;
     r->source_port = source_port;
-    r->destination = destination;
+    r->destination = destination->v4;
     r->at = now_ns;
     TEST_ASSERT(length <= sizeof r->data, "datagram of %zu bytes", length);
     r->length = length;
@@ -48,6 +49,13 @@ static void expect_received(uint32_t source, uint16_t source_port, uint32_t dest
     TEST_ASSERT(rx.length == length, "delivered %zu bytes, expected %zu", rx.length, length);
     TEST_ASSERT(memcmp(rx.data, data, length) == 0, "delivered data differs");
     rx.count = 0;
+}
+
+/* net_udp_send to an IPv4 address. */
+static int udp_send_v4(struct net_stack *stack, uint16_t source_port, uint32_t destination, uint16_t destination_port,
+                       const uint8_t *data, size_t length, uint64_t now_ns) {
+    struct ip_addr to = ip_addr_from_v4(destination);
+    return net_udp_send(stack, source_port, &to, destination_port, data, length, now_ns);
 }
 
 /* A default host with BOUND_PORT bound to the recorder. */
@@ -71,7 +79,7 @@ static void learn(struct host *h, const uint8_t mac[ETH_ADDR_LEN], uint32_t ip) 
 static void send_udp_to(struct host *h, uint32_t destination, unsigned seed) {
     uint8_t data[32];
     fill_pattern(data, sizeof data, seed);
-    int err = net_udp_send(h->stack, BOUND_PORT, destination, 53, data, sizeof data, h->now);
+    int err = udp_send_v4(h->stack, BOUND_PORT, destination, 53, data, sizeof data, h->now);
     TEST_ASSERT(err == 0, "net_udp_send: %s", err_name(err));
 }
 
@@ -213,7 +221,7 @@ static void test_arp_out_of_memory(void) {
     uint8_t data[8] = {0};
     /* no memory to queue the packet: no entry, no request, no deadline */
     net_native_fail_allocations(1);
-    int err = net_udp_send(h->stack, BOUND_PORT, PEER_IP, 53, data, sizeof data, h->now);
+    int err = udp_send_v4(h->stack, BOUND_PORT, PEER_IP, 53, data, sizeof data, h->now);
     net_native_fail_allocations(0);
     TEST_ASSERT(err == ERR_NOMEM, "send without memory: %s", err_name(err));
     host_expect_quiet(h, "no memory");
@@ -224,7 +232,7 @@ static void test_arp_out_of_memory(void) {
     for (unsigned i = 0; i < ARP_QUEUE_MAX; i++) send_udp_to(h, PEER_IP, i);
     expect_arp(host_next(h), eth_broadcast, ARP_REQUEST, OUR_IP, zero_mac_addr, PEER_IP);
     net_native_fail_allocations(1);
-    err = net_udp_send(h->stack, BOUND_PORT, PEER_IP, 53, data, sizeof data, h->now);
+    err = udp_send_v4(h->stack, BOUND_PORT, PEER_IP, 53, data, sizeof data, h->now);
     net_native_fail_allocations(0);
     TEST_ASSERT(err == ERR_NOMEM, "send without memory: %s", err_name(err));
     host_expect_stats(h, "udp_out=5 ipv4_out=5 arp_requests_out=1");
@@ -285,7 +293,7 @@ static void test_arp_off_link_via_gateway(void) {
 static void test_arp_no_gateway(void) {
     struct host *h = host_new(OUR_IP, OUR_PREFIX, 0);
     uint8_t data[4] = {1, 2, 3, 4};
-    int err = net_udp_send(h->stack, BOUND_PORT, REMOTE_IP, 53, data, sizeof data, h->now);
+    int err = udp_send_v4(h->stack, BOUND_PORT, REMOTE_IP, 53, data, sizeof data, h->now);
     TEST_ASSERT(err == ERR_UNREACHABLE, "off-link without a gateway: %s", err_name(err));
     err = net_echo_send(h->stack, REMOTE_IP, 1, 1, data, sizeof data, h->now);
     TEST_ASSERT(err == ERR_UNREACHABLE, "ping off-link without a gateway: %s", err_name(err));
@@ -1122,12 +1130,92 @@ static void test_udp_length_field(void) {
     host_free(h, NULL);
 }
 
+/* UDP's own handling of IPv6 datagrams, given straight to udp_input as the IPv6 layer would:
+ * delivery with the addresses, RFC 8200 §8.1's mandatory checksum, and who gets a port
+ * unreachable. (Frames over IPv6 are the IPv6 layer's tests.) */
+struct udp6_rx {
+    int count;
+    struct ip_addr source, destination;
+    uint16_t source_port;
+    size_t length;
+};
+
+static void record_udp6(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
+                        const uint8_t *data, size_t length, uint64_t now_ns) {
+    (void)data, (void)now_ns;
+    struct udp6_rx *r = ctx;
+    r->count++;
+    r->source = *source;
+    r->destination = *destination;
+    r->source_port = source_port;
+    r->length = length;
+}
+
+/* An IPv6 packet (a bare 40-byte header and the datagram) from `source` to `destination`. */
+static size_t build_udp6(uint8_t *packet, const struct ip_addr *source, const struct ip_addr *destination,
+                         uint16_t destination_port, size_t data_length) {
+    memset(packet, 0, 40);
+    packet[0] = 0x60;
+    packet[4] = (uint8_t)((UDP_HEADER_LEN + data_length) >> 8);
+    packet[5] = (uint8_t)(UDP_HEADER_LEN + data_length);
+    packet[6] = 17;
+    packet[7] = 64;
+    memcpy(packet + 8, source->v6, 16);
+    memcpy(packet + 24, destination->v6, 16);
+    fill_pattern(packet + 40 + UDP_HEADER_LEN, data_length, 7);
+    udp_write(packet + 40, PEER_PORT, destination_port, data_length, source, destination);
+    return 40 + UDP_HEADER_LEN + data_length;
+}
+
+static void test_udp_ipv6_input(void) {
+    struct host *h = host_default();
+    struct udp6_rx got = {0};
+    TEST_ASSERT(net_udp_bind(h->stack, BOUND_PORT, record_udp6, &got, NULL) == 0, "bind");
+    struct ip_addr peer, us, group, peer4 = ip_addr_from_v4(PEER_IP), us4 = ip_addr_from_v4(OUR_IP);
+    TEST_ASSERT(ip_addr_parse("fec0::2", &peer) == 0 && ip_addr_parse("fec0::15", &us) == 0 &&
+                    ip_addr_parse("ff02::1", &group) == 0,
+                "parse");
+    uint8_t packet[40 + UDP_HEADER_LEN + 100];
+    struct net_stack_stats before, after;
+    net_stack_get_stats(h->stack, &before);
+    size_t n = build_udp6(packet, &peer, &us, BOUND_PORT, 100);
+    udp_input(h->stack, &peer, &us, packet, n, packet + 40, n - 40, h->now);
+    TEST_ASSERT(got.count == 1 && got.length == 100 && got.source_port == PEER_PORT, "not delivered");
+    TEST_ASSERT(ip_addr_equal(&got.source, &peer) && ip_addr_equal(&got.destination, &us), "addresses");
+    /* a zero checksum is refused over IPv6, so is one over the IPv4 pseudo-header */
+    packet[40 + 6] = packet[40 + 7] = 0;
+    udp_input(h->stack, &peer, &us, packet, n, packet + 40, n - 40, h->now);
+    n = build_udp6(packet, &peer, &us, BOUND_PORT, 100);
+    udp_write(packet + 40, PEER_PORT, BOUND_PORT, 100, &peer4, &us4);
+    udp_input(h->stack, &peer, &us, packet, n, packet + 40, n - 40, h->now);
+    TEST_ASSERT(got.count == 1, "a datagram with a bad checksum was delivered");
+    net_stack_get_stats(h->stack, &after);
+    TEST_ASSERT(after.udp_in - before.udp_in == 1 && after.udp_bad_checksum - before.udp_bad_checksum == 2,
+                "udp_in +%llu, udp_bad_checksum +%llu", (unsigned long long)(after.udp_in - before.udp_in),
+                (unsigned long long)(after.udp_bad_checksum - before.udp_bad_checksum));
+    /* a closed port: port unreachable (ICMPv6) for a unicast destination, nothing for multicast */
+    n = build_udp6(packet, &peer, &us, CLOSED_PORT, 10);
+    udp_input(h->stack, &peer, &us, packet, n, packet + 40, n - 40, h->now);
+    n = build_udp6(packet, &peer, &group, CLOSED_PORT, 10);
+    udp_input(h->stack, &peer, &group, packet, n, packet + 40, n - 40, h->now);
+    net_stack_get_stats(h->stack, &before);
+    TEST_ASSERT(before.udp_no_port - after.udp_no_port == 2 && before.port_unreachable_out - after.port_unreachable_out == 1,
+                "udp_no_port +%llu, port_unreachable_out +%llu", (unsigned long long)(before.udp_no_port - after.udp_no_port),
+                (unsigned long long)(before.port_unreachable_out - after.port_unreachable_out));
+    TEST_ASSERT(got.count == 1, "delivered to the wrong port");
+    /* sending to IP_FAMILY_ANY is the caller's mistake */
+    struct ip_addr any = ip_addr_any();
+    TEST_ASSERT(net_udp_send(h->stack, BOUND_PORT, &any, 53, packet, 10, h->now) == ERR_INVAL, "send to ANY");
+    net_udp_unbind(h->stack, BOUND_PORT);
+    host_free(h, NULL);
+}
+
 static void test_udp_send(void) {
     struct host *h = host_default();
     learn(h, peer_mac, PEER_IP);
     uint8_t data[HOST_MTU];
     fill_pattern(data, sizeof data, 81);
-    TEST_ASSERT(net_udp_send(h->stack, 5353, PEER_IP, 53, data, 101, h->now) == 0, "send");
+    TEST_ASSERT(udp_send_v4(h->stack, 5353, PEER_IP, 53, data, 101, h->now) == 0, "send");
     struct sent_udp udp;
     const struct captured *frame = host_next(h);
     expect_udp(frame, peer_mac, OUR_IP, PEER_IP, 5353, 53, &udp);
@@ -1135,7 +1223,7 @@ static void test_udp_send(void) {
     TEST_ASSERT(frame->length == 14 + 20 + 8 + 101, "frame length %zu", frame->length);
     host_expect_stats(h, "udp_out=1 ipv4_out=1 frames_out=1");
     /* successive datagrams get successive IP ids */
-    TEST_ASSERT(net_udp_send(h->stack, 5353, PEER_IP, 53, data, 0, h->now) == 0, "empty datagram");
+    TEST_ASSERT(udp_send_v4(h->stack, 5353, PEER_IP, 53, data, 0, h->now) == 0, "empty datagram");
     struct sent_udp second;
     expect_udp(host_next(h), peer_mac, OUR_IP, PEER_IP, 5353, 53, &second);
     TEST_ASSERT(second.data_length == 0, "empty");
@@ -1148,22 +1236,22 @@ static void test_udp_send(void) {
     uint16_t sum = ref_checksum(probe, sizeof probe, ref_pseudo(OUR_IP, PEER_IP, 17, sizeof probe));
     zero_sum[8] = (uint8_t)(sum >> 8);
     zero_sum[9] = (uint8_t)sum;
-    TEST_ASSERT(net_udp_send(h->stack, 5353, PEER_IP, 53, zero_sum, sizeof zero_sum, h->now) == 0, "send");
+    TEST_ASSERT(udp_send_v4(h->stack, 5353, PEER_IP, 53, zero_sum, sizeof zero_sum, h->now) == 0, "send");
     expect_udp(host_next(h), peer_mac, OUR_IP, PEER_IP, 5353, 53, &udp);
     TEST_ASSERT(udp.ipv4.payload[6] == 0xff && udp.ipv4.payload[7] == 0xff, "checksum 0 not sent as ffff: %02x%02x",
                 udp.ipv4.payload[6], udp.ipv4.payload[7]);
     /* the largest datagram fills the MTU; one byte more is refused */
-    TEST_ASSERT(net_udp_send(h->stack, 5353, PEER_IP, 53, data, HOST_MTU - 28, h->now) == 0, "MTU-28");
+    TEST_ASSERT(udp_send_v4(h->stack, 5353, PEER_IP, 53, data, HOST_MTU - 28, h->now) == 0, "MTU-28");
     frame = host_next(h);
     expect_udp(frame, peer_mac, OUR_IP, PEER_IP, 5353, 53, &udp);
     TEST_ASSERT(frame->length == ETH_FRAME_MAX && memcmp(udp.data, data, HOST_MTU - 28) == 0, "full frame");
-    int err = net_udp_send(h->stack, 5353, PEER_IP, 53, data, HOST_MTU - 27, h->now);
+    int err = udp_send_v4(h->stack, 5353, PEER_IP, 53, data, HOST_MTU - 27, h->now);
     TEST_ASSERT(err == ERR_MSGSIZE, "MTU-27: %s", err_name(err));
     host_expect_quiet(h, "after ERR_MSGSIZE");
     host_expect_stats(h, "udp_out=3 ipv4_out=3 frames_out=3");
     /* a transmit error is counted, and the send still succeeded as far as UDP knows */
     h->transmit_result = ERR_BUSY;
-    TEST_ASSERT(net_udp_send(h->stack, 5353, PEER_IP, 53, data, 10, h->now) == 0, "send into a busy device");
+    TEST_ASSERT(udp_send_v4(h->stack, 5353, PEER_IP, 53, data, 10, h->now) == 0, "send into a busy device");
     h->transmit_result = 0;
     host_expect_stats(h, "udp_out=1 ipv4_out=1 transmit_errors=1 frames_out=0");
     host_free(h, NULL);
@@ -1176,10 +1264,10 @@ static void test_udp_smaller_mtu(void) {
     struct host *h = host_new_mtu(576, OUR_IP, OUR_PREFIX, GW_IP);
     TEST_ASSERT(net_ipv4_max_payload(h->stack) == 556, "max payload %zu", net_ipv4_max_payload(h->stack));
     uint8_t data[600] = {0};
-    TEST_ASSERT(net_udp_send(h->stack, 1, IPV4_BROADCAST, 2, data, 548, h->now) == 0, "548");
+    TEST_ASSERT(udp_send_v4(h->stack, 1, IPV4_BROADCAST, 2, data, 548, h->now) == 0, "548");
     struct sent_udp udp;
     expect_udp(host_next(h), eth_broadcast, OUR_IP, IPV4_BROADCAST, 1, 2, &udp);
-    TEST_ASSERT(net_udp_send(h->stack, 1, IPV4_BROADCAST, 2, data, 549, h->now) == ERR_MSGSIZE, "549");
+    TEST_ASSERT(udp_send_v4(h->stack, 1, IPV4_BROADCAST, 2, data, 549, h->now) == ERR_MSGSIZE, "549");
     host_expect_quiet(h, "after ERR_MSGSIZE");
     host_free(h, NULL);
 }
@@ -1222,6 +1310,7 @@ const struct test_case stack_tests[] = {
     {"udp-checksums", test_udp_checksums},
     {"udp-length-field", test_udp_length_field},
     {"udp-send", test_udp_send},
+    {"udp-ipv6-input", test_udp_ipv6_input},
     {"udp-smaller-mtu", test_udp_smaller_mtu},
 };
 const size_t stack_test_count = ARRAY_SIZE(stack_tests);

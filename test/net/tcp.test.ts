@@ -6,4 +6,4 @@
 import { describeNetGroups } from "./native.js";
 
 // at least this many tests in each group
-await describeNetGroups("TCP (native build, ASan + UBSan)", { wire: 7, script: 50, link: 9, fuzz: 4 });
+await describeNetGroups("TCP (native build, ASan + UBSan)", { wire: 9, script: 63, link: 10, fuzz: 5 });

@@ -11,7 +11,8 @@
  * garbage. The checksum is usually fixed up so the mutations get past it. After every step the
  * stack's invariants are checked (tcp_stack_check); at the end every handle is released, time
  * runs on until every TCB is gone, and no memory may be left in use. ASan and UBSan watch
- * everything.
+ * everything. One configuration runs over IPv6 addresses; in every one a few segments come from
+ * a random source of either family.
  *
  * NET_FUZZ_SEGMENTS=N sets the number of segments per configuration (default 100000 in all,
  * spread over the configurations below); NET_FUZZ_SEED picks another seed.
@@ -50,6 +51,7 @@ struct saved {
 struct fuzz {
     uint64_t rng;
     uint64_t now;
+    struct ip_addr stack_ip, peer_ip; /* one family per run */
     struct tcp_stack *stack;
     struct tcp_listener *listeners[2];
     struct peer peers[MAX_PEERS];
@@ -89,10 +91,12 @@ static void save(struct fuzz *f, const uint8_t *bytes, size_t length) {
 }
 
 /* What the stack sends teaches the model; it must always be well formed. */
-static void fuzz_output(void *ctx, uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length) {
+static void fuzz_output(void *ctx, const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment,
+                        size_t length) {
     struct fuzz *f = ctx;
     f->stack_sent++;
-    if (!tcp_wire_checksum_ok(src_ip, dst_ip, segment, length)) test_fail("the stack sent a bad checksum");
+    if (!ip_addr_equal(src, &f->stack_ip) || !ip_addr_equal(dst, &f->peer_ip)) test_fail("the stack sent to another address");
+    if (!tcp_wire_checksum_ok(src, dst, segment, length)) test_fail("the stack sent a bad checksum");
     struct tcp_header h;
     if (tcp_wire_parse(segment, length, &h) != TCP_WIRE_OK) test_fail("the stack sent a malformed segment");
     struct peer *p = peer_by_ports(f, h.dst_port, h.src_port);
@@ -302,9 +306,14 @@ static void inject(struct fuzz *f) {
         if (length <= MAX_SEGMENT) save(f, out, length);
         if (rng_chance(&f->rng, 150000)) length = mutate(f, out, length);
     }
-    if (length >= TCP_HEADER_MIN && rng_chance(&f->rng, 900000)) tcp_wire_set_checksum(PEER_IP, STACK_IP, out, length);
-    uint32_t src = rng_chance(&f->rng, 990000) ? PEER_IP : (uint32_t)splitmix64(&f->rng);
-    tcp_input(f->stack, src, STACK_IP, out, length, f->now);
+    if (length >= TCP_HEADER_MIN && rng_chance(&f->rng, 900000)) tcp_wire_set_checksum(&f->peer_ip, &f->stack_ip, out, length);
+    struct ip_addr src = f->peer_ip;
+    if (!rng_chance(&f->rng, 990000)) { /* a stranger of either family */
+        uint8_t bytes[16];
+        for (int i = 0; i < 16; i++) bytes[i] = (uint8_t)splitmix64(&f->rng);
+        src = rng_chance(&f->rng, 500000) ? ip_addr_from_v4((uint32_t)splitmix64(&f->rng)) : ip_addr_from_v6(bytes);
+    }
+    tcp_input(f->stack, &src, &f->stack_ip, out, length, f->now);
     f->segments++;
     check(f);
 }
@@ -334,7 +343,7 @@ static void api_call(struct fuzz *f) {
     case 2:
         if (rng_chance(&f->rng, 300000)) {
             struct tcp_conn *conn;
-            if (tcp_connect(f->stack, STACK_IP, PEER_IP, (uint16_t)(1 + rng_below(&f->rng, 3)), f->now, &conn) == 0) {
+            if (tcp_connect(f->stack, &f->stack_ip, &f->peer_ip, (uint16_t)(1 + rng_below(&f->rng, 3)), f->now, &conn) == 0) {
                 uint16_t local_port, remote_port;
                 tcp_conn_endpoints(conn, NULL, &local_port, NULL, &remote_port);
                 struct peer *owner = peer_by_ports(f, remote_port, local_port);
@@ -375,7 +384,8 @@ static void api_call(struct fuzz *f) {
             tcp_listener_close(f->listeners[which]);
             f->listeners[which] = NULL;
         } else if (f->listeners[which] == NULL) {
-            int err = tcp_listen(f->stack, which ? STACK_IP : 0, which ? 8080 : 80, 1 + (unsigned)which * 3,
+            struct ip_addr any = ip_addr_any();
+            int err = tcp_listen(f->stack, which ? &f->stack_ip : &any, which ? 8080 : 80, 1 + (unsigned)which * 3,
                                  &f->listeners[which]);
             TEST_ASSERT(err == 0 || err == ERR_NOMEM, "listen again: %d", err);
             if (err != 0) f->listeners[which] = NULL;
@@ -442,16 +452,25 @@ static void drain(struct fuzz *f) {
     TEST_ASSERT(tcp_next_deadline(f->stack) == UINT64_MAX, "a timer is left");
 }
 
-static void fuzz_run(const char *name, const struct tcp_config *config, uint64_t segments, uint32_t alloc_fail) {
+/* Runs the stack between STACK_IP and PEER_IP, or (`ipv6`) between fd00::1 and fd00::2. */
+static void fuzz_run(const char *name, const struct tcp_config *config, uint64_t segments, uint32_t alloc_fail,
+                     bool ipv6) {
     uint64_t blocks = net_native_blocks_in_use();
     uint64_t seed = test_env_number("NET_FUZZ_SEED", 1);
     struct fuzz *f = calloc(1, sizeof *f);
     f->rng = seed * 0x9e3779b97f4a7c15ull + segments + config->receive_buffer;
     f->now = 1000000000ull;
+    if (ipv6) {
+        TEST_ASSERT(ip_addr_parse("fd00::1", &f->stack_ip) == 0 && ip_addr_parse("fd00::2", &f->peer_ip) == 0, "parse");
+    } else {
+        f->stack_ip = ip_addr_from_v4(STACK_IP);
+        f->peer_ip = ip_addr_from_v4(PEER_IP);
+    }
     f->stack = tcp_stack_new(config, fuzz_output, f);
     TEST_ASSERT(f->stack != NULL, "tcp_stack_new");
-    TEST_ASSERT(tcp_listen(f->stack, 0, 80, 4, &f->listeners[0]) == 0, "listen 80");
-    TEST_ASSERT(tcp_listen(f->stack, STACK_IP, 8080, 1, &f->listeners[1]) == 0, "listen 8080");
+    struct ip_addr any = ip_addr_any();
+    TEST_ASSERT(tcp_listen(f->stack, &any, 80, 4, &f->listeners[0]) == 0, "listen 80");
+    TEST_ASSERT(tcp_listen(f->stack, &f->stack_ip, 8080, 1, &f->listeners[1]) == 0, "listen 8080");
     net_native_fail_allocations(alloc_fail);
     while (f->segments < segments) {
         uint64_t what = rng_below(&f->rng, 100);
@@ -482,25 +501,32 @@ static uint64_t share(uint64_t percent) {
 static void test_fuzz_plain(void) {
     struct tcp_config config = {.mss = 1460, .send_buffer = 65536, .receive_buffer = 65535,
                                 .max_connections = 12};
-    fuzz_run("plain", &config, share(35), 0);
+    fuzz_run("plain", &config, share(35), 0, false);
 }
 
 static void test_fuzz_rfc7323_small_buffers(void) {
     struct tcp_config config = {.mss = 536, .send_buffer = 3000, .receive_buffer = 2500, .window_scaling = true,
                                 .timestamps = true, .max_connections = 8};
-    fuzz_run("ws-ts-small-buffers", &config, share(35), 0);
+    fuzz_run("ws-ts-small-buffers", &config, share(35), 0, false);
 }
 
 static void test_fuzz_large_window(void) {
     struct tcp_config config = {.mss = 9000, .send_buffer = 1 << 20, .receive_buffer = 1 << 20,
                                 .window_scaling = true, .timestamps = true, .max_connections = 20};
-    fuzz_run("large-window", &config, share(20), 0);
+    fuzz_run("large-window", &config, share(20), 0, false);
 }
 
 static void test_fuzz_out_of_memory(void) {
     struct tcp_config config = {.mss = 1460, .send_buffer = 8192, .receive_buffer = 8192, .window_scaling = true,
                                 .timestamps = false, .max_connections = 10};
-    fuzz_run("allocations-fail", &config, share(10), 7);
+    fuzz_run("allocations-fail", &config, share(10), 7, false);
+}
+
+static void test_fuzz_ipv6(void) {
+    /* the same over IPv6 addresses: another pseudo-header, MSS 20 below config.mss */
+    struct tcp_config config = {.mss = 1460, .send_buffer = 16384, .receive_buffer = 16384, .window_scaling = true,
+                                .timestamps = true, .max_connections = 12};
+    fuzz_run("ipv6", &config, share(15), 0, true);
 }
 
 const struct test_case fuzz_tests[] = {
@@ -508,5 +534,6 @@ const struct test_case fuzz_tests[] = {
     {"ws-ts-small-buffers", test_fuzz_rfc7323_small_buffers},
     {"large-window", test_fuzz_large_window},
     {"allocations-fail", test_fuzz_out_of_memory},
+    {"ipv6", test_fuzz_ipv6},
 };
 const size_t fuzz_test_count = ARRAY_SIZE(fuzz_tests);

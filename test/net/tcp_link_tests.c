@@ -29,6 +29,8 @@
 
 #define IP_A 0x0a000001u
 #define IP_B 0x0a000002u
+#define IP6_A "fd00::a"
+#define IP6_B "fd00::b"
 #define PORT_B 80
 #define MS 1000000ull
 #define SEC 1000000000ull
@@ -45,6 +47,7 @@ struct scenario {
     struct tcp_config config_a, config_b;
     uint64_t time_limit;            /* simulated */
     bool no_retransmissions;        /* a perfect link: any retransmission is a bug */
+    bool ipv6;                      /* the hosts are IP6_A and IP6_B, not IP_A and IP_B */
 };
 
 struct packet {
@@ -52,7 +55,7 @@ struct packet {
     uint64_t at;
     uint64_t order; /* ties: first sent, first delivered */
     int to;         /* 0: A, 1: B */
-    uint32_t src_ip, dst_ip;
+    struct ip_addr src, dst;
     size_t length;
     uint8_t bytes[];
 };
@@ -83,14 +86,14 @@ struct sim {
 /* Host X's byte k. */
 static uint8_t stream_byte(int host, uint64_t k) { return (uint8_t)((k * 131 + (k >> 9) * 7 + (uint64_t)host * 91) >> 1); }
 
-static void enqueue(struct sim *sim, int to, uint32_t src, uint32_t dst, const uint8_t *bytes, size_t length,
-                    uint64_t at) {
+static void enqueue(struct sim *sim, int to, const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *bytes,
+                    size_t length, uint64_t at) {
     struct packet *p = malloc(sizeof *p + length);
     p->at = at;
     p->order = sim->order++;
     p->to = to;
-    p->src_ip = src;
-    p->dst_ip = dst;
+    p->src = *src;
+    p->dst = *dst;
     p->length = length;
     memcpy(p->bytes, bytes, length);
     struct packet **link = &sim->queue;
@@ -101,7 +104,8 @@ static void enqueue(struct sim *sim, int to, uint32_t src, uint32_t dst, const u
 }
 
 /* A mutated copy goes on only if the checksum can tell (else it is dropped: undetectable). */
-static bool detectable(struct sim *sim, uint32_t src, uint32_t dst, const uint8_t *bytes, size_t length) {
+static bool detectable(struct sim *sim, const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *bytes,
+                       size_t length) {
     if (length >= TCP_HEADER_MIN && tcp_wire_checksum_ok(src, dst, bytes, length)) {
         sim->undetectable++;
         return false;
@@ -109,12 +113,20 @@ static bool detectable(struct sim *sim, uint32_t src, uint32_t dst, const uint8_
     return true;
 }
 
-static void link_output(void *ctx, uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length) {
+static void link_output(void *ctx, const struct ip_addr *src_ip, const struct ip_addr *dst_ip, const uint8_t *segment,
+                        size_t length) {
     struct host *host = ctx;
     struct sim *sim = host->sim;
     const struct scenario *sc = sim->scenario;
     sim->sent_segments++;
     int to = 1 - host->index;
+    /* no segment may be larger than the receiver announced: its config's MSS, 20 less over IPv6 */
+    struct tcp_header header;
+    TEST_ASSERT(tcp_wire_parse(segment, length, &header) == TCP_WIRE_OK, "a malformed segment was sent");
+    const struct tcp_config *receiver = to == 0 ? &sc->config_a : &sc->config_b;
+    size_t largest = (size_t)receiver->mss - (sc->ipv6 ? 20 : 0);
+    TEST_ASSERT(length - header.header_length <= largest, "%zu bytes in a segment, above the MSS %zu",
+                length - header.header_length, largest);
     uint64_t departs = sim->now;
     if (sc->rate != 0) {
         /* the bottleneck: serialize, drop when the queue is full */
@@ -263,9 +275,11 @@ static void run_scenario(const struct scenario *sc, uint64_t seed) {
         h->to_send = i == 0 ? sc->a_sends : sc->b_sends;
     }
     struct host *a = &sim->hosts[0], *b = &sim->hosts[1];
-    TEST_ASSERT(tcp_listen(b->stack, IP_B, PORT_B, 4, &b->listener) == 0, "listen");
+    struct ip_addr ip_a = ip_addr_from_v4(IP_A), ip_b = ip_addr_from_v4(IP_B);
+    if (sc->ipv6) TEST_ASSERT(ip_addr_parse(IP6_A, &ip_a) == 0 && ip_addr_parse(IP6_B, &ip_b) == 0, "parse");
+    TEST_ASSERT(tcp_listen(b->stack, &ip_b, PORT_B, 4, &b->listener) == 0, "listen");
     tcp_listener_set_notify(b->listener, wake, b);
-    TEST_ASSERT(tcp_connect(a->stack, IP_A, IP_B, PORT_B, 0, &a->conn) == 0, "connect");
+    TEST_ASSERT(tcp_connect(a->stack, &ip_a, &ip_b, PORT_B, 0, &a->conn) == 0, "connect");
     tcp_set_notify(a->conn, wake, a);
     a->woken = true;
 
@@ -299,7 +313,7 @@ static void run_scenario(const struct scenario *sc, uint64_t seed) {
         while (sim->queue != NULL && sim->queue->at <= sim->now) {
             struct packet *p = sim->queue;
             sim->queue = p->next;
-            tcp_input(sim->hosts[p->to].stack, p->src_ip, p->dst_ip, p->bytes, p->length, sim->now);
+            tcp_input(sim->hosts[p->to].stack, &p->src, &p->dst, p->bytes, p->length, sim->now);
             free(p);
             check(sim);
         }
@@ -423,6 +437,15 @@ static void test_small_mss(void) {
     run_seeds(&sc);
 }
 
+static void test_ipv6(void) {
+    /* the same machinery over IPv6 addresses: its pseudo-header, MSS 1440 on both sides */
+    struct scenario sc = {.name = "ipv6-loss-reorder-corrupt", .a_sends = 1 << 20, .b_sends = 512 * 1024,
+                          .loss = 20000, .reorder = 20000, .corrupt = 5000, .delay = 5 * MS, .jitter = 2 * MS,
+                          .config_a = config(131072, true), .config_b = config(65536, false),
+                          .time_limit = 3600 * SEC, .ipv6 = true};
+    run_seeds(&sc);
+}
+
 const struct test_case link_tests[] = {
     {"clean", test_clean},
     {"clean-rfc7323", test_clean_rfc7323},
@@ -433,5 +456,6 @@ const struct test_case link_tests[] = {
     {"small-buffers-slow-reader", test_small_buffers_slow_reader},
     {"bottleneck", test_bottleneck},
     {"mss536", test_small_mss},
+    {"ipv6", test_ipv6},
 };
 const size_t link_test_count = ARRAY_SIZE(link_tests);

@@ -10,35 +10,47 @@
 #include <string.h>
 
 #include "net/wire/bytes.h"
+#include "net/wire/checksum.h"
 #include "net/wire/tcp_wire.h"
 #include "net_test.h"
 
 #define STACK_IP 0x0a000001u /* 10.0.0.1 */
 #define PEER_IP 0x0a000002u  /* 10.0.0.2 */
+#define STACK_IP6 "fd00::1"
 #define SERVER_PORT 8080
 #define CLIENT_PORT 40000
 #define MAX_CAPTURED 4096
+#define MAX_PEERS 4
 
 struct captured {
     uint64_t time;
-    uint32_t src_ip, dst_ip;
+    struct ip_addr src, dst;
     size_t length;
     uint8_t bytes[];
+};
+
+/* One peer host and the connection the script has with it: its own addresses, ports and
+ * numbering (ISNs, timestamps, stream offsets). */
+struct peer {
+    struct ip_addr local, remote; /* the stack's address of the peer's family, the peer's */
+    struct tcp_conn *conn;
+    uint16_t local_port, remote_port;
+    bool have_isn, have_peer_isn, have_ts_base;
+    uint32_t isn, peer_isn, ts_base;
+    uint64_t app_sent, app_received;
 };
 
 struct script {
     const char *name;
     struct tcp_stack *stack;
     struct tcp_listener *listener;
-    struct tcp_conn *conn;
     uint64_t now;
     uint64_t line_time;
     unsigned line_number;
     const char *line;
-    uint16_t local_port, remote_port;
-    bool have_isn, have_peer_isn, have_ts_base;
-    uint32_t isn, peer_isn, ts_base;
-    uint64_t app_sent, app_received;
+    struct peer peers[MAX_PEERS];
+    unsigned peer_count;
+    struct peer *p; /* the peer the lines are about */
     struct captured *queue[MAX_CAPTURED];
     size_t queue_head, queue_tail;
     uint64_t blocks_at_start;
@@ -62,14 +74,45 @@ static void check_stack(struct script *s) {
     if (tcp_stack_check(s->stack, &what) != 0) script_fail(s, "invariant broken: %s", what);
 }
 
-static void capture(void *ctx, uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length) {
+/* The checksum check of a sent segment, written out from the RFCs rather than through
+ * tcp_wire_checksum_ok, so a wrong pseudo-header in the stack cannot hide behind the same
+ * mistake in its checker: the pseudo-header's bytes, then the segment, sum to 0xffff. */
+static bool reference_checksum_ok(const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment,
+                                  size_t length) {
+    uint8_t pseudo[40];
+    size_t n;
+    if (src->family == IP_FAMILY_V4 && dst->family == IP_FAMILY_V4) {
+        /* RFC 9293 §3.1: source, destination, zero, PTCL, TCP length (16 bits) */
+        wire_put32(pseudo, src->v4);
+        wire_put32(pseudo + 4, dst->v4);
+        pseudo[8] = 0;
+        pseudo[9] = TCP_PROTOCOL;
+        wire_put16(pseudo + 10, (uint16_t)length);
+        n = 12;
+    } else if (src->family == IP_FAMILY_V6 && dst->family == IP_FAMILY_V6) {
+        /* RFC 8200 §8.1: source, destination, upper-layer length (32 bits), three zero bytes,
+         * next header */
+        memcpy(pseudo, src->v6, 16);
+        memcpy(pseudo + 16, dst->v6, 16);
+        wire_put32(pseudo + 32, (uint32_t)length);
+        pseudo[36] = pseudo[37] = pseudo[38] = 0;
+        pseudo[39] = TCP_PROTOCOL;
+        n = 40;
+    } else {
+        return false;
+    }
+    return checksum_finish(checksum_add(checksum_add(0, pseudo, n), segment, length)) == 0;
+}
+
+static void capture(void *ctx, const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment,
+                    size_t length) {
     struct script *s = ctx;
     if (s->queue_tail - s->queue_head >= MAX_CAPTURED) script_fail(s, "too many segments sent");
-    if (!tcp_wire_checksum_ok(src_ip, dst_ip, segment, length)) script_fail(s, "stack sent a bad checksum");
+    if (!reference_checksum_ok(src, dst, segment, length)) script_fail(s, "stack sent a bad checksum");
     struct captured *c = malloc(sizeof *c + length);
     c->time = s->now;
-    c->src_ip = src_ip;
-    c->dst_ip = dst_ip;
+    c->src = *src;
+    c->dst = *dst;
     c->length = length;
     memcpy(c->bytes, segment, length);
     s->queue[s->queue_tail++ % MAX_CAPTURED] = c;
@@ -132,11 +175,11 @@ static void describe_sent(const struct script *s, const struct captured *c, char
     }
     char flags[8];
     describe_flags(h.flags, flags);
-    uint32_t seq = h.seq - (s->have_isn ? s->isn : 0);
+    uint32_t seq = h.seq - (s->p->have_isn ? s->p->isn : 0);
     uint32_t length = (uint32_t)(c->length - h.header_length);
     size_t n = (size_t)snprintf(out, room, "%.6f > %s %u:%u(%u) ack %u win %u ", (double)c->time / 1e9, flags, seq,
                                 seq + length, length, h.ack, h.window);
-    describe_options(c->bytes + TCP_HEADER_MIN, h.header_length - TCP_HEADER_MIN, s->have_ts_base ? s->ts_base : 0,
+    describe_options(c->bytes + TCP_HEADER_MIN, h.header_length - TCP_HEADER_MIN, s->p->have_ts_base ? s->p->ts_base : 0,
                      out + n, room - n);
 }
 
@@ -201,6 +244,7 @@ struct spec {
     uint8_t flags;
     uint32_t seq, end, length;
     bool has_ack, has_window, has_options;
+    bool ipv4_sum; /* incoming: checksum over the IPv4 pseudo-header of 10.0.0.2 > 10.0.0.1 */
     uint32_t ack, window;
     uint16_t sport, dport;
     uint8_t options[TCP_OPTIONS_MAX];
@@ -321,6 +365,8 @@ static void parse_spec(struct cursor *c, struct spec *spec) {
             spec->sport = (uint16_t)number(c);
         } else if (strcmp(key, "dport") == 0) {
             spec->dport = (uint16_t)number(c);
+        } else if (strcmp(key, "sum4") == 0) {
+            spec->ipv4_sum = true;
         } else {
             script_fail(c->s, "unknown field %s", key);
         }
@@ -365,31 +411,36 @@ static void inject(struct script *s, struct cursor *c) {
     parse_spec(c, &spec);
     uint8_t segment[TCP_HEADER_MAX + 70000];
     if (spec.length > 65000) script_fail(s, "payload too long");
-    if (spec.has_options && spec.ts_at >= 0 && s->have_ts_base && !spec.ts_ecr_any) {
+    if (spec.has_options && spec.ts_at >= 0 && s->p->have_ts_base && !spec.ts_ecr_any) {
         uint8_t *ecr = spec.options + spec.ts_at + 6;
-        wire_put32(ecr, wire_get32(ecr) + s->ts_base);
+        wire_put32(ecr, wire_get32(ecr) + s->p->ts_base);
     }
     size_t options_length = (spec.options_length + 3) & ~(size_t)3; /* padded with EOL */
     memset(segment, 0, TCP_HEADER_MIN + options_length);
     memcpy(segment + TCP_HEADER_MIN, spec.options, spec.options_length);
     size_t header_length = TCP_HEADER_MIN + options_length;
-    wire_put16(segment, spec.sport ? spec.sport : s->remote_port);
-    wire_put16(segment + 2, spec.dport ? spec.dport : s->local_port);
+    wire_put16(segment, spec.sport ? spec.sport : s->p->remote_port);
+    wire_put16(segment + 2, spec.dport ? spec.dport : s->p->local_port);
     wire_put32(segment + 4, spec.seq);
-    wire_put32(segment + 8, spec.ack + (s->have_isn ? s->isn : 0));
+    wire_put32(segment + 8, spec.ack + (s->p->have_isn ? s->p->isn : 0));
     segment[12] = (uint8_t)(header_length / 4) << 4;
     segment[13] = spec.flags;
     wire_put16(segment + 14, (uint16_t)(spec.has_window ? spec.window : 65535));
     if (spec.flags & TCP_FLAG_SYN) {
-        if (!s->have_peer_isn) s->peer_isn = spec.seq;
-        s->have_peer_isn = true;
+        if (!s->p->have_peer_isn) s->p->peer_isn = spec.seq;
+        s->p->have_peer_isn = true;
     }
-    uint32_t base = s->have_peer_isn ? s->peer_isn + 1 : 0;
+    uint32_t base = s->p->have_peer_isn ? s->p->peer_isn + 1 : 0;
     uint32_t first = spec.seq + ((spec.flags & TCP_FLAG_SYN) ? 1 : 0); /* data follows the SYN */
     for (uint32_t i = 0; i < spec.length; i++) segment[header_length + i] = pattern((uint32_t)(first + i - base));
     size_t length = header_length + spec.length;
-    tcp_wire_set_checksum(PEER_IP, STACK_IP, segment, length);
-    tcp_input(s->stack, PEER_IP, STACK_IP, segment, length, s->now);
+    if (spec.ipv4_sum) {
+        struct ip_addr peer4 = ip_addr_from_v4(PEER_IP), stack4 = ip_addr_from_v4(STACK_IP);
+        tcp_wire_set_checksum(&peer4, &stack4, segment, length);
+    } else {
+        tcp_wire_set_checksum(&s->p->remote, &s->p->local, segment, length);
+    }
+    tcp_input(s->stack, &s->p->remote, &s->p->local, segment, length, s->now);
     check_stack(s);
 }
 
@@ -403,18 +454,22 @@ static void expect_sent(struct script *s, struct cursor *c, uint64_t when) {
     if (sent->time != when) script_fail(s, "sent at another time: %s", text);
     struct tcp_header h;
     if (tcp_wire_parse(sent->bytes, sent->length, &h) != TCP_WIRE_OK) script_fail(s, "unparsable: %s", text);
-    if (sent->src_ip != STACK_IP || sent->dst_ip != PEER_IP) script_fail(s, "addresses: %s", text);
-    uint16_t want_sport = spec.sport ? spec.sport : s->local_port;
-    uint16_t want_dport = spec.dport ? spec.dport : s->remote_port;
-    if (s->local_port != 0 && h.src_port != want_sport) script_fail(s, "source port %u: %s", h.src_port, text);
+    if (!ip_addr_equal(&sent->src, &s->p->local) || !ip_addr_equal(&sent->dst, &s->p->remote)) {
+        char src[IP_ADDR_TEXT_MAX], dst[IP_ADDR_TEXT_MAX];
+        script_fail(s, "addresses %s > %s: %s", ip_addr_format(&sent->src, src, sizeof src),
+                    ip_addr_format(&sent->dst, dst, sizeof dst), text);
+    }
+    uint16_t want_sport = spec.sport ? spec.sport : s->p->local_port;
+    uint16_t want_dport = spec.dport ? spec.dport : s->p->remote_port;
+    if (s->p->local_port != 0 && h.src_port != want_sport) script_fail(s, "source port %u: %s", h.src_port, text);
     if (h.dst_port != want_dport) script_fail(s, "destination port %u: %s", h.dst_port, text);
     if (h.flags != spec.flags) script_fail(s, "flags differ: %s", text);
-    if ((h.flags & TCP_FLAG_SYN) && !s->have_isn && !spec.any_seq) {
-        s->isn = h.seq - spec.seq;
-        s->have_isn = true;
+    if ((h.flags & TCP_FLAG_SYN) && !s->p->have_isn && !spec.any_seq) {
+        s->p->isn = h.seq - spec.seq;
+        s->p->have_isn = true;
         describe_sent(s, sent, text, sizeof text);
     }
-    uint32_t seq = h.seq - (s->have_isn ? s->isn : 0);
+    uint32_t seq = h.seq - (s->p->have_isn ? s->p->isn : 0);
     uint32_t length = (uint32_t)(sent->length - h.header_length);
     if (!spec.any_seq && (seq != spec.seq || length != spec.length))
         script_fail(s, "sequence or length differ: %s", text);
@@ -426,19 +481,19 @@ static void expect_sent(struct script *s, struct cursor *c, uint64_t when) {
         memcpy(actual, sent->bytes + TCP_HEADER_MIN, options_length);
         if (spec.ts_at >= 0 && options_length >= (size_t)spec.ts_at + 10 && actual[spec.ts_at] == TCP_OPT_TIMESTAMPS) {
             uint32_t val = wire_get32(actual + spec.ts_at + 2);
-            if (!spec.ts_val_any && !s->have_ts_base) {
-                s->ts_base = val - wire_get32(spec.options + spec.ts_at + 2);
-                s->have_ts_base = true;
+            if (!spec.ts_val_any && !s->p->have_ts_base) {
+                s->p->ts_base = val - wire_get32(spec.options + spec.ts_at + 2);
+                s->p->have_ts_base = true;
                 describe_sent(s, sent, text, sizeof text);
             }
             if (spec.ts_val_any) memcpy(actual + spec.ts_at + 2, spec.options + spec.ts_at + 2, 4);
-            else wire_put32(actual + spec.ts_at + 2, val - s->ts_base);
+            else wire_put32(actual + spec.ts_at + 2, val - s->p->ts_base);
             if (spec.ts_ecr_any) memcpy(actual + spec.ts_at + 6, spec.options + spec.ts_at + 6, 4);
         }
         if (options_length != spec.options_length || memcmp(actual, spec.options, options_length) != 0)
             script_fail(s, "options differ: %s", text);
     }
-    if (s->have_isn && length > 0 && !spec.any_seq) {
+    if (s->p->have_isn && length > 0 && !spec.any_seq) {
         const uint8_t *payload = sent->bytes + h.header_length;
         for (uint32_t i = 0; i < length; i++)
             if (payload[i] != pattern((uint32_t)(seq - 1 + i)))
@@ -488,43 +543,88 @@ static uint64_t stat_value(struct script *s, const char *name) {
 }
 
 static struct tcp_conn *need_conn(struct script *s) {
-    if (s->conn == NULL) script_fail(s, "no connection (accept or connect first)");
-    return s->conn;
+    if (s->p->conn == NULL) script_fail(s, "no connection (accept or connect first)");
+    return s->p->conn;
+}
+
+/* An address (up to the next blank: IPv6 addresses hold ':'). */
+static struct ip_addr address(struct cursor *c) {
+    skip_space(c);
+    char text[IP_ADDR_TEXT_MAX];
+    size_t n = 0;
+    while (*c->p && !isspace((unsigned char)*c->p)) {
+        if (n + 1 < sizeof text) text[n++] = *c->p;
+        c->p++;
+    }
+    text[n] = 0;
+    struct ip_addr addr;
+    if (ip_addr_parse(text, &addr) != 0) script_fail(c->s, "not an address: %s", text);
+    return addr;
+}
+
+/* The peer at `remote` (a new one, with fresh numbers, the first time), talking to the stack's
+ * address of its family: 10.0.0.1 or fd00::1. */
+static struct peer *peer_at(struct script *s, const struct ip_addr *remote) {
+    for (unsigned i = 0; i < s->peer_count; i++)
+        if (ip_addr_equal(&s->peers[i].remote, remote)) return &s->peers[i];
+    if (s->peer_count == MAX_PEERS) script_fail(s, "too many peers");
+    struct peer *peer = &s->peers[s->peer_count++];
+    memset(peer, 0, sizeof *peer);
+    peer->remote = *remote;
+    if (remote->family == IP_FAMILY_V6) {
+        if (ip_addr_parse(STACK_IP6, &peer->local) != 0) script_fail(s, "bad STACK_IP6");
+    } else {
+        peer->local = ip_addr_from_v4(STACK_IP);
+    }
+    peer->local_port = SERVER_PORT;
+    peer->remote_port = CLIENT_PORT;
+    return peer;
+}
+
+static void listen_on(struct script *s, struct cursor *c, const struct ip_addr *addr) {
+    uint16_t port = at_end(c) ? SERVER_PORT : (uint16_t)number(c);
+    unsigned backlog = at_end(c) ? 8 : (unsigned)number(c);
+    int err = tcp_listen(s->stack, addr, port, backlog, &s->listener);
+    if (err != 0) script_fail(s, "tcp_listen: %d", err);
 }
 
 static void command(struct script *s, struct cursor *c, const char *name) {
     if (strcmp(name, "listen") == 0) {
-        uint16_t port = at_end(c) ? SERVER_PORT : (uint16_t)number(c);
-        unsigned backlog = at_end(c) ? 8 : (unsigned)number(c);
-        int err = tcp_listen(s->stack, 0, port, backlog, &s->listener);
-        if (err != 0) script_fail(s, "tcp_listen: %d", err);
+        struct ip_addr any = ip_addr_any();
+        listen_on(s, c, &any);
+    } else if (strcmp(name, "listen_at") == 0) {
+        struct ip_addr addr = address(c);
+        listen_on(s, c, &addr);
+    } else if (strcmp(name, "peer") == 0) {
+        struct ip_addr remote = address(c);
+        s->p = peer_at(s, &remote);
     } else if (strcmp(name, "listen_close") == 0) {
         tcp_listener_close(s->listener);
         s->listener = NULL;
     } else if (strcmp(name, "accept") == 0) {
-        int err = tcp_accept(s->listener, &s->conn);
+        int err = tcp_accept(s->listener, &s->p->conn);
         if (err != 0) script_fail(s, "tcp_accept: %d", err);
     } else if (strcmp(name, "accept_again") == 0) {
         struct tcp_conn *conn;
         int err = tcp_accept(s->listener, &conn);
         if (err != ERR_AGAIN) script_fail(s, "tcp_accept gave %d, not ERR_AGAIN", err);
     } else if (strcmp(name, "connect") == 0) {
-        s->remote_port = SERVER_PORT;
-        int err = tcp_connect(s->stack, STACK_IP, PEER_IP, SERVER_PORT, s->now, &s->conn);
+        s->p->remote_port = SERVER_PORT;
+        int err = tcp_connect(s->stack, &s->p->local, &s->p->remote, SERVER_PORT, s->now, &s->p->conn);
         if (err != 0) script_fail(s, "tcp_connect: %d", err);
-        tcp_conn_endpoints(s->conn, NULL, &s->local_port, NULL, NULL);
+        tcp_conn_endpoints(s->p->conn, NULL, &s->p->local_port, NULL, NULL);
     } else if (strcmp(name, "send") == 0) {
         uint64_t n = number(c);
         uint64_t want = at_end(c) ? n : number(c);
         uint8_t *data = malloc(n + 1);
-        for (uint64_t i = 0; i < n; i++) data[i] = pattern(s->app_sent + i);
+        for (uint64_t i = 0; i < n; i++) data[i] = pattern(s->p->app_sent + i);
         long got = tcp_send(need_conn(s), data, n, s->now);
         free(data);
         if (got != (long)want) script_fail(s, "tcp_send gave %ld, not %llu", got, (unsigned long long)want);
-        s->app_sent += (uint64_t)got;
+        s->p->app_sent += (uint64_t)got;
     } else if (strcmp(name, "send_again") == 0 || strcmp(name, "send_err") == 0) {
         int want = name[5] == 'a' ? ERR_AGAIN : error_code(c);
-        uint8_t byte = pattern(s->app_sent);
+        uint8_t byte = pattern(s->p->app_sent);
         long got = tcp_send(need_conn(s), &byte, 1, s->now);
         if (got != want) script_fail(s, "tcp_send gave %ld, not %d", got, want);
     } else if (strcmp(name, "recv") == 0) {
@@ -533,10 +633,10 @@ static void command(struct script *s, struct cursor *c, const char *name) {
         long got = tcp_recv(need_conn(s), data, n, s->now);
         if (got != (long)n) script_fail(s, "tcp_recv gave %ld, not %llu", got, (unsigned long long)n);
         for (uint64_t i = 0; i < n; i++)
-            if (data[i] != pattern(s->app_received + i))
-                script_fail(s, "received byte %llu differs", (unsigned long long)(s->app_received + i));
+            if (data[i] != pattern(s->p->app_received + i))
+                script_fail(s, "received byte %llu differs", (unsigned long long)(s->p->app_received + i));
         free(data);
-        s->app_received += n;
+        s->p->app_received += n;
     } else if (strcmp(name, "recv_again") == 0 || strcmp(name, "recv_eof") == 0 || strcmp(name, "recv_err") == 0) {
         int want = name[5] == 'a' ? ERR_AGAIN : name[5] == 'e' && name[6] == 'o' ? 0 : error_code(c);
         uint8_t byte;
@@ -547,10 +647,10 @@ static void command(struct script *s, struct cursor *c, const char *name) {
         if (err != 0) script_fail(s, "tcp_shutdown: %d", err);
     } else if (strcmp(name, "close") == 0) {
         tcp_close(need_conn(s), s->now);
-        s->conn = NULL;
+        s->p->conn = NULL;
     } else if (strcmp(name, "abort") == 0) {
         tcp_abort(need_conn(s), s->now);
-        s->conn = NULL;
+        s->p->conn = NULL;
     } else if (strcmp(name, "nodelay") == 0) {
         tcp_set_nodelay(need_conn(s), true);
     } else if (strcmp(name, "state") == 0) {
@@ -607,8 +707,8 @@ struct script *script_start(const char *name, const struct tcp_config *config) {
     struct script *s = calloc(1, sizeof *s);
     s->name = name;
     s->blocks_at_start = net_native_blocks_in_use();
-    s->local_port = SERVER_PORT;
-    s->remote_port = CLIENT_PORT;
+    struct ip_addr peer = ip_addr_from_v4(PEER_IP);
+    s->p = peer_at(s, &peer);
     s->stack = tcp_stack_new(config, capture, s);
     if (s->stack == NULL) script_fail(s, "tcp_stack_new failed");
     return s;
@@ -657,5 +757,5 @@ void script_run(const char *name, const struct tcp_config *config, const char *c
 }
 
 struct tcp_stack *script_stack(struct script *s) { return s->stack; }
-struct tcp_conn *script_conn(struct script *s) { return s->conn; }
+struct tcp_conn *script_conn(struct script *s) { return s->p->conn; }
 uint64_t script_now(struct script *s) { return s->now; }

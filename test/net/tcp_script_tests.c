@@ -993,6 +993,156 @@ static void test_time_wait_new_syn_reopens(void) {
         "0.400 stat passive_opens 2");
 }
 
+/* ---- IPv6 addresses (the stack is fd00::1, the peer fd00::2) --------------------------------- */
+
+static void test_ipv6_passive_pseudo_header(void) {
+    /* every segment the stack sends is checked against RFC 8200's pseudo-header (tcp_script.c);
+     * one whose checksum covers the IPv4 pseudo-header instead is refused, in LISTEN and later */
+    RUN("0.000 peer fd00::2",
+        "0.000 listen",
+        "0.100 < S 1000:1000(0) win 65535 <mss 1440> sum4",
+        "0.100 stat bad_checksums 1",
+        "0.100 stat passive_opens 0",
+        "0.100 conns 0",
+        "0.200 < S 1000:1000(0) win 65535 <mss 1440>",
+        "0.200 > S. 0:0(0) ack 1001 win 65535 <mss 1440>",
+        "0.250 < . 1001:1001(0) ack 1 win 65535",
+        "0.250 accept",
+        "0.250 state ESTABLISHED",
+        "0.300 < P. 1001:1101(100) ack 1 win 65535 sum4",
+        "0.300 stat bad_checksums 2",
+        "0.300 recv_again",
+        "0.400 < P. 1001:1101(100) ack 1 win 65535",
+        "0.440 > . 1:1(0) ack 1101 win 65435",
+        "0.450 recv 100",
+        "0.500 send 50",
+        "0.500 > P. 1:51(50) ack 1101 win 65435",
+        "0.550 < F. 1101:1101(0) ack 51 win 65535",
+        "0.550 > . 51:51(0) ack 1102 win 65434",
+        "0.600 close",
+        "0.600 > F. 51:51(0) ack 1102 win 65434",
+        "0.650 < . 1102:1102(0) ack 52 win 65535",
+        "0.650 conns 0");
+}
+
+static void test_ipv6_mss(void) {
+    /* the IPv6 header is 20 bytes longer: MSS 1440 (MTU - 60) is announced for config.mss 1460,
+     * and the peer's larger MSS is cut down to it */
+    RUN("0.000 peer fd00::2",
+        "0.000 connect",
+        "0.000 > S 0:0(0) win 65535 <mss 1440>",
+        "0.000 send 3000",
+        "0.050 < S. 5000:5000(0) ack 1 win 65535 <mss 1460>",
+        "0.050 > . 1:1441(1440) ack 5001 win 65535",
+        "0.050 > . 1441:2881(1440) ack 5001 win 65535",
+        "0.050 > P. 2881:3001(120) ack 5001 win 65535",
+        "0.100 < . 5001:5001(0) ack 3001 win 65535",
+        /* an IPv4 connection of the same stack still announces config.mss */
+        "0.200 peer 10.0.0.2",
+        "0.200 connect",
+        "0.200 > S 0:0(0) win 65535 <mss 1460>",
+        "0.200 conns 2");
+}
+
+static void test_ipv6_mss_with_timestamps(void) {
+    /* the timestamp option comes off the IPv6 MSS too: 1440 - 12 */
+    struct tcp_config config = script_default_config();
+    config.timestamps = true;
+    RUN_WITH(config, "0.000 peer fd00::2",
+             "0.000 listen",
+             "0.100 < S 1000:1000(0) win 65535 <mss 1460,nop,nop,TS val 100 ecr 0>",
+             "0.100 > S. 0:0(0) ack 1001 win 65535 <mss 1440,nop,nop,TS val 100 ecr 100>",
+             "0.150 < . 1001:1001(0) ack 1 win 65535 <nop,nop,TS val 150 ecr 100>",
+             "0.150 accept",
+             "0.200 send 3000",
+             "0.200 > . 1:1429(1428) ack 1001 win 65535 <nop,nop,TS val 200 ecr 150>",
+             "0.200 > . 1429:2857(1428) ack 1001 win 65535 <nop,nop,TS val 200 ecr 150>",
+             "0.200 > P. 2857:3001(144) ack 1001 win 65535 <nop,nop,TS val 200 ecr 150>");
+}
+
+static void test_dual_stack_listener(void) {
+    /* one listener on any address takes an IPv4 and an IPv6 client from the same port number:
+     * two connections, each answered over its own family */
+    RUN("0.000 listen",
+        "0.100 < S 1000:1000(0) win 65535 <mss 1460>",
+        "0.100 > S. 0:0(0) ack 1001 win 65535 <mss 1460>",
+        "0.150 < . 1001:1001(0) ack 1 win 65535",
+        "0.150 accept",
+        "0.200 peer fd00::2",
+        "0.200 < S 7000:7000(0) win 65535 <mss 1440>",
+        "0.200 > S. 0:0(0) ack 7001 win 65535 <mss 1440>",
+        "0.250 < . 7001:7001(0) ack 1 win 65535",
+        "0.250 accept",
+        "0.250 conns 2",
+        "0.250 stat passive_opens 2",
+        "0.250 stat established 2",
+        "0.300 < P. 7001:7011(10) ack 1 win 65535",
+        "0.300 send 20",
+        "0.300 > P. 1:21(20) ack 7011 win 65525",
+        "0.310 recv 10",
+        "0.400 peer 10.0.0.2",
+        "0.400 state ESTABLISHED",
+        "0.400 send 30",
+        "0.400 > P. 1:31(30) ack 1001 win 65535",
+        "0.450 < R 1001:1001(0) win 0",
+        "0.450 state CLOSED",
+        "0.450 error ERR_CONNRESET",
+        "0.450 close",
+        "0.460 peer fd00::2",
+        "0.460 state ESTABLISHED",
+        "0.460 conns 1");
+}
+
+static void test_ipv6_listener_ignores_ipv4(void) {
+    /* a listener on one IPv6 address takes SYNs to that address only: an IPv4 SYN to its port
+     * finds no listener (the CLOSED rules answer it), and an IPv4 listener can share the port */
+    RUN("0.000 listen_at fd00::1",
+        "0.100 < S 1000:1000(0) win 65535 <mss 1460>",
+        "0.100 > R. 0:0(0) ack 1001 win 0",
+        "0.100 stat passive_opens 0",
+        "0.100 conns 0",
+        "0.200 peer fd00::2",
+        "0.200 < S 5000:5000(0) win 65535 <mss 1440>",
+        "0.200 > S. 0:0(0) ack 5001 win 65535 <mss 1440>",
+        "0.250 < . 5001:5001(0) ack 1 win 65535",
+        "0.250 accept",
+        "0.250 state ESTABLISHED",
+        "0.300 listen_at 10.0.0.1",
+        "0.400 peer 10.0.0.2",
+        "0.400 < S 2000:2000(0) win 65535 <mss 1460>",
+        "0.400 > S. 0:0(0) ack 2001 win 65535 <mss 1460>",
+        "0.400 stat passive_opens 2");
+}
+
+static void test_listener_overlaps(void) {
+    /* ANY overlaps every listener on its port; two specific ones only when equal */
+    struct tcp_config config = script_default_config();
+    struct script *s = script_start(__func__, &config);
+    struct tcp_stack *stack = script_stack(s);
+    struct tcp_listener *l4, *l6, *any, *other;
+    struct ip_addr a4 = ip_addr_from_v4(0x0a000001), a6, b6, wildcard = ip_addr_any();
+    TEST_ASSERT(ip_addr_parse("fd00::1", &a6) == 0 && ip_addr_parse("fd00::3", &b6) == 0, "parse");
+    TEST_ASSERT(tcp_listen(stack, &a4, 80, 1, &l4) == 0, "IPv4 listener");
+    TEST_ASSERT(tcp_listen(stack, &a6, 80, 1, &l6) == 0, "IPv6 listener beside it");
+    TEST_ASSERT(tcp_listen(stack, &b6, 80, 1, &other) == 0, "another IPv6 address");
+    TEST_ASSERT(tcp_listen(stack, &a6, 80, 1, &any) == ERR_ADDRINUSE, "the same IPv6 address twice");
+    TEST_ASSERT(tcp_listen(stack, &wildcard, 80, 1, &any) == ERR_ADDRINUSE, "ANY over specific ones");
+    TEST_ASSERT(tcp_listen(stack, &wildcard, 81, 1, &any) == 0, "ANY on another port");
+    TEST_ASSERT(tcp_listen(stack, &a6, 81, 1, &other) == ERR_ADDRINUSE, "a specific one under ANY");
+    tcp_listener_close(l4);
+    tcp_listener_close(l6);
+    tcp_listener_close(other);
+    tcp_listener_close(any);
+    /* an active open needs two addresses of one family, neither ANY */
+    struct tcp_conn *conn;
+    TEST_ASSERT(tcp_connect(stack, &a4, &b6, 80, 0, &conn) == ERR_INVAL, "mixed families");
+    TEST_ASSERT(tcp_connect(stack, &wildcard, &wildcard, 80, 0, &conn) == ERR_INVAL, "ANY");
+    struct ip_addr zero6;
+    TEST_ASSERT(ip_addr_parse("::", &zero6) == 0, "parse ::");
+    TEST_ASSERT(tcp_connect(stack, &a6, &zero6, 80, 0, &conn) == ERR_INVAL, "to ::");
+    script_end(s);
+}
+
 const struct test_case script_tests[] = {
     {"passive-open-data-close", test_passive_open_data_close},
     {"active-open-data-close", test_active_open_data_close},
@@ -1051,5 +1201,11 @@ const struct test_case script_tests[] = {
     {"half-open-costs-no-buffers", test_half_open_costs_no_buffers},
     {"time-wait-reuse", test_time_wait_reused_under_pressure},
     {"time-wait-reopen", test_time_wait_new_syn_reopens},
+    {"ipv6-passive-pseudo-header", test_ipv6_passive_pseudo_header},
+    {"ipv6-mss", test_ipv6_mss},
+    {"ipv6-mss-timestamps", test_ipv6_mss_with_timestamps},
+    {"dual-stack-listener", test_dual_stack_listener},
+    {"ipv6-listener-ignores-ipv4", test_ipv6_listener_ignores_ipv4},
+    {"listener-overlaps", test_listener_overlaps},
 };
 const size_t script_test_count = ARRAY_SIZE(script_tests);

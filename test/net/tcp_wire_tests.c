@@ -1,14 +1,24 @@
 /*
  * test/net/tcp_wire_tests.c: the TCP header and option parser and builder (net/wire/tcp_wire.h):
  * every malformed option layout is refused, good ones parse, build → parse round-trips, and the
- * checksum catches every single-bit flip and covers the pseudo-header.
+ * checksum catches every single-bit flip and covers the pseudo-header of either family; UDP's
+ * checksum rules per family (net/wire/udp_wire.h).
  */
 #include <string.h>
 
 #include "net/wire/bytes.h"
 #include "net/wire/checksum.h"
 #include "net/wire/tcp_wire.h"
+#include "net/wire/udp_wire.h"
 #include "net_test.h"
+
+static struct ip_addr v4(uint32_t address) { return ip_addr_from_v4(address); }
+
+static struct ip_addr v6(const char *text) {
+    struct ip_addr addr;
+    TEST_ASSERT(ip_addr_parse(text, &addr) == 0 && addr.family == IP_FAMILY_V6, "parse %s", text);
+    return addr;
+}
 
 /* A 20-byte header plus `options` (already a multiple of 4 in length). */
 static size_t make_segment(uint8_t *out, const uint8_t *options, size_t options_length, size_t payload) {
@@ -128,8 +138,9 @@ static void test_build_round_trip(void) {
                                                0, 0, 0, 42, 1, 3, 3, 7};
     TEST_ASSERT(memcmp(out + 20, expected_options, sizeof expected_options) == 0, "SYN option layout");
     memcpy(out + length, "hello", 5);
-    tcp_wire_set_checksum(0x0a000001, 0x0a000002, out, length + 5);
-    TEST_ASSERT(tcp_wire_checksum_ok(0x0a000001, 0x0a000002, out, length + 5), "checksum");
+    struct ip_addr a = v4(0x0a000001), b = v4(0x0a000002);
+    tcp_wire_set_checksum(&a, &b, out, length + 5);
+    TEST_ASSERT(tcp_wire_checksum_ok(&a, &b, out, length + 5), "checksum");
     struct tcp_header parsed;
     TEST_ASSERT(tcp_wire_parse(out, length + 5, &parsed) == TCP_WIRE_OK, "parse back");
     TEST_ASSERT(parsed.seq == header.seq && parsed.ack == 17 && parsed.window == 29200 && parsed.flags == header.flags,
@@ -146,15 +157,78 @@ static void test_build_round_trip(void) {
 static void test_checksum_catches_bit_flips(void) {
     uint8_t segment[80];
     size_t length = make_segment(segment, NULL, 0, 41); /* odd length: the padded last byte */
-    tcp_wire_set_checksum(0xc0a80001, 0xc0a80002, segment, length);
-    TEST_ASSERT(tcp_wire_checksum_ok(0xc0a80001, 0xc0a80002, segment, length), "good checksum");
+    struct ip_addr a = v4(0xc0a80001), b = v4(0xc0a80002), c = v4(0xc0a80003);
+    tcp_wire_set_checksum(&a, &b, segment, length);
+    TEST_ASSERT(tcp_wire_checksum_ok(&a, &b, segment, length), "good checksum");
     for (size_t bit = 0; bit < length * 8; bit++) {
         segment[bit / 8] ^= (uint8_t)(1 << (bit % 8));
-        TEST_ASSERT(!tcp_wire_checksum_ok(0xc0a80001, 0xc0a80002, segment, length), "flip of bit %zu missed", bit);
+        TEST_ASSERT(!tcp_wire_checksum_ok(&a, &b, segment, length), "flip of bit %zu missed", bit);
         segment[bit / 8] ^= (uint8_t)(1 << (bit % 8));
     }
-    TEST_ASSERT(!tcp_wire_checksum_ok(0xc0a80001, 0xc0a80003, segment, length), "pseudo-header address");
-    TEST_ASSERT(!tcp_wire_checksum_ok(0xc0a80001, 0xc0a80002, segment, length - 1), "pseudo-header length");
+    TEST_ASSERT(!tcp_wire_checksum_ok(&a, &c, segment, length), "pseudo-header address");
+    TEST_ASSERT(!tcp_wire_checksum_ok(&a, &b, segment, length - 1), "pseudo-header length");
+}
+
+/* The IPv6 pseudo-header (RFC 8200 §8.1) laid out byte by byte, summed by RFC 1071's definition. */
+static uint32_t ipv6_pseudo_by_definition(const struct ip_addr *src, const struct ip_addr *dst, uint8_t next_header,
+                                          uint32_t length) {
+    uint8_t pseudo[40];
+    memcpy(pseudo, src->v6, 16);
+    memcpy(pseudo + 16, dst->v6, 16);
+    wire_put32(pseudo + 32, length);
+    pseudo[36] = pseudo[37] = pseudo[38] = 0;
+    pseudo[39] = next_header;
+    uint64_t total = 0;
+    for (size_t i = 0; i < sizeof pseudo; i += 2) total += (uint32_t)pseudo[i] << 8 | pseudo[i + 1];
+    while (total >> 32) total = (total & 0xffffffffu) + (total >> 32);
+    return (uint32_t)total;
+}
+
+static void test_checksum_ipv6_pseudo_header(void) {
+    struct ip_addr a = v6("2001:db8::1"), b = v6("fe80::5054:ff:fe12:3456"), c = v6("2001:db8::2");
+    /* the partial sums agree with the definition whatever the length's upper half holds */
+    static const uint32_t lengths[] = {0, 20, 1440, 65535, 65536, 0x12345678u};
+    for (size_t i = 0; i < ARRAY_SIZE(lengths); i++)
+        TEST_ASSERT(checksum_finish(checksum_pseudo_ipv6(a.v6, b.v6, TCP_PROTOCOL, lengths[i])) ==
+                        checksum_finish(ipv6_pseudo_by_definition(&a, &b, TCP_PROTOCOL, lengths[i])),
+                    "pseudo-header sum for length %u", lengths[i]);
+    uint8_t segment[80];
+    size_t length = make_segment(segment, NULL, 0, 41);
+    tcp_wire_set_checksum(&a, &b, segment, length);
+    uint32_t sum = checksum_add(ipv6_pseudo_by_definition(&a, &b, TCP_PROTOCOL, (uint32_t)length), segment, length);
+    TEST_ASSERT(checksum_finish(sum) == 0, "the checksum is not over the RFC 8200 pseudo-header");
+    TEST_ASSERT(tcp_wire_checksum_ok(&a, &b, segment, length), "good checksum");
+    TEST_ASSERT(!tcp_wire_checksum_ok(&a, &c, segment, length), "pseudo-header destination");
+    TEST_ASSERT(!tcp_wire_checksum_ok(&c, &b, segment, length), "pseudo-header source");
+    TEST_ASSERT(!tcp_wire_checksum_ok(&a, &b, segment, length - 1), "pseudo-header length");
+    /* the same segment checksummed for IPv4 addresses is wrong over IPv6, and families never mix */
+    struct ip_addr a4 = v4(0x0a000001), b4 = v4(0x0a000002);
+    tcp_wire_set_checksum(&a4, &b4, segment, length);
+    TEST_ASSERT(!tcp_wire_checksum_ok(&a, &b, segment, length), "an IPv4 pseudo-header passed over IPv6");
+    TEST_ASSERT(!tcp_wire_checksum_ok(&a4, &b, segment, length), "mixed families");
+    struct ip_addr any = ip_addr_any();
+    TEST_ASSERT(!tcp_wire_checksum_ok(&any, &any, segment, length), "IP_FAMILY_ANY");
+}
+
+static void test_udp_checksum_per_family(void) {
+    uint8_t datagram[UDP_HEADER_LEN + 5];
+    memcpy(datagram + UDP_HEADER_LEN, "hello", 5);
+    struct ip_addr a4 = v4(0x0a000001), b4 = v4(0x0a000002);
+    struct ip_addr a6 = v6("fec0::15"), b6 = v6("fec0::2");
+    struct udp_header udp;
+    udp_write(datagram, 1000, 53, 5, &a6, &b6);
+    TEST_ASSERT(udp_parse(datagram, sizeof datagram, &a6, &b6, &udp) == UDP_OK && udp.source_port == 1000 &&
+                    udp.destination_port == 53 && udp.data_length == 5,
+                "IPv6 round trip");
+    uint32_t sum = checksum_add(ipv6_pseudo_by_definition(&a6, &b6, UDP_PROTOCOL, sizeof datagram), datagram,
+                                sizeof datagram);
+    TEST_ASSERT(checksum_finish(sum) == 0, "the UDP checksum is not over the RFC 8200 pseudo-header");
+    TEST_ASSERT(udp_parse(datagram, sizeof datagram, &a4, &b4, &udp) == UDP_BAD_CHECKSUM, "IPv6 sum taken over IPv4");
+    /* a zero checksum: "none computed" over IPv4, invalid over IPv6 (RFC 8200 §8.1) */
+    wire_put16(datagram + 6, 0);
+    TEST_ASSERT(udp_parse(datagram, sizeof datagram, &a4, &b4, &udp) == UDP_OK, "zero checksum over IPv4");
+    TEST_ASSERT(udp_parse(datagram, sizeof datagram, &a6, &b6, &udp) == UDP_BAD_CHECKSUM, "zero checksum over IPv6");
+    TEST_ASSERT(udp_parse(datagram, sizeof datagram, &a4, &b6, &udp) == UDP_BAD_CHECKSUM, "mixed families");
 }
 
 /* RFC 1071's definition, a big-endian 16-bit word at a time: what checksum_add computes faster. */
@@ -192,5 +266,7 @@ const struct test_case wire_tests[] = {
     {"build-round-trip", test_build_round_trip},
     {"checksum-bit-flips", test_checksum_catches_bit_flips},
     {"checksum-definition", test_checksum_matches_definition},
+    {"checksum-ipv6-pseudo-header", test_checksum_ipv6_pseudo_header},
+    {"udp-checksum-per-family", test_udp_checksum_per_family},
 };
 const size_t wire_test_count = ARRAY_SIZE(wire_tests);

@@ -31,7 +31,8 @@ static void send_message(struct dhcp_client *client, uint8_t type, uint32_t ciad
                          uint32_t destination, uint64_t now_ns) {
     uint8_t message[DHCP_MAX_MESSAGE];
     size_t length = dhcp_write_request(message, type, client->xid, net_stack_mac(client->stack), ciaddr, requested, server);
-    net_udp_send(client->stack, DHCP_CLIENT_PORT, destination, DHCP_SERVER_PORT, message, length, now_ns);
+    struct ip_addr to = ip_addr_from_v4(destination);
+    net_udp_send(client->stack, DHCP_CLIENT_PORT, &to, DHCP_SERVER_PORT, message, length, now_ns);
 }
 
 static void send_discover(struct dhcp_client *client, uint64_t now_ns) {
@@ -97,12 +98,13 @@ static void bind_lease(struct dhcp_client *client, const struct dhcp_message *ac
     if (client->on_bound) client->on_bound(client->ctx, lease);
 }
 
-static void receive(void *ctx, uint32_t source, uint16_t source_port, uint32_t destination, const uint8_t *data, size_t length,
-                    uint64_t now_ns) {
-    (void)source;
+static void receive(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
+                    const uint8_t *data, size_t length, uint64_t now_ns) {
     (void)destination;
     struct dhcp_client *client = ctx;
     struct dhcp_message message;
+    /* port 68 is bound for both families: DHCP is IPv4's */
+    if (source->family != IP_FAMILY_V4) return;
     if (source_port != DHCP_SERVER_PORT || !dhcp_parse(data, length, &message)) return;
     if (message.op != DHCP_BOOTREPLY || message.xid != client->xid) return;
     if (__builtin_memcmp(message.chaddr, net_stack_mac(client->stack), 6) != 0) return;

@@ -154,11 +154,16 @@ void ipv4_free(struct net_stack *stack) {
 
 static void dispatch(struct net_stack *stack, const struct ipv4_header *ip, const uint8_t *packet, const uint8_t *payload,
                      size_t length, uint64_t now_ns) {
+    struct ip_addr source = ip_addr_from_v4(ip->source), destination = ip_addr_from_v4(ip->destination);
     switch (ip->protocol) {
     case IPV4_PROTOCOL_ICMP: icmp_input(stack, ip, payload, length, now_ns); break;
-    case IPV4_PROTOCOL_UDP: udp_input(stack, ip, packet, payload, length, now_ns); break;
+    case IPV4_PROTOCOL_UDP:
+        /* a reassembled datagram's `packet` holds only its first fragment's header and 8 data
+         * bytes, all that an ICMP error quotes (icmp_send_unreachable reads no further) */
+        udp_input(stack, &source, &destination, packet, (size_t)ip->header_length + length, payload, length, now_ns);
+        break;
     case IPV4_PROTOCOL_TCP:
-        if (!net_is_local_broadcast(stack, ip->destination)) tcp_input(stack->tcp, ip->source, ip->destination, payload, length, now_ns);
+        if (!net_is_local_broadcast(stack, ip->destination)) tcp_input(stack->tcp, &source, &destination, payload, length, now_ns);
         else stack->stats.not_for_us++;
         break;
     default: stack->stats.not_for_us++; break;

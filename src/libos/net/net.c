@@ -58,6 +58,121 @@ static bool parse_address(const char *text, uint32_t *address, unsigned *prefix)
     return ipv4_from_text(copy, address);
 }
 
+/* ---- IPv6 ---------------------------------------------------------------------------------- */
+
+static const char *origin_text(const struct net_ipv6_address *a, char *buffer, size_t size) {
+    char router[IP_ADDR_TEXT_MAX], dns[IP_ADDR_TEXT_MAX];
+    switch (a->origin) {
+    case NET_IPV6_LINK_LOCAL: return "link-local";
+    case NET_IPV6_STATIC: return "static";
+    default: break;
+    }
+    struct ip_addr r = ip_addr_from_v6(a->router);
+    ip_addr_format(&r, router, sizeof router);
+    uint8_t server[16];
+    if (net_ipv6_dns(stack, server)) {
+        struct ip_addr d = ip_addr_from_v6(server);
+        ip_addr_format(&d, dns, sizeof dns);
+        snprintf(buffer, size, "slaac from %s, dns %s", router, dns);
+    } else {
+        snprintf(buffer, size, "slaac from %s", router);
+    }
+    return buffer;
+}
+
+/* The boot log's IPv6 lines: each address as it becomes usable, or why it never will. */
+static void log_ipv6_address(void *ctx, const struct net_ipv6_address *a) {
+    (void)ctx;
+    char text[IP_ADDR_TEXT_MAX], how[128];
+    struct ip_addr address = ip_addr_from_v6(a->address);
+    ip_addr_format(&address, text, sizeof text);
+    if (a->state == NET_IPV6_PREFERRED)
+        LOG_INFO(log_src, "%s %s/%u (%s)", device->name, text, a->prefix_length, origin_text(a, how, sizeof how));
+    else if (a->state == NET_IPV6_DUPLICATE)
+        LOG_WARN(log_src, "%s %s/%u is a duplicate (another host on the link has it): not used", device->name, text,
+                 a->prefix_length);
+}
+
+/* No address still in duplicate address detection, and router discovery over (or not asked for). */
+static bool ipv6_settled(bool autoconf) {
+    if (!net_ipv6_enabled(stack)) return true;
+    if (autoconf && !net_ipv6_router_discovery_done(stack)) return false;
+    struct net_ipv6_address list[8];
+    size_t n = net_ipv6_addresses(stack, list, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (list[i].state == NET_IPV6_TENTATIVE) return false;
+    return true;
+}
+
+/* "fec0::15/64" (the prefix defaults to 64) */
+static bool parse_address6(const char *text, uint8_t address[16], unsigned *prefix) {
+    char copy[IP_ADDR_TEXT_MAX + 4];
+    size_t length = strlen(text);
+    if (length >= sizeof copy) return false;
+    memcpy(copy, text, length + 1);
+    *prefix = 64;
+    char *slash = strchr(copy, '/');
+    if (slash) {
+        *slash = 0;
+        char *end;
+        long value = strtol(slash + 1, &end, 10);
+        if (*end != 0 || end == slash + 1 || value < 1 || value > 128) return false;
+        *prefix = (unsigned)value;
+    }
+    struct ip_addr parsed;
+    if (ip_addr_parse(copy, &parsed) != 0 || parsed.family != IP_FAMILY_V6) return false;
+    memcpy(address, parsed.v6, 16);
+    return true;
+}
+
+/* Brings IPv6 up after IPv4: the link-local address, then SLAAC from the router's advertisements
+ * (`ip6=auto`, the default) or a static address (`ip6=ADDR/PREFIX gw6=ADDR`); `ip6=off` leaves
+ * it off. Waits at most `ip6_timeout=` seconds (default 3) for the addresses to leave DAD and a
+ * router to answer, so that boot goes on without one. */
+static int start_ipv6(void) {
+    const char *ip6_text = arg_str("ip6", "auto");
+    const char *gw6_text = arg_str("gw6", "");
+    int64_t timeout_s = arg_int("ip6_timeout", 3);
+    if (strcmp(ip6_text, "off") == 0) return 0;
+    bool autoconf = strcmp(ip6_text, "auto") == 0;
+    uint8_t address[16], gateway[16];
+    unsigned prefix = 64;
+    if (!autoconf && !parse_address6(ip6_text, address, &prefix)) {
+        LOG_ERROR(log_src, "ip6=%s: expected an address like fec0::15/64, auto or off", ip6_text);
+        return ERR_INVAL;
+    }
+    struct ip_addr parsed;
+    bool has_gateway = gw6_text[0] != 0;
+    if (has_gateway) {
+        if (ip_addr_parse(gw6_text, &parsed) != 0 || parsed.family != IP_FAMILY_V6) {
+            LOG_ERROR(log_src, "gw6=%s: expected an address like fe80::2", gw6_text);
+            return ERR_INVAL;
+        }
+        memcpy(gateway, parsed.v6, 16);
+    }
+    net_ipv6_set_event(stack, log_ipv6_address, NULL);
+    int err = net_ipv6_start(stack, autoconf, time_now_ns());
+    if (err != 0) {
+        LOG_WARN(log_src, "%s: IPv6 not started (MTU %u below 1280?): %s", device->name, device->mtu, err_name(err));
+        return 0;
+    }
+    if (!autoconf) {
+        err = net_ipv6_add_static(stack, address, prefix, has_gateway ? gateway : NULL, time_now_ns());
+        if (err != 0) {
+            LOG_ERROR(log_src, "ip6=%s: %s", ip6_text, err_name(err));
+            return err;
+        }
+    }
+    uint64_t deadline = time_now_ns() + (uint64_t)timeout_s * 1000000000ull;
+    while (!ipv6_settled(autoconf) && time_now_ns() < deadline) {
+        err = fiber_sleep_ns(1000000);
+        if (err != 0) return err;
+    }
+    if (autoconf && !net_ipv6_router_discovery_done(stack))
+        LOG_INFO(log_src, "%s: no IPv6 router advertisement within %ld s (link-local only for now)", device->name, timeout_s);
+    return 0;
+}
+
 static void log_lease(void *ctx, const struct dhcp_lease *lease) {
     (void)ctx;
     char a[16], g[16], d[16], server[16];
@@ -107,7 +222,7 @@ int net_start(void) {
         ipv4_format(address, a);
         ipv4_format(gateway, g);
         LOG_INFO(log_src, "%s %s/%u gw %s (static)", device->name, a, prefix, gateway ? g : "none");
-        return 0;
+        return start_ipv6();
     }
     dhcp = dhcp_client_new(stack, log_lease, NULL);
     if (dhcp == NULL) return ERR_NOMEM;
@@ -122,7 +237,7 @@ int net_start(void) {
         err = fiber_sleep_ns(1000000);
         if (err != 0) return err;
     }
-    return 0;
+    return start_ipv6();
 }
 
 struct net_stack *net_stack(void) { return stack; }
@@ -140,4 +255,12 @@ void net_print_stats(void) {
            s.ipv4_in, s.ipv4_out, s.ipv4_bad_checksum, s.malformed, s.not_for_us, s.fragments_in, s.reassembled,
            s.reassembly_dropped, s.arp_requests_in, s.arp_requests_out, s.arp_replies_in, s.arp_replies_out, s.arp_unresolved,
            s.icmp_in, s.icmp_out, s.udp_in, s.udp_out, s.udp_no_port);
+    if (net_ipv6_enabled(stack))
+        printf("netstat: ipv6 in %lu out %lu dropped %lu no-route %lu, frags %lu reassembled %lu dropped %lu, icmpv6 in %lu "
+               "out %lu bad-checksum %lu errors %lu/%lu rate-limited %lu, nd ns %lu/%lu na %lu/%lu rs %lu ra %lu invalid %lu "
+               "unresolved %lu, dad conflicts %lu\n",
+               s.ipv6_in, s.ipv6_out, s.ipv6_dropped, s.ipv6_no_route, s.fragments6_in, s.reassembled6, s.reassembly6_dropped,
+               s.icmpv6_in, s.icmpv6_out, s.icmpv6_bad_checksum, s.icmpv6_errors_in, s.icmpv6_errors_out,
+               s.icmpv6_rate_limited, s.nd_ns_in, s.nd_ns_out, s.nd_na_in, s.nd_na_out, s.nd_rs_out, s.nd_ra_in, s.nd_invalid,
+               s.nd_unresolved, s.dad_conflicts);
 }

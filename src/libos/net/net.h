@@ -4,6 +4,11 @@
  * from the command line (`ip=10.0.2.15/24 gw=10.0.2.2`), and drives the stack from the scheduler: a poller takes the device's received
  * frames and the stack's due timers; fibers never poll.
  *
+ * After IPv4, IPv6 comes up (`ip6=auto`, the default: link-local address, router solicitation,
+ * SLAAC; `ip6=ADDR/PREFIX gw6=ADDR` static; `ip6=off`), waiting at most `ip6_timeout=` seconds
+ * (default 3) for duplicate address detection and a router; each address is logged as it becomes
+ * preferred:  [INFO] net: eth0 fe80::5054:ff:fe12:3456/64 (link-local)
+ *
  * Only workloads that use the network call net_start(); the others boot exactly as before.
  */
 #ifndef NET_NET_H

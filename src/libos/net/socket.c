@@ -36,7 +36,7 @@ struct tcp_server {
 };
 
 struct datagram {
-    uint32_t ip;
+    struct ip_addr ip;
     uint16_t port;
     uint16_t length;
     uint8_t *data;
@@ -120,7 +120,8 @@ int tcp_server_listen(uint16_t port, unsigned backlog, struct tcp_server **out) 
     struct tcp_server *server = kzalloc(sizeof *server);
     if (!server) return ERR_NOMEM;
     list_init(&server->wait.waiters);
-    int err = tcp_listen(tcp(), 0, port, backlog, &server->listener);
+    struct ip_addr any = ip_addr_any();
+    int err = tcp_listen(tcp(), &any, port, backlog, &server->listener);
     if (err != 0) {
         kfree(server);
         return err;
@@ -155,14 +156,15 @@ void tcp_server_close(struct tcp_server *server) {
     kfree(server);
 }
 
-int tcp_socket_connect(uint32_t ip, uint16_t port, uint64_t timeout_ns, struct tcp_socket **out) {
+int tcp_socket_connect(const struct ip_addr *ip, uint16_t port, uint64_t timeout_ns, struct tcp_socket **out) {
     struct net_stack *stack = net_stack();
     if (stack == NULL) return ERR_NOTCONN;
     uint64_t deadline = deadline_of(timeout_ns);
-    uint32_t local;
-    net_stack_get_ipv4(stack, &local, NULL, NULL);
+    struct ip_addr local;
+    int err = net_ip_source(stack, ip, &local);
+    if (err != 0) return err;
     struct tcp_conn *conn;
-    int err = tcp_connect(tcp(), local, ip, port, now(), &conn);
+    err = tcp_connect(tcp(), &local, ip, port, now(), &conn);
     if (err != 0) return err;
     struct tcp_socket *s = socket_for(conn);
     if (!s) {
@@ -230,14 +232,16 @@ void tcp_socket_abort(struct tcp_socket *s) {
     kfree(s);
 }
 
-void tcp_socket_peer(const struct tcp_socket *s, uint32_t *ip, uint16_t *port) { tcp_conn_endpoints(s->conn, NULL, NULL, ip, port); }
+void tcp_socket_peer(const struct tcp_socket *s, struct ip_addr *ip, uint16_t *port) {
+    tcp_conn_endpoints(s->conn, NULL, NULL, ip, port);
+}
 
 void tcp_socket_set_nodelay(struct tcp_socket *s, bool nodelay) { tcp_set_nodelay(s->conn, nodelay); }
 
 /* ---- UDP ------------------------------------------------------------------------------------------ */
 
-static void udp_receive(void *ctx, uint32_t source, uint16_t source_port, uint32_t destination, const uint8_t *data,
-                        size_t length, uint64_t now_ns) {
+static void udp_receive(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
+                        const uint8_t *data, size_t length, uint64_t now_ns) {
     (void)destination;
     (void)now_ns;
     struct udp_socket *s = ctx;
@@ -251,7 +255,8 @@ static void udp_receive(void *ctx, uint32_t source, uint16_t source_port, uint32
         return;
     }
     if (length) memcpy(copy, data, length);
-    s->queue[(s->head + s->count) % UDP_SOCKET_QUEUE] = (struct datagram){.ip = source, .port = source_port, .length = (uint16_t)length, .data = copy};
+    s->queue[(s->head + s->count) % UDP_SOCKET_QUEUE] =
+        (struct datagram){.ip = *source, .port = source_port, .length = (uint16_t)length, .data = copy};
     s->count++;
     wake_all(&s->wait);
 }
@@ -270,7 +275,8 @@ int udp_socket_bind(uint16_t port, struct udp_socket **out) {
     return 0;
 }
 
-long udp_socket_recvfrom(struct udp_socket *s, void *buffer, size_t length, uint32_t *ip, uint16_t *port, uint64_t timeout_ns) {
+long udp_socket_recvfrom(struct udp_socket *s, void *buffer, size_t length, struct ip_addr *ip, uint16_t *port,
+                         uint64_t timeout_ns) {
     uint64_t deadline = deadline_of(timeout_ns);
     while (s->count == 0) {
         int err = wait_on(&s->wait, deadline, "a UDP datagram");
@@ -287,7 +293,7 @@ long udp_socket_recvfrom(struct udp_socket *s, void *buffer, size_t length, uint
     return size;
 }
 
-int udp_socket_sendto(struct udp_socket *s, uint32_t ip, uint16_t port, const void *data, size_t length) {
+int udp_socket_sendto(struct udp_socket *s, const struct ip_addr *ip, uint16_t port, const void *data, size_t length) {
     return net_udp_send(net_stack(), s->port, ip, port, data, length, now());
 }
 

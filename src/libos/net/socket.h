@@ -15,12 +15,17 @@
  *
  * The promise forms (Lwt style) run the same calls in a fiber of the given switch and resolve
  * with their result.
+ *
+ * Addresses are struct ip_addr (net/ip_addr.h): the sockets serve IPv4 and IPv6 alike (a dual
+ * stack). A server listens on both families; a connection or a datagram goes over the family of
+ * the address given, from the interface's address of that family.
  */
 #ifndef NET_SOCKET_H
 #define NET_SOCKET_H
 
 #include "base/base.h"
 #include "base/err.h"
+#include "net/ip_addr.h"
 #include "promise/promise.h"
 #include "sched/sched.h"
 
@@ -31,12 +36,14 @@ struct tcp_server;
 struct udp_socket;
 
 /* ---- TCP ---------------------------------------------------------------------------------- */
-/* Listens on `port` of the interface's address(es); `backlog` bounds connections not yet accepted. */
+/* Listens on `port` of every interface address, IPv4 and IPv6; `backlog` bounds connections not
+ * yet accepted. */
 int tcp_server_listen(uint16_t port, unsigned backlog, struct tcp_server **out) MUST_CHECK;
 int tcp_server_accept(struct tcp_server *server, uint64_t timeout_ns, struct tcp_socket **out) MUST_CHECK;
 void tcp_server_close(struct tcp_server *server);
 
-int tcp_socket_connect(uint32_t ip, uint16_t port, uint64_t timeout_ns, struct tcp_socket **out) MUST_CHECK;
+/* ERR_UNREACHABLE when the interface has no address of `ip`'s family. */
+int tcp_socket_connect(const struct ip_addr *ip, uint16_t port, uint64_t timeout_ns, struct tcp_socket **out) MUST_CHECK;
 /* Some bytes (> 0), 0 at the end of the peer's stream, or an error. */
 long tcp_socket_read(struct tcp_socket *socket, void *buffer, size_t length, uint64_t timeout_ns) MUST_CHECK;
 /* All `length` bytes (0), or an error; *written (if not NULL) says how many were queued. */
@@ -47,17 +54,19 @@ int tcp_socket_shutdown(struct tcp_socket *socket);
 void tcp_socket_close(struct tcp_socket *socket);
 /* Reset. */
 void tcp_socket_abort(struct tcp_socket *socket);
-void tcp_socket_peer(const struct tcp_socket *socket, uint32_t *ip, uint16_t *port);
+void tcp_socket_peer(const struct tcp_socket *socket, struct ip_addr *ip, uint16_t *port);
 void tcp_socket_set_nodelay(struct tcp_socket *socket, bool nodelay);
 
 /* ---- UDP ---------------------------------------------------------------------------------- */
-/* port 0: an ephemeral port. Datagrams wait in a bounded queue (UDP_SOCKET_QUEUE); more are dropped. */
+/* port 0: an ephemeral port, for both families. Datagrams wait in a bounded queue
+ * (UDP_SOCKET_QUEUE); more are dropped. */
 #define UDP_SOCKET_QUEUE 64
 int udp_socket_bind(uint16_t port, struct udp_socket **out) MUST_CHECK;
 /* One datagram (truncated to `length`; returns its full size), its source in *ip, *port. */
-long udp_socket_recvfrom(struct udp_socket *socket, void *buffer, size_t length, uint32_t *ip, uint16_t *port,
+long udp_socket_recvfrom(struct udp_socket *socket, void *buffer, size_t length, struct ip_addr *ip, uint16_t *port,
                          uint64_t timeout_ns) MUST_CHECK;
-int udp_socket_sendto(struct udp_socket *socket, uint32_t ip, uint16_t port, const void *data, size_t length) MUST_CHECK;
+int udp_socket_sendto(struct udp_socket *socket, const struct ip_addr *ip, uint16_t port, const void *data,
+                      size_t length) MUST_CHECK;
 uint16_t udp_socket_port(const struct udp_socket *socket);
 void udp_socket_close(struct udp_socket *socket);
 

@@ -2,9 +2,10 @@
 #include "net/stack_internal.h"
 #include "net/tcp/tcp.h"
 
-static void tcp_output(void *ctx, uint32_t source, uint32_t destination, const uint8_t *segment, size_t length) {
+static void tcp_output(void *ctx, const struct ip_addr *source, const struct ip_addr *destination, const uint8_t *segment,
+                       size_t length) {
     struct net_stack *stack = ctx;
-    net_ipv4_output(stack, source, destination, IPV4_PROTOCOL_TCP, segment, length, stack->clock_ns);
+    net_ip_output(stack, source, destination, IPV4_PROTOCOL_TCP, segment, length, stack->clock_ns);
 }
 
 struct net_stack *net_stack_new(const uint8_t mac[ETH_ADDR_LEN], uint16_t mtu, net_transmit_fn transmit, void *ctx) {
@@ -41,6 +42,7 @@ void net_stack_free(struct net_stack *stack) {
     tcp_stack_free(stack->tcp);
     arp_free(stack);
     ipv4_free(stack);
+    ipv6_free(stack);
     net_env_free(stack, sizeof *stack);
 }
 
@@ -87,7 +89,10 @@ void net_stack_input(struct net_stack *stack, const uint8_t *frame, size_t lengt
         stack->stats.malformed++;
         return;
     }
-    if (!eth_equal(eth.destination, stack->mac) && !eth_is_broadcast(eth.destination)) {
+    /* IPv6 multicast (33:33:...) too once IPv6 is on: ipv6_input checks the groups */
+    bool ipv6_group = eth.type == ETHERTYPE_IPV6 && eth.destination[0] == 0x33 && eth.destination[1] == 0x33 &&
+                      stack->ipv6.enabled;
+    if (!eth_equal(eth.destination, stack->mac) && !eth_is_broadcast(eth.destination) && !ipv6_group) {
         stack->stats.not_for_us++;
         return;
     }
@@ -96,6 +101,7 @@ void net_stack_input(struct net_stack *stack, const uint8_t *frame, size_t lengt
     switch (eth.type) {
     case ETHERTYPE_ARP: arp_input(stack, payload, payload_length, now_ns); break;
     case ETHERTYPE_IPV4: ipv4_input(stack, payload, payload_length, now_ns); break;
+    case ETHERTYPE_IPV6: ipv6_input(stack, payload, payload_length, now_ns); break;
     default: stack->stats.not_for_us++; break;
     }
 }
@@ -104,12 +110,14 @@ void net_stack_timers(struct net_stack *stack, uint64_t now_ns) {
     stack->clock_ns = now_ns;
     arp_timers(stack, now_ns);
     ipv4_timers(stack, now_ns);
+    ipv6_timers(stack, now_ns);
     tcp_timers(stack->tcp, now_ns);
 }
 
 uint64_t net_stack_next_deadline(const struct net_stack *stack) {
     uint64_t next = arp_next_deadline(stack);
     next = MIN(next, ipv4_next_deadline(stack));
+    next = MIN(next, ipv6_next_deadline(stack));
     return MIN(next, tcp_next_deadline(stack->tcp));
 }
 

@@ -50,61 +50,87 @@ static uint64_t siphash24(const uint8_t key[16], const uint8_t *in, size_t lengt
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static uint64_t tuple_hash_keyed(const struct tcp_stack *stack, uint8_t purpose, uint32_t local_ip,
-                                 uint16_t local_port, uint32_t remote_ip, uint16_t remote_port) {
-    uint8_t in[13];
-    for (int i = 0; i < 4; i++) {
-        in[i] = (uint8_t)(local_ip >> (24 - 8 * i));
-        in[4 + i] = (uint8_t)(remote_ip >> (24 - 8 * i));
+/* Appends an address as on the wire (4 or 16 bytes); returns the new end. */
+static uint8_t *put_address(uint8_t *p, const struct ip_addr *addr) {
+    if (addr->family == IP_FAMILY_V6) {
+        __builtin_memcpy(p, addr->v6, IPV6_ADDR_LEN);
+        return p + IPV6_ADDR_LEN;
     }
-    in[8] = (uint8_t)(local_port >> 8);
-    in[9] = (uint8_t)local_port;
-    in[10] = (uint8_t)(remote_port >> 8);
-    in[11] = (uint8_t)remote_port;
-    in[12] = purpose;
-    return siphash24(stack->isn_key, in, sizeof in);
+    for (int i = 0; i < 4; i++) *p++ = (uint8_t)(addr->v4 >> (24 - 8 * i));
+    return p;
+}
+
+/* The keyed hash of a 4-tuple: the two addresses (their lengths tell the family apart), the
+ * two ports and `purpose`, so that ISNs and timestamp offsets are unrelated. */
+static uint64_t tuple_hash_keyed(const struct tcp_stack *stack, uint8_t purpose, const struct ip_addr *local,
+                                 uint16_t local_port, const struct ip_addr *remote, uint16_t remote_port) {
+    uint8_t in[2 * IPV6_ADDR_LEN + 5];
+    uint8_t *p = put_address(in, local);
+    p = put_address(p, remote);
+    *p++ = (uint8_t)(local_port >> 8);
+    *p++ = (uint8_t)local_port;
+    *p++ = (uint8_t)(remote_port >> 8);
+    *p++ = (uint8_t)remote_port;
+    *p++ = purpose;
+    return siphash24(stack->isn_key, in, (size_t)(p - in));
 }
 
 /* RFC 6528: ISN = M + F(4-tuple, secret), M a timer ticking every 4 µs. */
-uint32_t tcp_isn(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                 uint16_t remote_port, uint64_t now) {
-    uint32_t f = (uint32_t)tuple_hash_keyed(stack, 0, local_ip, local_port, remote_ip, remote_port);
+uint32_t tcp_isn(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                 const struct ip_addr *remote, uint16_t remote_port, uint64_t now) {
+    uint32_t f = (uint32_t)tuple_hash_keyed(stack, 0, local, local_port, remote, remote_port);
     return f + (uint32_t)(now / 4000);
+}
+
+uint16_t tcp_family_mss(const struct tcp_stack *stack, uint8_t family) {
+    uint16_t mss = stack->config.mss;
+    if (family != IP_FAMILY_V6) return mss;
+    return mss >= TCP_MIN_PEER_MSS + 20 ? (uint16_t)(mss - 20) : (uint16_t)TCP_MIN_PEER_MSS;
 }
 
 /* ---- lookup ---------------------------------------------------------------------------- */
 
-static uint32_t bucket_of(const struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                          uint16_t remote_port) {
+/* An address folded to 32 bits for the bucket hash (an IPv6 address: its four words xored; the
+ * seeded mixing below spreads them). */
+static uint32_t address_word(const struct ip_addr *addr) {
+    if (addr->family != IP_FAMILY_V6) return addr->v4;
+    uint32_t word = 0;
+    for (int i = 0; i < IPV6_ADDR_LEN; i += 4)
+        word ^= (uint32_t)addr->v6[i] << 24 | (uint32_t)addr->v6[i + 1] << 16 | (uint32_t)addr->v6[i + 2] << 8 | addr->v6[i + 3];
+    return word;
+}
+
+static uint32_t bucket_of(const struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                          const struct ip_addr *remote, uint16_t remote_port) {
     uint32_t h = stack->hash_seed;
-    h = (h ^ local_ip) * 0x9e3779b1u;
-    h = (h ^ remote_ip) * 0x85ebca6bu;
+    h = (h ^ address_word(local)) * 0x9e3779b1u;
+    h = (h ^ address_word(remote)) * 0x85ebca6bu;
     h = (h ^ ((uint32_t)local_port << 16 | remote_port)) * 0xc2b2ae35u;
     h ^= h >> 16;
     return h & stack->bucket_mask;
 }
 
-struct tcp_conn *tcp_lookup(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                            uint16_t remote_port) {
-    struct list_node *head = &stack->buckets[bucket_of(stack, local_ip, local_port, remote_ip, remote_port)];
+struct tcp_conn *tcp_lookup(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                            const struct ip_addr *remote, uint16_t remote_port) {
+    struct list_node *head = &stack->buckets[bucket_of(stack, local, local_port, remote, remote_port)];
     struct list_node *node;
     list_for_each(node, head) {
         struct tcp_conn *conn = list_entry(node, struct tcp_conn, hash_link);
-        if (conn->local_ip == local_ip && conn->local_port == local_port && conn->remote_ip == remote_ip &&
-            conn->remote_port == remote_port)
+        if (conn->local_port == local_port && conn->remote_port == remote_port && ip_addr_equal(&conn->local, local) &&
+            ip_addr_equal(&conn->remote, remote))
             return conn;
     }
     return NULL;
 }
 
-struct tcp_listener *tcp_find_listener(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port) {
+struct tcp_listener *tcp_find_listener(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port) {
     struct tcp_listener *wildcard = NULL;
     struct list_node *node;
     list_for_each(node, &stack->listeners) {
         struct tcp_listener *listener = list_entry(node, struct tcp_listener, link);
         if (listener->port != local_port) continue;
-        if (listener->ip == local_ip) return listener;
-        if (listener->ip == 0) wildcard = listener;
+        if (ip_addr_equal(&listener->addr, local)) return listener;
+        if (listener->addr.family == IP_FAMILY_ANY) wildcard = listener;
     }
     return wildcard;
 }
@@ -204,7 +230,7 @@ void tcp_apply_syn_options(struct tcp_conn *conn, const struct tcp_options *opti
         conn->ts_recent_time = now;
     }
     /* RFC 6691: the MSS counts no options; ours come off what we send */
-    uint32_t mss = MIN(conn->peer_mss, config->mss);
+    uint32_t mss = MIN(conn->peer_mss, conn->mss);
     if (conn->ts_ok) mss -= TCP_TS_OPTION_SPACE;
     conn->snd_mss = (uint16_t)mss;
     conn->cwnd = mss; /* the real initial window is set once established */
@@ -223,8 +249,8 @@ static struct tcp_conn *oldest_time_wait(struct tcp_stack *stack) {
     return oldest;
 }
 
-struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                              uint16_t remote_port, uint64_t now) {
+struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                              const struct ip_addr *remote, uint16_t remote_port, uint64_t now) {
     if (stack->conn_count >= stack->config.max_connections) {
         struct tcp_conn *victim = oldest_time_wait(stack);
         if (victim == NULL) return NULL;
@@ -239,21 +265,22 @@ struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, uint32_t local_ip, uint16
     conn->stack = stack;
     list_init(&conn->queue_link);
     conn->state = TCP_CLOSED;
-    conn->local_ip = local_ip;
+    conn->local = *local;
     conn->local_port = local_port;
-    conn->remote_ip = remote_ip;
+    conn->remote = *remote;
     conn->remote_port = remote_port;
+    conn->mss = tcp_family_mss(stack, local->family);
     conn->rto = TCP_RTO_INITIAL;
     /* no timer yet: the stack's earliest deadline is unchanged */
     conn->rto_deadline = conn->persist_deadline = conn->delack_deadline = conn->close_deadline = TCP_NEVER;
     conn->peer_mss = TCP_DEFAULT_MSS;
-    conn->snd_mss = (uint16_t)MIN((uint32_t)TCP_DEFAULT_MSS, stack->config.mss);
+    conn->snd_mss = (uint16_t)MIN((uint16_t)TCP_DEFAULT_MSS, conn->mss);
     conn->rcv_mss = conn->snd_mss;
     conn->cwnd = conn->snd_mss;
     conn->ssthresh = UINT32_MAX >> 1;
     conn->challenge_window = now;
-    conn->ts_offset = (uint32_t)tuple_hash_keyed(stack, 1, local_ip, local_port, remote_ip, remote_port);
-    list_push_back(&stack->buckets[bucket_of(stack, local_ip, local_port, remote_ip, remote_port)], &conn->hash_link);
+    conn->ts_offset = (uint32_t)tuple_hash_keyed(stack, 1, local, local_port, remote, remote_port);
+    list_push_back(&stack->buckets[bucket_of(stack, local, local_port, remote, remote_port)], &conn->hash_link);
     list_push_back(&stack->conns, &conn->link);
     stack->conn_count++;
     return conn;
@@ -354,18 +381,23 @@ uint64_t tcp_next_deadline(struct tcp_stack *stack) {
 
 /* ---- listeners ------------------------------------------------------------------------- */
 
-int tcp_listen(struct tcp_stack *stack, uint32_t ip, uint16_t port, unsigned backlog, struct tcp_listener **out) {
-    if (stack == NULL || port == 0 || out == NULL) return ERR_INVAL;
+int tcp_listen(struct tcp_stack *stack, const struct ip_addr *addr, uint16_t port, unsigned backlog,
+               struct tcp_listener **out) {
+    if (stack == NULL || addr == NULL || port == 0 || out == NULL) return ERR_INVAL;
+    if (addr->family != IP_FAMILY_ANY && addr->family != IP_FAMILY_V4 && addr->family != IP_FAMILY_V6) return ERR_INVAL;
     struct list_node *node;
     list_for_each(node, &stack->listeners) {
         struct tcp_listener *other = list_entry(node, struct tcp_listener, link);
-        if (other->port == port && (other->ip == ip || other->ip == 0 || ip == 0)) return ERR_ADDRINUSE;
+        /* an ANY listener overlaps every other on its port; two specific ones only when equal */
+        bool overlap = ip_addr_equal(&other->addr, addr) || other->addr.family == IP_FAMILY_ANY ||
+                       addr->family == IP_FAMILY_ANY;
+        if (other->port == port && overlap) return ERR_ADDRINUSE;
     }
     struct tcp_listener *listener = net_env_alloc(sizeof *listener);
     if (listener == NULL) return ERR_NOMEM;
     __builtin_memset(listener, 0, sizeof *listener);
     listener->stack = stack;
-    listener->ip = ip;
+    listener->addr = addr->family == IP_FAMILY_ANY ? ip_addr_any() : *addr;
     listener->port = port;
     listener->backlog = backlog == 0 ? 1 : backlog;
     list_init(&listener->pending);
@@ -414,14 +446,24 @@ void tcp_listener_set_notify(struct tcp_listener *listener, void (*fn)(void *arg
 
 /* ---- active open ----------------------------------------------------------------------- */
 
-static bool port_in_use(struct tcp_stack *stack, uint32_t src_ip, uint16_t port, uint32_t dst_ip, uint16_t dst_port) {
-    if (tcp_lookup(stack, src_ip, port, dst_ip, dst_port) != NULL) return true;
-    return tcp_find_listener(stack, src_ip, port) != NULL;
+static bool port_in_use(struct tcp_stack *stack, const struct ip_addr *src, uint16_t port, const struct ip_addr *dst,
+                        uint16_t dst_port) {
+    if (tcp_lookup(stack, src, port, dst, dst_port) != NULL) return true;
+    return tcp_find_listener(stack, src, port) != NULL;
 }
 
-int tcp_connect(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, uint16_t dst_port, uint64_t now_ns,
-                struct tcp_conn **out) {
-    if (stack == NULL || out == NULL || dst_port == 0 || dst_ip == 0) return ERR_INVAL;
+/* A destination a connection can go to: not unspecified (0.0.0.0, ::). */
+static bool specified(const struct ip_addr *addr) {
+    static const uint8_t zero[IPV6_ADDR_LEN];
+    if (addr->family == IP_FAMILY_V4) return addr->v4 != 0;
+    if (addr->family == IP_FAMILY_V6) return __builtin_memcmp(addr->v6, zero, IPV6_ADDR_LEN) != 0;
+    return false;
+}
+
+int tcp_connect(struct tcp_stack *stack, const struct ip_addr *src, const struct ip_addr *dst, uint16_t dst_port,
+                uint64_t now_ns, struct tcp_conn **out) {
+    if (stack == NULL || src == NULL || dst == NULL || out == NULL || dst_port == 0) return ERR_INVAL;
+    if (!specified(dst) || src->family != dst->family) return ERR_INVAL;
     enter(stack, now_ns);
     /* RFC 6056 algorithm 1: a random start, then the next free port */
     uint16_t start;
@@ -429,13 +471,13 @@ int tcp_connect(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, uint1
     uint16_t port = 0;
     for (uint32_t i = 0; i < TCP_EPHEMERAL_COUNT; i++) {
         uint16_t candidate = (uint16_t)(TCP_EPHEMERAL_FIRST + (start + i) % TCP_EPHEMERAL_COUNT);
-        if (!port_in_use(stack, src_ip, candidate, dst_ip, dst_port)) {
+        if (!port_in_use(stack, src, candidate, dst, dst_port)) {
             port = candidate;
             break;
         }
     }
     if (port == 0) return ERR_ADDRINUSE;
-    struct tcp_conn *conn = tcp_conn_new(stack, src_ip, port, dst_ip, dst_port, now_ns);
+    struct tcp_conn *conn = tcp_conn_new(stack, src, port, dst, dst_port, now_ns);
     if (conn != NULL && tcp_conn_buffers(conn) != 0) {
         tcp_conn_finish(conn, ERR_NOMEM); /* no handle yet: freed below */
         conn = NULL;
@@ -445,7 +487,7 @@ int tcp_connect(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, uint1
         return ERR_NOMEM;
     }
     conn->has_handle = true;
-    conn->iss = tcp_isn(stack, src_ip, port, dst_ip, dst_port, now_ns);
+    conn->iss = tcp_isn(stack, src, port, dst, dst_port, now_ns);
     conn->snd_una = conn->snd_nxt = conn->snd_max = conn->iss;
     conn->snd_buf_seq = conn->iss + 1;
     conn->recover = conn->iss;
@@ -597,11 +639,11 @@ const char *tcp_state_name(enum tcp_state state) {
 
 int tcp_conn_error(const struct tcp_conn *conn) { return conn->error; }
 
-void tcp_conn_endpoints(const struct tcp_conn *conn, uint32_t *local_ip, uint16_t *local_port, uint32_t *remote_ip,
+void tcp_conn_endpoints(const struct tcp_conn *conn, struct ip_addr *local, uint16_t *local_port, struct ip_addr *remote,
                         uint16_t *remote_port) {
-    if (local_ip != NULL) *local_ip = conn->local_ip;
+    if (local != NULL) *local = conn->local;
     if (local_port != NULL) *local_port = conn->local_port;
-    if (remote_ip != NULL) *remote_ip = conn->remote_ip;
+    if (remote != NULL) *remote = conn->remote;
     if (remote_port != NULL) *remote_port = conn->remote_port;
 }
 
@@ -633,6 +675,11 @@ static int check_conn(const struct tcp_conn *conn, const char **what) {
     CHECK(conn->recv.length <= conn->recv.capacity, "receive ring over capacity");
     CHECK(conn->send.data != NULL || conn->send.length == 0, "released send ring has data");
     CHECK(conn->rto_deadline == TCP_NEVER || conn->persist_deadline == TCP_NEVER, "RTO and persist both on");
+    CHECK((conn->local.family == IP_FAMILY_V4 || conn->local.family == IP_FAMILY_V6) &&
+              conn->remote.family == conn->local.family,
+          "the TCB's addresses are not of one family");
+    CHECK(conn->mss == tcp_family_mss(conn->stack, conn->local.family) && conn->snd_mss <= conn->mss,
+          "SND.MSS above the family's MSS");
     if (conn->state == TCP_CLOSED) return 0;
     CHECK(seq_leq(conn->snd_una, conn->snd_nxt), "SND.UNA > SND.NXT");
     CHECK(seq_leq(conn->snd_nxt, conn->snd_max), "SND.NXT > SND.MAX");

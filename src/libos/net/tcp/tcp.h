@@ -3,8 +3,8 @@
  *
  * A struct tcp_stack holds every TCB, listener, statistic and secret of one host; there is no
  * global state. The stack is driven from outside and never blocks:
- *   - tcp_input() takes each segment the IPv4 layer delivers (header + payload, addresses in
- *     host order) and may emit segments and notifications;
+ *   - tcp_input() takes each segment the IPv4 or IPv6 layer delivers (header + payload, with its
+ *     addresses as struct ip_addr) and may emit segments and notifications;
  *   - tcp_timers(now) runs whatever is due; tcp_next_deadline() says when to call it next;
  *   - the API calls (listen, connect, send, recv, shutdown, close, abort) act at once.
  * Every entry point that needs the time takes `now_ns` (monotonic nanoseconds); times passed in
@@ -24,6 +24,8 @@
  * Invariants (checked by tcp_stack_check, which the tests and the fuzzer call):
  *   - for every TCB: SND.UNA ≤ SND.NXT ≤ SND.MAX (modulo 2^32), and the send buffer holds
  *     exactly the bytes from SND.UNA (after the SYN) to the end of the queued data;
+ *   - for every TCB: its local and remote addresses are of one family (IPv4 or IPv6), and its
+ *     segments carry at most that family's MSS of payload;
  *   - the receive buffer holds at most receive_buffer bytes, in order; out-of-order data lies
  *     beyond RCV.NXT within the same buffer, never past its end;
  *   - the advertised window's right edge (RCV.NXT + RCV.WND) never moves left;
@@ -32,6 +34,13 @@
  *     not-yet-accepted connections never exceed its backlog;
  *   - the stack's cached earliest deadline (what tcp_next_deadline answers without a scan) is
  *     the earliest of its TCBs' deadlines, unless marked stale.
+ *
+ * Addresses (net/ip_addr.h). The stack is dual: every TCB, listener and segment carries
+ * `struct ip_addr` values, and a connection's two addresses are of one family (IPv4 or IPv6).
+ * The checksum uses that family's pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1). config.mss is
+ * the IPv4 MSS (MTU - 40); an IPv6 connection announces config.mss - 20 (MTU - 60: the header is
+ * 20 bytes longer) and clamps the peer's MSS to that. A listener on IP_FAMILY_ANY takes SYNs of
+ * both families; one on a given address takes only SYNs to that address.
  *
  * Errors are base/err.h codes: ERR_AGAIN (would block), ERR_CONNREFUSED, ERR_CONNRESET,
  * ERR_CONNABORTED, ERR_TIMEOUT, ERR_NOTCONN, ERR_ADDRINUSE, ERR_NOMEM, ERR_INVAL.
@@ -48,6 +57,7 @@
 
 #include "base/base.h"
 #include "base/err.h"
+#include "net/ip_addr.h"
 
 struct tcp_stack;    /* all TCP state of one host */
 struct tcp_conn;     /* one connection (TCB) */
@@ -68,7 +78,7 @@ enum tcp_state {
 };
 
 struct tcp_config {
-    uint16_t mss;             /* our MSS to announce (1460 for Ethernet); 64..65495 */
+    uint16_t mss;             /* our IPv4 MSS to announce (1460 for Ethernet; IPv6 gets 20 less); 64..65495 */
     uint32_t send_buffer;     /* bytes, per connection (bounded); 1..1 GiB */
     uint32_t receive_buffer;  /* bytes, per connection (bounded); 1..1 GiB; the window follows it */
     bool window_scaling;      /* offer RFC 7323 options; used only when the peer offers them too */
@@ -76,35 +86,39 @@ struct tcp_config {
     uint32_t max_connections; /* TCBs at most, including half-open and TIME_WAIT; >= 1 */
 };
 
-/* Sends one segment: `segment` is the TCP header + payload with the checksum filled in. */
-typedef void (*tcp_output_fn)(void *ctx, uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length);
+/* Sends one segment: `segment` is the TCP header + payload with the checksum filled in for
+ * `src` and `dst` (one family, never IP_FAMILY_ANY). */
+typedef void (*tcp_output_fn)(void *ctx, const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment,
+                              size_t length);
 
 /* A new stack, or NULL (out of memory, or a config value out of range). */
 struct tcp_stack *tcp_stack_new(const struct tcp_config *config, tcp_output_fn output, void *ctx);
 /* Frees every TCB, listener and handle without sending anything. */
 void tcp_stack_free(struct tcp_stack *stack);
 
-/* A segment from IPv4 (addresses host order; the IP layer already checked its header).
- * Checks the checksum and the header; bad segments are dropped and counted. */
-void tcp_input(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length,
-               uint64_t now_ns);
+/* A segment from IPv4 or IPv6 (the IP layer already checked its header; `src` and `dst` of
+ * one family). Checks the checksum and the header; bad segments are dropped and counted. */
+void tcp_input(struct tcp_stack *stack, const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment,
+               size_t length, uint64_t now_ns);
 
 void tcp_timers(struct tcp_stack *stack, uint64_t now_ns); /* runs what is due */
 uint64_t tcp_next_deadline(struct tcp_stack *stack); /* UINT64_MAX: none */
 
-/* Passive open on `ip` (0: any local address) and `port` (1..65535). `backlog` bounds the
+/* Passive open on `addr` (IP_FAMILY_ANY: any local address of either family) and `port` (1..65535). `backlog` bounds the
  * half-open plus established-but-not-accepted connections (at least 1); SYNs beyond it are
  * dropped silently so the peer retries. ERR_ADDRINUSE if a listener overlaps, ERR_INVAL,
  * ERR_NOMEM. */
-int tcp_listen(struct tcp_stack *stack, uint32_t ip, uint16_t port, unsigned backlog, struct tcp_listener **out);
+int tcp_listen(struct tcp_stack *stack, const struct ip_addr *addr, uint16_t port, unsigned backlog,
+               struct tcp_listener **out);
 /* The next established connection (the caller now holds it), or ERR_AGAIN. */
 int tcp_accept(struct tcp_listener *listener, struct tcp_conn **out);
-/* Active open from `src_ip` (an ephemeral port is chosen) to dst_ip:dst_port; sends the SYN.
+/* Active open from `src` (an ephemeral port is chosen) to dst:dst_port, both addresses of one
+ * family (not IP_FAMILY_ANY: the caller picks the source address); sends the SYN.
  * The handle is returned at once in SYN_SENT; the outcome arrives as a notification (state
  * ESTABLISHED, or CLOSED with ERR_CONNREFUSED / ERR_TIMEOUT). ERR_NOMEM (no memory or
  * max_connections TCBs exist and none is in TIME_WAIT), ERR_ADDRINUSE (no free port), ERR_INVAL. */
-int tcp_connect(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, uint16_t dst_port, uint64_t now_ns,
-                struct tcp_conn **out);
+int tcp_connect(struct tcp_stack *stack, const struct ip_addr *src, const struct ip_addr *dst, uint16_t dst_port,
+                uint64_t now_ns, struct tcp_conn **out);
 
 /* Queues data: bytes queued (may be < length), ERR_AGAIN if the send buffer is full, ERR_NOTCONN
  * after tcp_shutdown or when closed, or the error that ended the connection. Data may be
@@ -136,7 +150,8 @@ void tcp_set_nodelay(struct tcp_conn *conn, bool nodelay);
 enum tcp_state tcp_conn_state(const struct tcp_conn *conn);
 const char *tcp_state_name(enum tcp_state state);
 int tcp_conn_error(const struct tcp_conn *conn); /* the error that ended it, or 0 */
-void tcp_conn_endpoints(const struct tcp_conn *conn, uint32_t *local_ip, uint16_t *local_port, uint32_t *remote_ip,
+/* Any pointer may be NULL. */
+void tcp_conn_endpoints(const struct tcp_conn *conn, struct ip_addr *local, uint16_t *local_port, struct ip_addr *remote,
                         uint16_t *remote_port);
 
 struct tcp_stats {

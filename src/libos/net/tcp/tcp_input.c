@@ -13,8 +13,14 @@
 #include "net/tcp/tcp_internal.h"
 
 /* Unicast addresses only get RSTs and connections: not 0.0.0.0, multicast, class E or the
- * limited broadcast. */
-static bool unicast(uint32_t ip) { return ip != 0 && (ip >> 28) < 0xe; }
+ * limited broadcast; in IPv6 not :: or multicast (ff00::/8). */
+static bool unicast(const struct ip_addr *addr) {
+    if (addr->family == IP_FAMILY_V4) return addr->v4 != 0 && (addr->v4 >> 28) < 0xe;
+    if (addr->family != IP_FAMILY_V6 || addr->v6[0] == 0xff) return false;
+    for (int i = 0; i < IPV6_ADDR_LEN; i++)
+        if (addr->v6[i] != 0) return true;
+    return false;
+}
 
 /* ---- CLOSED and LISTEN --------------------------------------------------------------- */
 
@@ -24,30 +30,30 @@ static uint32_t segment_length(const struct tcp_header *header, uint32_t data_le
 
 /* RFC 9293 §3.10.7.1: no TCB. A RST is answered by nothing; a segment with ACK by
  * <SEQ=SEG.ACK><CTL=RST>; any other by <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
-static void closed_input(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, const struct tcp_header *header,
-                         uint32_t data_length) {
-    if ((header->flags & TCP_FLAG_RST) || !unicast(src_ip) || !unicast(dst_ip)) {
+static void closed_input(struct tcp_stack *stack, const struct ip_addr *src, const struct ip_addr *dst,
+                         const struct tcp_header *header, uint32_t data_length) {
+    if ((header->flags & TCP_FLAG_RST) || !unicast(src) || !unicast(dst)) {
         stack->stats.dropped++;
         return;
     }
     if (header->flags & TCP_FLAG_ACK)
-        tcp_send_reset(stack, dst_ip, header->dst_port, src_ip, header->src_port, header->ack, 0, TCP_FLAG_RST);
+        tcp_send_reset(stack, dst, header->dst_port, src, header->src_port, header->ack, 0, TCP_FLAG_RST);
     else
-        tcp_send_reset(stack, dst_ip, header->dst_port, src_ip, header->src_port, 0,
+        tcp_send_reset(stack, dst, header->dst_port, src, header->src_port, 0,
                        header->seq + segment_length(header, data_length), TCP_FLAG_RST | TCP_FLAG_ACK);
 }
 
-void tcp_listen_input(struct tcp_listener *listener, uint32_t src_ip, uint32_t dst_ip, const struct tcp_header *header,
-                      uint32_t data_length, uint64_t now) {
+void tcp_listen_input(struct tcp_listener *listener, const struct ip_addr *src, const struct ip_addr *dst,
+                      const struct tcp_header *header, uint32_t data_length, uint64_t now) {
     struct tcp_stack *stack = listener->stack;
     uint8_t flags = header->flags;
     /* never a reply (not even a RST) to a broadcast or multicast address */
-    if ((flags & TCP_FLAG_RST) || !unicast(src_ip) || !unicast(dst_ip)) {
+    if ((flags & TCP_FLAG_RST) || !unicast(src) || !unicast(dst)) {
         stack->stats.dropped++;
         return;
     }
     if (flags & TCP_FLAG_ACK) { /* nothing can be acknowledged yet */
-        tcp_send_reset(stack, dst_ip, header->dst_port, src_ip, header->src_port, header->ack, 0, TCP_FLAG_RST);
+        tcp_send_reset(stack, dst, header->dst_port, src, header->src_port, header->ack, 0, TCP_FLAG_RST);
         return;
     }
     /* SYN+FIN is no way to open a connection (Linux drops it too) */
@@ -59,7 +65,7 @@ void tcp_listen_input(struct tcp_listener *listener, uint32_t src_ip, uint32_t d
         stack->stats.listen_overflows++;
         return;
     }
-    struct tcp_conn *conn = tcp_conn_new(stack, dst_ip, header->dst_port, src_ip, header->src_port, now);
+    struct tcp_conn *conn = tcp_conn_new(stack, dst, header->dst_port, src, header->src_port, now);
     if (conn == NULL) {
         stack->stats.listen_overflows++;
         return;
@@ -77,7 +83,7 @@ void tcp_listen_input(struct tcp_listener *listener, uint32_t src_ip, uint32_t d
     conn->snd_wnd = header->window; /* never scaled in a SYN */
     conn->max_snd_wnd = conn->snd_wnd;
     conn->snd_wl1 = header->seq;
-    conn->iss = tcp_isn(stack, dst_ip, header->dst_port, src_ip, header->src_port, now);
+    conn->iss = tcp_isn(stack, dst, header->dst_port, src, header->src_port, now);
     conn->snd_una = conn->snd_nxt = conn->snd_max = conn->iss;
     conn->snd_wl2 = conn->iss;
     conn->snd_buf_seq = conn->iss + 1;
@@ -167,7 +173,7 @@ static void receive(struct tcp_conn *conn, uint32_t seq, const uint8_t *data, ui
         delivered += more;
         conn->ack_now = true; /* RFC 5681 §4.2: ACK a segment that fills a hole at once */
     }
-    if (length > conn->rcv_mss) conn->rcv_mss = (uint16_t)MIN(length, conn->stack->config.mss);
+    if (length > conn->rcv_mss) conn->rcv_mss = (uint16_t)MIN(length, (uint32_t)conn->mss);
     conn->rcv_unacked += delivered;
     if (fin || (conn->ooo_fin && conn->rcv_nxt == conn->ooo_fin_seq)) {
         fin_arrived(conn, now);
@@ -377,7 +383,7 @@ static void syn_sent_input(struct tcp_conn *conn, const struct tcp_header *heade
         if (seq_leq(header->ack, conn->iss) || seq_gt(header->ack, conn->snd_max)) {
             stack->stats.dropped++;
             if (!(flags & TCP_FLAG_RST))
-                tcp_send_reset(stack, conn->local_ip, conn->local_port, conn->remote_ip, conn->remote_port,
+                tcp_send_reset(stack, &conn->local, conn->local_port, &conn->remote, conn->remote_port,
                                header->ack, 0, TCP_FLAG_RST);
             return;
         }
@@ -498,7 +504,7 @@ static void conn_input(struct tcp_conn *conn, const struct tcp_header *header, c
     if (conn->state == TCP_SYN_RECEIVED) {
         if (!seq_gt(header->ack, conn->snd_una) || seq_gt(header->ack, conn->snd_max)) {
             stack->stats.dropped++;
-            tcp_send_reset(stack, conn->local_ip, conn->local_port, conn->remote_ip, conn->remote_port,
+            tcp_send_reset(stack, &conn->local, conn->local_port, &conn->remote, conn->remote_port,
                            header->ack, 0, TCP_FLAG_RST);
             return;
         }
@@ -529,16 +535,18 @@ static bool time_wait_reopens(const struct tcp_conn *conn, const struct tcp_head
     return seq_gt(header->seq, conn->rcv_nxt);
 }
 
-void tcp_input(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length,
-               uint64_t now) {
+void tcp_input(struct tcp_stack *stack, const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment,
+               size_t length, uint64_t now) {
     if (now > stack->now) stack->now = now;
     stack->stats.segments_in++;
     struct tcp_header header;
-    if (length < TCP_HEADER_MIN || length > 0xffff) {
+    /* a segment comes from one family: the IP layer never mixes them, nor sends ANY */
+    bool addresses_ok = (src->family == IP_FAMILY_V4 || src->family == IP_FAMILY_V6) && dst->family == src->family;
+    if (length < TCP_HEADER_MIN || length > 0xffff || !addresses_ok) {
         stack->stats.malformed++;
         return;
     }
-    if (!tcp_wire_checksum_ok(src_ip, dst_ip, segment, length)) {
+    if (!tcp_wire_checksum_ok(src, dst, segment, length)) {
         stack->stats.bad_checksums++;
         return;
     }
@@ -549,15 +557,15 @@ void tcp_input(struct tcp_stack *stack, uint32_t src_ip, uint32_t dst_ip, const 
     uint32_t data_length = (uint32_t)(length - header.header_length);
     const uint8_t *data = segment + header.header_length;
 
-    struct tcp_conn *conn = tcp_lookup(stack, dst_ip, header.dst_port, src_ip, header.src_port);
+    struct tcp_conn *conn = tcp_lookup(stack, dst, header.dst_port, src, header.src_port);
     struct tcp_listener *listener = NULL;
-    if (conn == NULL || conn->state == TCP_TIME_WAIT) listener = tcp_find_listener(stack, dst_ip, header.dst_port);
+    if (conn == NULL || conn->state == TCP_TIME_WAIT) listener = tcp_find_listener(stack, dst, header.dst_port);
     if (conn != NULL && conn->state == TCP_TIME_WAIT && listener != NULL && time_wait_reopens(conn, &header)) {
         tcp_conn_finish(conn, 0);
         conn = NULL;
     }
     if (conn != NULL) conn_input(conn, &header, data, data_length, now);
-    else if (listener != NULL) tcp_listen_input(listener, src_ip, dst_ip, &header, data_length, now);
-    else closed_input(stack, src_ip, dst_ip, &header, data_length);
+    else if (listener != NULL) tcp_listen_input(listener, src, dst, &header, data_length, now);
+    else closed_input(stack, src, dst, &header, data_length);
     tcp_reap(stack);
 }

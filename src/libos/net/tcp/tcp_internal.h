@@ -103,8 +103,9 @@ struct tcp_conn {
     bool rtt_valid;    /* srtt/rttvar hold at least one sample */
     bool ooo_fin;      /* a FIN arrived out of order at ooo_fin_seq */
 
-    uint32_t local_ip, remote_ip;
+    struct ip_addr local, remote; /* one family, never IP_FAMILY_ANY */
     uint16_t local_port, remote_port;
+    uint16_t mss;          /* ours for this family (tcp_family_mss): announced, and SND.MSS's cap */
 
     /* send side */
     uint32_t iss, snd_una, snd_nxt, snd_max;
@@ -167,7 +168,7 @@ struct tcp_conn {
 struct tcp_listener {
     struct list_node link;    /* stack->listeners */
     struct tcp_stack *stack;
-    uint32_t ip;
+    struct ip_addr addr;      /* IP_FAMILY_ANY: every local address of both families */
     uint16_t port;
     unsigned backlog;
     unsigned count;           /* pending + ready */
@@ -224,8 +225,8 @@ void tcp_output_probe(struct tcp_conn *conn, uint64_t now);
 void tcp_send_ack(struct tcp_conn *conn, uint64_t now);
 void tcp_send_rst(struct tcp_conn *conn, uint64_t now);
 /* A RST with no TCB (RFC 9293 reset generation). */
-void tcp_send_reset(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                    uint16_t remote_port, uint32_t seq, uint32_t ack, uint8_t flags);
+void tcp_send_reset(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                    const struct ip_addr *remote, uint16_t remote_port, uint32_t seq, uint32_t ack, uint8_t flags);
 /* The window to advertise now, in bytes (receiver SWS avoidance, never shrinking). */
 uint32_t tcp_rcv_window(const struct tcp_conn *conn);
 uint32_t tcp_ts_now(const struct tcp_conn *conn, uint64_t now);
@@ -262,20 +263,25 @@ bool tcp_conn_established(struct tcp_conn *conn, uint64_t now);
 /* Allocates the rings that are not there yet: 0 or ERR_NOMEM. */
 int tcp_conn_buffers(struct tcp_conn *conn);
 void tcp_challenge_ack(struct tcp_conn *conn, uint64_t now);
-struct tcp_conn *tcp_lookup(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                            uint16_t remote_port);
-struct tcp_listener *tcp_find_listener(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port);
+struct tcp_conn *tcp_lookup(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                            const struct ip_addr *remote, uint16_t remote_port);
+/* The listener for a SYN to local:local_port: one on exactly that address, else one on
+ * IP_FAMILY_ANY, else NULL. */
+struct tcp_listener *tcp_find_listener(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port);
 /* A new TCB in CLOSED for the 4-tuple, hashed and counted, without ring memory yet; NULL when
  * at the limit (after trying to reuse the oldest TIME_WAIT TCB) or out of memory. */
-struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                              uint16_t remote_port, uint64_t now);
-uint32_t tcp_isn(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                 uint16_t remote_port, uint64_t now);
+struct tcp_conn *tcp_conn_new(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                              const struct ip_addr *remote, uint16_t remote_port, uint64_t now);
+uint32_t tcp_isn(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                 const struct ip_addr *remote, uint16_t remote_port, uint64_t now);
+/* The MSS we announce for a family: config.mss for IPv4, 20 less for IPv6 (its header is 40
+ * bytes, not 20), but never below TCP_MIN_PEER_MSS. */
+uint16_t tcp_family_mss(const struct tcp_stack *stack, uint8_t family);
 /* Takes the peer's SYN options (MSS, window scale, timestamps) into the TCB. */
 void tcp_apply_syn_options(struct tcp_conn *conn, const struct tcp_options *options, uint64_t now);
 
 /* ---- tcp_input.c --------------------------------------------------------------------- */
-void tcp_listen_input(struct tcp_listener *listener, uint32_t src_ip, uint32_t dst_ip, const struct tcp_header *header,
-                      uint32_t data_length, uint64_t now);
+void tcp_listen_input(struct tcp_listener *listener, const struct ip_addr *src, const struct ip_addr *dst,
+                      const struct tcp_header *header, uint32_t data_length, uint64_t now);
 
 #endif

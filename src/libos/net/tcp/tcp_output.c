@@ -40,7 +40,7 @@ uint32_t tcp_rcv_window(const struct tcp_conn *conn) {
     uint32_t offered = seq_gt(conn->rcv_adv, conn->rcv_nxt) ? conn->rcv_adv - conn->rcv_nxt : 0;
     if (space <= offered) return offered; /* never pull the right edge back */
     /* receiver SWS avoidance: open the window only by a useful amount */
-    uint32_t step = MIN(ring->capacity / 2, conn->stack->config.mss);
+    uint32_t step = MIN(ring->capacity / 2, (uint32_t)conn->mss);
     if (space - offered < step) return offered;
     return space;
 }
@@ -87,7 +87,7 @@ void tcp_send_segment(struct tcp_conn *conn, uint32_t seq, uint8_t flags, uint32
     if (syn) {
         bool offering = conn->state == TCP_SYN_SENT;
         options->has_mss = true;
-        options->mss = stack->config.mss;
+        options->mss = conn->mss; /* the family's: IPv6 announces 20 less */
         if (offering ? stack->config.window_scaling : conn->ws_ok) {
             options->has_wscale = true;
             options->wscale = stack->rcv_wscale;
@@ -107,8 +107,8 @@ void tcp_send_segment(struct tcp_conn *conn, uint32_t seq, uint8_t flags, uint32
     size_t header_length = tcp_wire_write_header(out, &header, syn);
     if (length > 0) tcp_ring_read(&conn->send, seq - conn->snd_buf_seq, out + header_length, length);
     size_t total = header_length + length;
-    tcp_wire_set_checksum(conn->local_ip, conn->remote_ip, out, total);
-    stack->output(stack->output_ctx, conn->local_ip, conn->remote_ip, out, total);
+    tcp_wire_set_checksum(&conn->local, &conn->remote, out, total);
+    stack->output(stack->output_ctx, &conn->local, &conn->remote, out, total);
 
     stack->stats.segments_out++;
     if (flags & TCP_FLAG_RST) stack->stats.resets_out++;
@@ -202,7 +202,7 @@ static bool output_once(struct tcp_conn *conn, uint64_t now) {
         uint32_t offered = seq_gt(conn->rcv_adv, conn->rcv_nxt) ? conn->rcv_adv - conn->rcv_nxt : 0;
         if (window > offered) {
             uint32_t more = window - offered;
-            if (more >= 2u * conn->stack->config.mss || 2ull * more >= conn->recv.capacity) conn->ack_now = true;
+            if (more >= 2u * conn->mss || 2ull * more >= conn->recv.capacity) conn->ack_now = true;
         }
     }
     if (conn->ack_now) tcp_send_ack(conn, now);
@@ -295,8 +295,8 @@ void tcp_send_rst(struct tcp_conn *conn, uint64_t now) {
     tcp_send_segment(conn, seq, TCP_FLAG_RST | TCP_FLAG_ACK, 0, now);
 }
 
-void tcp_send_reset(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
-                    uint16_t remote_port, uint32_t seq, uint32_t ack, uint8_t flags) {
+void tcp_send_reset(struct tcp_stack *stack, const struct ip_addr *local, uint16_t local_port,
+                    const struct ip_addr *remote, uint16_t remote_port, uint32_t seq, uint32_t ack, uint8_t flags) {
     struct tcp_header header;
     __builtin_memset(&header, 0, sizeof header);
     header.src_port = local_port;
@@ -306,8 +306,8 @@ void tcp_send_reset(struct tcp_stack *stack, uint32_t local_ip, uint16_t local_p
     header.flags = flags;
     uint8_t *out = stack->segment;
     size_t length = tcp_wire_write_header(out, &header, false);
-    tcp_wire_set_checksum(local_ip, remote_ip, out, length);
-    stack->output(stack->output_ctx, local_ip, remote_ip, out, length);
+    tcp_wire_set_checksum(local, remote, out, length);
+    stack->output(stack->output_ctx, local, remote, out, length);
     stack->stats.segments_out++;
     stack->stats.resets_out++;
 }

@@ -1,4 +1,4 @@
-/* net/wire/checksum.c: the Internet checksum (RFC 1071). */
+/* net/wire/checksum.c: the Internet checksum (RFC 1071) and the IPv4 and IPv6 pseudo-headers. */
 #include "net/wire/checksum.h"
 
 uint32_t checksum_add(uint32_t sum, const void *data, size_t length) {
@@ -44,4 +44,22 @@ uint32_t checksum_pseudo_ipv4(uint32_t source, uint32_t destination, uint8_t pro
     uint64_t sum = (source >> 16) + (source & 0xffff) + (destination >> 16) + (destination & 0xffff) + protocol + length;
     while (sum >> 32) sum = (sum & 0xffffffffu) + (sum >> 32);
     return (uint32_t)sum;
+}
+
+uint32_t checksum_pseudo_ipv6(const uint8_t source[16], const uint8_t destination[16], uint8_t next_header,
+                              uint32_t length) {
+    uint32_t sum = checksum_add(0, source, 16);
+    sum = checksum_add(sum, destination, 16);
+    uint64_t total = (uint64_t)sum + (length >> 16) + (length & 0xffff) + next_header;
+    while (total >> 32) total = (total & 0xffffffffu) + (total >> 32);
+    return (uint32_t)total;
+}
+
+uint32_t checksum_pseudo(const struct ip_addr *source, const struct ip_addr *destination, uint8_t protocol,
+                         uint32_t length) {
+    if (source->family == IP_FAMILY_V4 && destination->family == IP_FAMILY_V4)
+        return checksum_pseudo_ipv4(source->v4, destination->v4, protocol, (uint16_t)length);
+    if (source->family == IP_FAMILY_V6 && destination->family == IP_FAMILY_V6)
+        return checksum_pseudo_ipv6(source->v6, destination->v6, protocol, length);
+    return 0;
 }

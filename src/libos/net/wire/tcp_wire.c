@@ -110,18 +110,18 @@ size_t tcp_wire_write_header(uint8_t *out, const struct tcp_header *header, bool
     return header_length;
 }
 
-static uint32_t segment_sum(uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length) {
-    /* the pseudo-header's length field is 16 bits: IPv4 cannot carry more anyway */
-    uint32_t sum = checksum_pseudo_ipv4(src_ip, dst_ip, TCP_PROTOCOL, (uint16_t)length);
+static uint32_t segment_sum(const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment, size_t length) {
+    /* no jumbograms (RFC 2675): a segment is at most 65535 bytes in either family */
+    uint32_t sum = checksum_pseudo(src, dst, TCP_PROTOCOL, (uint32_t)length);
     return checksum_add(sum, segment, length);
 }
 
-bool tcp_wire_checksum_ok(uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length) {
-    if (length > 0xffff) return false;
-    return checksum_finish(segment_sum(src_ip, dst_ip, segment, length)) == 0;
+bool tcp_wire_checksum_ok(const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment, size_t length) {
+    if (length > 0xffff || src->family != dst->family || src->family == IP_FAMILY_ANY) return false;
+    return checksum_finish(segment_sum(src, dst, segment, length)) == 0;
 }
 
-void tcp_wire_set_checksum(uint32_t src_ip, uint32_t dst_ip, uint8_t *segment, size_t length) {
+void tcp_wire_set_checksum(const struct ip_addr *src, const struct ip_addr *dst, uint8_t *segment, size_t length) {
     wire_put16(segment + 16, 0);
-    wire_put16(segment + 16, checksum_finish(segment_sum(src_ip, dst_ip, segment, length)));
+    wire_put16(segment + 16, checksum_finish(segment_sum(src, dst, segment, length)));
 }

@@ -32,11 +32,12 @@
 #define NET_WIRE_TCP_WIRE_H
 
 #include "base/base.h"
+#include "net/ip_addr.h"
 
 #define TCP_HEADER_MIN 20
 #define TCP_OPTIONS_MAX 40
 #define TCP_HEADER_MAX (TCP_HEADER_MIN + TCP_OPTIONS_MAX)
-#define TCP_PROTOCOL 6 /* IPv4 protocol number */
+#define TCP_PROTOCOL 6 /* IPv4 protocol number, IPv6 next header */
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02
@@ -103,10 +104,11 @@ size_t tcp_wire_write_options(uint8_t *out, const struct tcp_options *options, b
  * zero; returns the header length. */
 size_t tcp_wire_write_header(uint8_t *out, const struct tcp_header *header, bool syn_options);
 
-/* True when the checksum of `segment` (header + payload, as from the IPv4 layer) is right. */
-bool tcp_wire_checksum_ok(uint32_t src_ip, uint32_t dst_ip, const uint8_t *segment, size_t length);
+/* True when the checksum of `segment` (header + payload, as from the IP layer) is right for the
+ * pseudo-header of the addresses' family (IPv4 or IPv6, both the same; at most 65535 bytes). */
+bool tcp_wire_checksum_ok(const struct ip_addr *src, const struct ip_addr *dst, const uint8_t *segment, size_t length);
 
 /* Computes and stores the checksum of a built segment (header + payload, contiguous). */
-void tcp_wire_set_checksum(uint32_t src_ip, uint32_t dst_ip, uint8_t *segment, size_t length);
+void tcp_wire_set_checksum(const struct ip_addr *src, const struct ip_addr *dst, uint8_t *segment, size_t length);
 
 #endif
