@@ -98,7 +98,7 @@ export function registerBootAction(program: Command, io: BootIo, setExitCode: (c
     .option("--profile <file>", "sample the guest's RIP and frame-pointer call stack and write a .cpuprofile (Chrome DevTools, speedscope; `profile FILE` prints its table) with the image's functions as frames")
     .option("--profile-interval <n>", `guest instructions between samples, on average (default ${DEFAULT_PROFILE_INTERVAL})`)
     .option("--profile-top <n>", "print the n functions with the most samples (self, share, total, share run as JIT code) on stderr at exit")
-    .option("--netdev <spec>", "a network backend, as QEMU: user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]", collect)
+    .option("--netdev <spec>", "a network backend, as QEMU: user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]; ours: [,hostfwd6=tcp:[[HOSTADDR6]]:HOSTPORT-[[GUESTADDR6]]:GUESTPORT]...", collect)
     .option("--device <spec>", "a device, as QEMU: virtio-net-pci,netdev=ID[,mac=52:54:00:12:34:56], or isa-debug-exit,iobase=0xf4,iosize=0x04 (always present)", collect)
     .option("--nic <spec>", "a NIC and its backend in one, as QEMU: user[,model=virtio-net-pci][,hostfwd=...][,mac=...]", collect)
     .option("--object <spec>", "a packet capture, as QEMU: filter-dump,id=ID,netdev=ID,file=F.pcap", collect)

@@ -9,7 +9,7 @@
 // `-accel tcg|kvm` to our interp|jit as the design maps TCG and KVM, and turns `-kernel IMAGE`
 // into the image argument. parseNetworkOptions then checks the network options as a whole: one
 // clear error (exit status 2) for anything malformed, before the guest starts.
-import { parseHostForward as parseRule, type HostForward } from "../machine/net/hostfwd.js";
+import { parseHostForward as parseRule, parseHostForward6 as parseRule6, type HostForward } from "../machine/net/hostfwd.js";
 import { UsageError } from "./errors.js";
 
 export type { HostForward };
@@ -140,16 +140,20 @@ function rejectUnknownKeys(values: Map<string, string[]>, allowed: string[], opt
   }
 }
 
-/** `hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport`: the NAT's own parser (src/machine/net/hostfwd.ts), as a usage error. */
-export function parseHostForward(rule: string): HostForward {
+/**
+ * `hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport` (QEMU's), or with `ipv6` our
+ * `hostfwd6=[tcp|udp]:[[hostaddr]]:hostport-[[guestaddr]]:guestport`: the NAT's own parsers
+ * (src/machine/net/hostfwd.ts), their errors as usage errors.
+ */
+export function parseHostForward(rule: string, ipv6 = false): HostForward {
   let forward: HostForward;
   try {
-    forward = parseRule(rule);
+    forward = ipv6 ? parseRule6(rule) : parseRule(rule);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
   // the NAT takes port 0 (any free port) for tests; on the command line it means nothing useful
-  if (forward.hostPort === 0) throw new UsageError(`hostfwd=${rule}: '0' is not a port (1..65535)`);
+  if (forward.hostPort === 0) throw new UsageError(`${ipv6 ? "hostfwd6" : "hostfwd"}=${rule}: '0' is not a port (1..65535)`);
   return forward;
 }
 
@@ -162,10 +166,18 @@ function parseMac(text: string, what: string): Uint8Array {
 
 function parseUserNetdev(type: string, values: Map<string, string[]>, option: string, id: string): UserNetdev {
   if (type !== "user") throw new UsageError(`${option}: only the user backend is supported, not '${type}'`);
-  rejectUnknownKeys(values, ["id", "hostfwd", "restrict", "model"], option);
+  rejectUnknownKeys(values, ["id", "hostfwd", "hostfwd6", "restrict", "model"], option);
   const restrict = only(values, "restrict", option);
   if (restrict !== undefined && !["on", "off", "yes", "no"].includes(restrict)) throw new UsageError(`${option}: restrict=${restrict}: expected on or off`);
-  return { id, hostForwards: (values.get("hostfwd") ?? []).map(parseHostForward), restrict: restrict === "on" || restrict === "yes" };
+  // as QEMU words it: "-netdev user,...: Invalid host forwarding rule '...' (Bad host address)"
+  const rules = (key: string, ipv6: boolean) => (values.get(key) ?? []).map((rule) => {
+    try {
+      return parseHostForward(rule, ipv6);
+    } catch (error) {
+      throw new UsageError(`${option}: ${(error as Error).message}`);
+    }
+  });
+  return { id, hostForwards: [...rules("hostfwd", false), ...rules("hostfwd6", true)], restrict: restrict === "on" || restrict === "yes" };
 }
 
 /** Checks -netdev, -device, -nic and -object together (ids, references, duplicates). */
@@ -238,8 +250,11 @@ export function parseNetworkOptions(netdevSpecs: string[], deviceSpecs: string[]
   for (let i = 0; i < forwards.length; i++) {
     for (let j = i + 1; j < forwards.length; j++) {
       const a = forwards[i], b = forwards[j];
-      if (a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostAddress === b.hostAddress || a.hostAddress === "0.0.0.0" || b.hostAddress === "0.0.0.0")) {
-        throw new UsageError(`hostfwd: host port ${a.protocol}:${a.hostPort} is forwarded twice`);
+      // hostfwd6 listens on IPv6 only: it shares port numbers with hostfwd
+      if (a.ipv6 !== b.ipv6) continue;
+      const any = a.ipv6 ? "::" : "0.0.0.0";
+      if (a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostAddress === b.hostAddress || a.hostAddress === any || b.hostAddress === any)) {
+        throw new UsageError(`${a.ipv6 ? "hostfwd6" : "hostfwd"}: host port ${a.protocol}:${a.hostPort} is forwarded twice`);
       }
     }
   }

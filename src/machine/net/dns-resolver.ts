@@ -1,11 +1,13 @@
-// The DNS server at 10.0.2.3:53, answered on the host with node:dns. slirp relays the guest's query
-// to the host's resolver; here A and AAAA go through the host's getaddrinfo (so /etc/hosts and
-// nsswitch count, as for any host program), PTR through getnameinfo, and every other type is
-// relayed as it is to the host's first DNS server. The answer comes back from 10.0.2.3:53.
+// The DNS server at 10.0.2.3:53 and [fec0::3]:53, answered on the host with node:dns. slirp relays
+// the guest's query to the host's resolver; here A and AAAA go through the host's getaddrinfo (so
+// /etc/hosts and nsswitch count, as for any host program), PTR through getnameinfo, and every other
+// type is relayed as it is to the host's first IPv4 DNS server. The answer comes back from the
+// address asked.
 import dgram from "node:dgram";
 import { promises as dnsPromises } from "node:dns";
 import { isIPv4, isIPv6 } from "node:net";
 import { parseServer } from "./context.js";
+import { parseIpv6 } from "./wire/bytes.js";
 import {
   buildDnsResponse, CLASS_IN, type DnsAnswer, type DnsQuery, encodeDnsName, parseDnsQuery, RCODE_FORMERR,
   RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_SERVFAIL, TYPE_A, TYPE_AAAA, TYPE_PTR,
@@ -35,26 +37,7 @@ export const systemResolver: HostResolver = {
 
 function addressBytes(address: string): Uint8Array | null {
   if (isIPv4(address)) return Uint8Array.from(address.split(".").map(Number));
-  if (!isIPv6(address)) return null;
-  // expand "::" and embedded IPv4
-  let text = address;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const parts = v4[1].split(".").map(Number);
-    text = text.slice(0, -v4[1].length) + ((parts[0] << 8) | parts[1]).toString(16) + ":" + ((parts[2] << 8) | parts[3]).toString(16);
-  }
-  const [head, tail] = text.split("::");
-  const headParts = head ? head.split(":") : [];
-  const tailParts = tail !== undefined ? (tail ? tail.split(":") : []) : [];
-  const missing = 8 - headParts.length - tailParts.length;
-  if (tail === undefined ? headParts.length !== 8 : missing < 0) return null;
-  const words = [...headParts, ...Array(tail === undefined ? 0 : missing).fill("0"), ...tailParts].map((word) => parseInt(word, 16));
-  const bytes = new Uint8Array(16);
-  words.forEach((word, i) => {
-    bytes[2 * i] = word >> 8;
-    bytes[2 * i + 1] = word & 0xff;
-  });
-  return bytes;
+  return isIPv6(address) ? parseIpv6(address.replace(/%.*$/, "")) : null;
 }
 
 /** "4.3.2.1.in-addr.arpa" → "1.2.3.4"; null for other names. */

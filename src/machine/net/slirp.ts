@@ -1,11 +1,13 @@
 // The user-mode network backend (QEMU's `-netdev user`): a NAT like libslirp 4.7 between the guest's
 // NIC and the host's sockets. The guest sees the network 10.0.2.0/24 with the gateway 10.0.2.2
-// (the host's 127.0.0.1), a DNS server at 10.0.2.3 and a DHCP server leasing from 10.0.2.15;
-// ARP, ICMP echo, UDP and TCP behave, byte for byte where a guest can tell, as libslirp 4.7 in
-// QEMU 7.2 (measured facts in docs/nat.md). This file is the core: frames in, dispatch by
-// protocol, the output path (IP ids from one counter, ARP resolution of the guest's MAC,
+// (the host's 127.0.0.1), a DNS server at 10.0.2.3 and a DHCP server leasing from 10.0.2.15, and
+// the IPv6 prefix fec0::/64 with the router fec0::2 (the host's ::1) and the DNS fec0::3;
+// ARP, NDP, ICMP echo, UDP and TCP behave, byte for byte where a guest can tell, as libslirp 4.7
+// in QEMU 7.2 (measured facts in docs/nat.md). This file is the core: frames in, dispatch by
+// protocol, the output path (IP ids from one counter, ARP or NDP resolution of the guest's MAC,
 // fragmentation, delivery with a bounded queue), ICMP errors. Protocol state lives in
-// dhcp-server.ts, udp-proxy.ts, dns-resolver.ts, tcp-proxy.ts and hostfwd.ts; wire formats in wire/.
+// dhcp-server.ts, udp-proxy.ts, dns-resolver.ts, tcp-proxy.ts, hostfwd.ts, ipv6-layer.ts and
+// ndp.ts; wire formats in wire/.
 //
 // Bad input is the normal case: every frame is parsed with its lengths checked, a malformed one is
 // dropped and counted (stats()), and nothing throws across the NetBackend boundary or out of a
@@ -13,22 +15,28 @@
 import { getServers } from "node:dns";
 import type { HostWake, NetBackend, NetDevicePort } from "./backend.js";
 import {
-  DEFAULT_LIMITS, DHCP_START, DNS_ADDRESS, HOST_ADDRESS, inNetwork, type NatCore, NatCounters, type NatLimits,
-  natMac, NETMASK, NETWORK, type OutboundIpv4,
+  addressKey, DEFAULT_LIMITS, DHCP_START, DNS_ADDRESS, HOST_ADDRESS, inNetwork, type NatCore, NatCounters, type NatLimits,
+  natMac, NETMASK, NETWORK, type OutboundIp, type OutboundIpv4, parseServer6, type Unreachable,
 } from "./context.js";
 import { DhcpServer } from "./dhcp-server.js";
 import { DnsResolver, type HostResolver, systemResolver } from "./dns-resolver.js";
 import { type HostForward, HostForwarder, parseHostForward } from "./hostfwd.js";
 import { Reassembler } from "./ip-reassembly.js";
+import { Ipv6Layer } from "./ipv6-layer.js";
 import { PcapWriter } from "./pcap.js";
 import { TcpProxy, type TcpTimings } from "./tcp-proxy.js";
 import { UdpProxy } from "./udp-proxy.js";
 import { ARP_REPLY, ARP_REQUEST, buildArpFrame, parseArp } from "./wire/arp.js";
-import { BROADCAST_MAC, get16, get32, type Ipv4Address, isLoopback, isMulticastOrReserved, put16 } from "./wire/bytes.js";
+import {
+  BROADCAST_MAC, get16, get32, type IpAddress, type Ipv4Address, type Ipv6Address, isIpv6, isLoopback, isMulticastOrReserved, put16,
+} from "./wire/bytes.js";
 import { internetChecksum } from "./wire/checksum.js";
 import { BOOTP_CLIENT_PORT, BOOTP_SERVER_PORT, buildBootpReply, parseBootpRequest } from "./wire/dhcp.js";
 import { ETHERNET_HEADER, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, parseEthernet } from "./wire/ethernet.js";
-import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER, ICMP_TIME_EXCEEDED, isIcmpError, parseIcmp } from "./wire/icmp.js";
+import {
+  ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER, ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, isIcmpError, parseIcmp, UNREACHABLE_HOST,
+  UNREACHABLE_NET, UNREACHABLE_PORT,
+} from "./wire/icmp.js";
 import {
   FLAG_DF, FLAG_MF, IPV4_HEADER, IPV4_PAYLOAD, type Ipv4Packet, isFragment, newIpv4Frame, PROTOCOL_ICMP, PROTOCOL_TCP,
   PROTOCOL_UDP, parseIpv4 as parseIpv4Packet,
@@ -37,7 +45,7 @@ import { parseTcp } from "./wire/tcp.js";
 import { parseUdp, UDP_HEADER, writeUdpHeader } from "./wire/udp.js";
 
 export type { HostForward } from "./hostfwd.js";
-export { parseHostForward } from "./hostfwd.js";
+export { parseHostForward, parseHostForward6 } from "./hostfwd.js";
 export { DEFAULT_TCP_TIMINGS, type TcpTimings } from "./tcp-proxy.js";
 export { DEFAULT_LIMITS, type NatLimits } from "./context.js";
 
@@ -46,9 +54,10 @@ export const MTU = 1500;
 const MAX_FRAME = ETHERNET_HEADER + 65535;
 /** slirp's ARP table: 16 entries, replaced in order */
 const ARP_TABLE_SIZE = 16;
-/** a datagram waits for the guest's MAC at most 1 s (slirp: then it is dropped) */
+/** a datagram waits for the guest's MAC (ARP or NDP) at most 1 s (slirp: then it is dropped) */
 const ARP_WAIT_MS = 1000;
 const ARP_WAIT_FRAMES = 64;
+const UNREACHABLE_CODES: Record<Unreachable, number> = { net: UNREACHABLE_NET, host: UNREACHABLE_HOST, port: UNREACHABLE_PORT };
 /** slirp's ICMP_MAXDATALEN: an ICMP error quotes at most 548 bytes of the datagram */
 const ICMP_QUOTE_MAX = 576 - 28;
 const DHCP_TOS = 0x10;
@@ -59,7 +68,7 @@ const DEFAULT_TTL = 64;
 const MAX_TTL = 255;
 
 export interface UserNetOptions {
-  /** hostfwd rules, as QEMU's strings ("tcp:127.0.0.1:8080-:80") or parsed */
+  /** hostfwd rules, as QEMU's strings ("tcp:127.0.0.1:8080-:80") or parsed (hostfwd6 rules: parseHostForward6) */
   hostForwards?: Array<string | HostForward>;
   /** restrict=on: the guest reaches nothing but DHCP, the NAT's ICMP echo and the forwarded ports */
   restrict?: boolean;
@@ -75,11 +84,14 @@ export interface UserNetOptions {
   resolver?: HostResolver;
   /** TCP timers (defaults: DEFAULT_TCP_TIMINGS; tests shorten them) */
   tcpTimings?: Partial<TcpTimings>;
+  /** the interval of unsolicited router advertisements (default slirp's: random, 200–600 s) */
+  raInterval?: { minMs: number; maxMs: number };
 }
 
 interface WaitingFrame {
   frame: Uint8Array;
-  destination: Ipv4Address;
+  destination: IpAddress;
+  key: string;
   expires: number;
 }
 
@@ -112,6 +124,7 @@ export class UserNetBackend implements NetBackend, NatCore {
   private readonly udp: UdpProxy;
   private readonly tcp: TcpProxy;
   private readonly forwarder: HostForwarder;
+  private readonly ipv6: Ipv6Layer;
   private readonly servers: () => string[];
 
   constructor(options: UserNetOptions = {}) {
@@ -127,6 +140,18 @@ export class UserNetBackend implements NetBackend, NatCore {
     this.reassembler = new Reassembler(this.limits.reassemblyDatagrams, this.limits.reassemblyFragments);
     this.udp = new UdpProxy(this);
     this.tcp = new TcpProxy(this, options.tcpTimings);
+    this.ipv6 = new Ipv6Layer({
+      counters: this.counters,
+      restricted: this.restricted,
+      tcp: this.tcp,
+      udp: this.udp,
+      dns: this.dns,
+      route: (frame, destination) => this.route(frame, destination),
+      learnt: (address) => this.neighborLearnt(address),
+      tftp: (server, guest, guestPort, payload) => this.tftpInput(server, guest, guestPort, payload),
+      setTimer: (callback, ms) => this.setTimer(callback, ms),
+      run: (action) => this.run(action),
+    }, { raInterval: options.raInterval, hasIpv6DnsServer: () => this.dnsServers().some((entry) => parseServer6(entry) !== null) });
     this.forwarder = new HostForwarder(this, this.tcp, this.udp, rules);
     this.ready = this.forwarder.ready;
   }
@@ -181,6 +206,7 @@ export class UserNetBackend implements NetBackend, NatCore {
       this.tcp.close();
       this.udp.close();
       this.dns.close();
+      this.ipv6.close();
       this.reassembler.clear();
       if (this.waitingTimer) clearTimeout(this.waitingTimer);
       this.waiting = [];
@@ -203,6 +229,7 @@ export class UserNetBackend implements NetBackend, NatCore {
       "now.reassembly": this.reassembler.size,
       "now.delivery-queue": this.queue.length - this.queueHead,
       "now.arp-waiting": this.waiting.length,
+      "now.ndp-entries": this.ipv6.ndp.size,
     };
   }
 
@@ -217,8 +244,8 @@ export class UserNetBackend implements NetBackend, NatCore {
     return this.isClosed;
   }
 
-  guestAddress(): Ipv4Address | null {
-    return this.knownGuest;
+  guestAddress(family: 4 | 6 = 4): IpAddress | null {
+    return family === 6 ? this.ipv6.ndp.guestAddress() : this.knownGuest;
   }
 
   dnsServers(): string[] {
@@ -235,7 +262,22 @@ export class UserNetBackend implements NetBackend, NatCore {
     return timer;
   }
 
-  sendIpv4(fields: OutboundIpv4, payloadLength: number, fill: (frame: Uint8Array, offset: number) => void): void {
+  sendIp(fields: OutboundIp, payloadLength: number, fill: (frame: Uint8Array, offset: number) => void): void {
+    const { source, destination } = fields;
+    if (isIpv6(source) && isIpv6(destination)) this.ipv6.send(fields.protocol, source, destination, payloadLength, fill);
+    else if (!isIpv6(source) && !isIpv6(destination)) this.sendIpv4({ ...fields, source, destination }, payloadLength, fill);
+    else this.counters.add("internal-error"); // a module mixed the families
+  }
+
+  sendUnreachable(original: Uint8Array, reason: Unreachable, source?: IpAddress): void {
+    if (original.length > 0 && original[0] >> 4 === 6) {
+      this.ipv6.sendUnreachable(original, reason, source !== undefined && isIpv6(source) ? source : undefined);
+    } else {
+      this.sendIcmpError(original, ICMP_UNREACHABLE, UNREACHABLE_CODES[reason], source !== undefined && !isIpv6(source) ? source : HOST_ADDRESS);
+    }
+  }
+
+  private sendIpv4(fields: OutboundIpv4, payloadLength: number, fill: (frame: Uint8Array, offset: number) => void): void {
     if (this.isClosed) return;
     const total = IPV4_HEADER + payloadLength;
     if (total > 0xffff) {
@@ -269,7 +311,8 @@ export class UserNetBackend implements NetBackend, NatCore {
     }
   }
 
-  sendIcmpError(original: Uint8Array, type: number, code: number, source: Ipv4Address): void {
+  /** slirp's icmp_forward_error for IPv4. */
+  private sendIcmpError(original: Uint8Array, type: number, code: number, source: Ipv4Address): void {
     if (original.length < IPV4_HEADER) return;
     const headerLength = (original[0] & 0x0f) * 4;
     if (headerLength < IPV4_HEADER || headerLength > original.length) return;
@@ -310,7 +353,7 @@ export class UserNetBackend implements NetBackend, NatCore {
       case ETHERTYPE_IPV4:
         return this.ipInput(ethernet.payload);
       case ETHERTYPE_IPV6:
-        return this.counters.drop("ipv6");
+        return this.ipv6.input(frame, ethernet.payload);
       default:
         return this.counters.drop("ethertype");
     }
@@ -396,7 +439,7 @@ export class UserNetBackend implements NetBackend, NatCore {
       return this.dhcpInput(udp.payload);
     }
     if (packet.source === 0) return this.counters.drop("ip-source");
-    if (udp.destinationPort === TFTP_PORT && packet.destination === HOST_ADDRESS) return this.tftpInput(packet.source, udp.sourcePort, udp.payload);
+    if (udp.destinationPort === TFTP_PORT && packet.destination === HOST_ADDRESS) return this.tftpInput(HOST_ADDRESS, packet.source, udp.sourcePort, udp.payload);
     if (this.restricted) return this.counters.drop("restricted-udp");
     if (packet.ttl <= 1) {
       this.sendIcmpError(datagram, ICMP_TIME_EXCEEDED, 0, HOST_ADDRESS);
@@ -415,22 +458,22 @@ export class UserNetBackend implements NetBackend, NatCore {
     this.udp.fromGuest(datagram, packet.source, udp.sourcePort, packet.destination, udp.destinationPort, udp.payload, tos, packet.ttl);
   }
 
-  private sendUdp(source: Ipv4Address, sourcePort: number, destination: Ipv4Address, destinationPort: number, payload: Uint8Array, tos: number): void {
-    this.sendIpv4({ tos, ttl: DEFAULT_TTL, protocol: PROTOCOL_UDP, source, destination }, UDP_HEADER + payload.length, (frame, offset) => {
+  private sendUdp(source: IpAddress, sourcePort: number, destination: IpAddress, destinationPort: number, payload: Uint8Array, tos: number): void {
+    this.sendIp({ tos, ttl: DEFAULT_TTL, protocol: PROTOCOL_UDP, source, destination }, UDP_HEADER + payload.length, (frame, offset) => {
       frame.set(payload, offset + UDP_HEADER);
       writeUdpHeader(frame, offset, source, sourcePort, destination, destinationPort, payload.length);
     });
   }
 
-  /** TFTP, which QEMU serves only with tftp=: slirp answers a read request with "access violation". */
-  private tftpInput(source: Ipv4Address, sourcePort: number, payload: Uint8Array): void {
+  /** TFTP, which QEMU serves only with tftp=: slirp answers a read request with "access violation" (from 10.0.2.2 or fec0::2). */
+  private tftpInput(server: IpAddress, source: IpAddress, sourcePort: number, payload: Uint8Array): void {
     if (payload.length < 2 || get16(payload, 0) !== 1) return this.counters.drop("tftp");
     const message = new TextEncoder().encode("Access violation");
     const reply = new Uint8Array(4 + message.length + 1);
     put16(reply, 0, 5); // ERROR
     put16(reply, 2, 2); // access violation
     reply.set(message, 4);
-    this.sendUdp(HOST_ADDRESS, TFTP_PORT, source, sourcePort, reply, 0x10);
+    this.sendUdp(server, TFTP_PORT, source, sourcePort, reply, 0x10);
     this.counters.add("tftp.refused");
   }
 
@@ -500,14 +543,28 @@ export class UserNetBackend implements NetBackend, NatCore {
     if (this.waiting.some((item) => item.destination === ip)) this.flushWaiting();
   }
 
+  /** NDP learnt an address: frames held for it can go. */
+  private neighborLearnt(address: Ipv6Address): void {
+    const key = addressKey(address);
+    if (this.waiting.some((item) => item.key === key)) this.flushWaiting();
+  }
+
+  /** The guest's MAC for a destination (ARP or NDP table; broadcast and multicast by rule), or null. */
+  private resolve(destination: IpAddress): Uint8Array | null {
+    return isIpv6(destination) ? this.ipv6.ndp.lookup(destination) : this.arpLookup(destination);
+  }
+
   private arpLookup(ip: Ipv4Address): Uint8Array | null {
     if (ip === 0 || ip === 0xffffffff || ip === ((NETWORK | ~NETMASK) >>> 0)) return BROADCAST_MAC;
     return this.arpTable.find((item) => item.ip === ip)?.mac ?? null;
   }
 
-  /** Fills in the guest's MAC and delivers; without it, asks by ARP and holds the frame up to 1 s (slirp's if_encap). */
-  private route(frame: Uint8Array, destination: Ipv4Address): void {
-    const mac = this.arpLookup(destination);
+  /**
+   * Fills in the guest's MAC and delivers; without it, asks (an ARP request, or an NDP neighbor
+   * solicitation) and holds the frame up to 1 s (slirp's if_encap): each held frame asks once.
+   */
+  private route(frame: Uint8Array, destination: IpAddress): void {
+    const mac = this.resolve(destination);
     if (mac) {
       frame.set(mac, 0);
       this.deliver(frame);
@@ -517,10 +574,14 @@ export class UserNetBackend implements NetBackend, NatCore {
       this.counters.drop("arp-wait-full");
       return;
     }
-    this.waiting.push({ frame, destination, expires: Date.now() + ARP_WAIT_MS });
-    const host = natMac(HOST_ADDRESS);
-    this.deliver(buildArpFrame(BROADCAST_MAC, host, ARP_REQUEST, host, HOST_ADDRESS, new Uint8Array(6), destination));
-    this.counters.add("arp.requests");
+    this.waiting.push({ frame, destination, key: addressKey(destination), expires: Date.now() + ARP_WAIT_MS });
+    if (isIpv6(destination)) {
+      this.ipv6.ndp.solicit(destination);
+    } else {
+      const host = natMac(HOST_ADDRESS);
+      this.deliver(buildArpFrame(BROADCAST_MAC, host, ARP_REQUEST, host, HOST_ADDRESS, new Uint8Array(6), destination));
+      this.counters.add("arp.requests");
+    }
     if (!this.waitingTimer) {
       this.waitingTimer = this.setTimer(() => this.run(() => {
         this.waitingTimer = null;
@@ -533,7 +594,7 @@ export class UserNetBackend implements NetBackend, NatCore {
     const now = Date.now();
     const still: WaitingFrame[] = [];
     for (const item of this.waiting) {
-      const mac = this.arpLookup(item.destination);
+      const mac = this.resolve(item.destination);
       if (mac) {
         item.frame.set(mac, 0);
         this.deliver(item.frame);

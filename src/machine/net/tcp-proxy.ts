@@ -1,8 +1,10 @@
 // TCP ended in the NAT, as slirp does: each guest connection is a TCP endpoint here whose other
-// side is a host socket (node:net). A guest SYN opens a host connection first; the SYN-ACK (MSS
-// 1460 as its only option, window <= 65535, no scaling) goes out only once it connected, and a
-// refused connection is answered RST|ACK with seq 0. Host forwarding runs the other way: an
-// accepted host connection opens a connection into the guest (SYN from 10.0.2.2).
+// side is a host socket (node:net), over IPv4 or IPv6 alike (connections are keyed by address and
+// port; the family decides only the MSS and the IP layer). A guest SYN opens a host connection
+// first; the SYN-ACK (MSS 1460, or 1440 over IPv6, as its only option, window <= 65535, no
+// scaling) goes out only once it connected, and a refused connection is answered RST|ACK with seq
+// 0. Host forwarding runs the other way: an accepted host connection opens a connection into the
+// guest (SYN from 10.0.2.2 or fec0::2).
 //
 // Towards the guest: data in segments of the guest's MSS within its window, FIN in a segment of
 // its own once the host ended its side, retransmission from an RTO of 1 s (RFC 6298 estimation,
@@ -14,13 +16,15 @@
 // reset; a host reset or error resets the guest's connection.
 import net from "node:net";
 import { ByteQueue } from "./byte-queue.js";
-import { HOST_ADDRESS, type NatCore, translateOutbound } from "./context.js";
-import type { Ipv4Address } from "./wire/bytes.js";
-import { ICMP_UNREACHABLE, UNREACHABLE_HOST, UNREACHABLE_NET } from "./wire/icmp.js";
-import { PROTOCOL_TCP } from "./wire/ipv4.js";
+import { addressKey, clientAsSeenByGuest, type NatCore, translateOutbound } from "./context.js";
+import { type IpAddress, isIpv6 } from "./wire/bytes.js";
+import { IPV4_HEADER, PROTOCOL_TCP } from "./wire/ipv4.js";
+import { IPV6_HEADER } from "./wire/ipv6.js";
 import { ACK, FIN, PSH, RST, SYN, type TcpFields, tcpHeaderLength, type TcpSegment, URG, writeTcpHeader } from "./wire/tcp.js";
 
-export const NAT_MSS = 1460;
+/** the MSS the NAT announces: slirp's tcp_mss, the MTU (1500) less the TCP and IP headers */
+export const NAT_MSS = 1500 - 20 - IPV4_HEADER;
+export const NAT_MSS6 = 1500 - 20 - IPV6_HEADER;
 const DEFAULT_MSS = 536;
 const MIN_MSS = 32;
 const MAX_WINDOW = 65535;
@@ -53,7 +57,8 @@ export const DEFAULT_TCP_TIMINGS: TcpTimings = {
   handshakeTimeoutMs: 75_000,
   timeWaitMs: 10_000,
 };
-const QUOTE_BYTES = 576;
+/** bytes of the guest's SYN kept for an ICMP error: enough for slirp's quotes (548 over IPv4, 1452 over IPv6) */
+const QUOTE_BYTES = 1500;
 /** slirp's ISS: 64001 for the first connection, +64000 for each next one */
 const ISS_FIRST = 64001;
 const ISS_STEP = 64000;
@@ -128,12 +133,15 @@ class Connection {
   syn: Uint8Array | null = null;
   removed = false;
 
+  /** the MSS this side announces and the most it sends (by the family) */
+  readonly natMss: number;
+
   constructor(
     readonly key: string,
-    readonly guestAddress: Ipv4Address,
+    readonly guestAddress: IpAddress,
     readonly guestPort: number,
     /** the remote endpoint as the guest sees it */
-    readonly remoteAddress: Ipv4Address,
+    readonly remoteAddress: IpAddress,
     readonly remotePort: number,
     readonly tos: number,
     state: State,
@@ -141,6 +149,7 @@ class Connection {
   ) {
     this.state = state;
     this.rto = this.persistMs = initialRto;
+    this.natMss = isIpv6(guestAddress) ? NAT_MSS6 : NAT_MSS;
   }
 }
 
@@ -168,8 +177,8 @@ export class TcpProxy {
     return total;
   }
 
-  private static key(guestAddress: number, guestPort: number, remoteAddress: number, remotePort: number): string {
-    return `${guestAddress}:${guestPort}>${remoteAddress}:${remotePort}`;
+  private static key(guestAddress: IpAddress, guestPort: number, remoteAddress: IpAddress, remotePort: number): string {
+    return `${addressKey(guestAddress)}:${guestPort}>${addressKey(remoteAddress)}:${remotePort}`;
   }
 
   private takeIss(): number {
@@ -208,7 +217,7 @@ export class TcpProxy {
     const headerLength = tcpHeaderLength(fields);
     const source = connection.remoteAddress;
     const destination = connection.guestAddress;
-    this.core.sendIpv4({ tos: connection.tos, ttl: TTL, protocol: PROTOCOL_TCP, source, destination }, headerLength + dataLength, (frame, offset) => {
+    this.core.sendIp({ tos: connection.tos, ttl: TTL, protocol: PROTOCOL_TCP, source, destination }, headerLength + dataLength, (frame, offset) => {
       if (dataLength > 0) connection.sendBuffer.copyTo(dataOffset, dataLength, frame, offset + headerLength);
       writeTcpHeader(frame, offset, source, destination, fields, dataLength);
     });
@@ -216,7 +225,7 @@ export class TcpProxy {
   }
 
   /** slirp's tcp_respond without a connection: RST (seq = their ack) or RST|ACK (seq 0), TTL 255, window 0, TOS 0. */
-  private respondReset(source: Ipv4Address, destination: Ipv4Address, segment: TcpSegment): void {
+  private respondReset(source: IpAddress, destination: IpAddress, segment: TcpSegment): void {
     const flags = segment.flags & ACK ? RST : RST | ACK;
     const fields: TcpFields = {
       sourcePort: segment.destinationPort,
@@ -226,7 +235,7 @@ export class TcpProxy {
       flags,
       window: 0,
     };
-    this.core.sendIpv4({ tos: 0, ttl: RESET_TTL, protocol: PROTOCOL_TCP, source: destination, destination: source }, 20, (frame, offset) =>
+    this.core.sendIp({ tos: 0, ttl: RESET_TTL, protocol: PROTOCOL_TCP, source: destination, destination: source }, 20, (frame, offset) =>
       writeTcpHeader(frame, offset, destination, source, fields, 0),
     );
     this.core.counters.add("tcp.resets-sent");
@@ -338,12 +347,12 @@ export class TcpProxy {
     connection.dupAcks = 0;
     this.core.counters.add("tcp.retransmits");
     if (connection.state === "syn-sent") {
-      this.emit(connection, SYN, connection.iss, 0, 0, NAT_MSS);
+      this.emit(connection, SYN, connection.iss, 0, 0, connection.natMss);
       this.armRetransmit(connection);
       return;
     }
     if (connection.state === "syn-received") {
-      this.emit(connection, SYN | ACK, connection.iss, 0, 0, NAT_MSS);
+      this.emit(connection, SYN | ACK, connection.iss, 0, 0, connection.natMss);
       this.armRetransmit(connection);
       return;
     }
@@ -480,7 +489,7 @@ export class TcpProxy {
   private connectFailed(connection: Connection, error: NodeJS.ErrnoException): void {
     const code = error.code;
     if (code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EACCES" || code === "EPERM" || code === "EADDRNOTAVAIL" || code === "EINVAL") {
-      if (connection.syn) this.core.sendIcmpError(connection.syn, ICMP_UNREACHABLE, code === "EHOSTUNREACH" ? UNREACHABLE_HOST : UNREACHABLE_NET, HOST_ADDRESS);
+      if (connection.syn) this.core.sendUnreachable(connection.syn, code === "EHOSTUNREACH" ? "host" : "net");
     } else {
       // refused (and anything else): slirp's tcp_drop of a connection whose SYN it never answered: RST|ACK, seq 0
       this.emit(connection, RST | ACK, 0);
@@ -492,7 +501,7 @@ export class TcpProxy {
   // ---- from the guest --------------------------------------------------------------------------
 
   /** A segment from the guest; `datagram` is its IP datagram (quoted by ICMP errors). */
-  fromGuest(datagram: Uint8Array, source: Ipv4Address, destination: Ipv4Address, segment: TcpSegment): void {
+  fromGuest(datagram: Uint8Array, source: IpAddress, destination: IpAddress, segment: TcpSegment): void {
     const key = TcpProxy.key(source, segment.sourcePort, destination, segment.destinationPort);
     let connection = this.connections.get(key);
     if (connection && connection.state === "time-wait" && (segment.flags & (SYN | ACK | RST)) === SYN) {
@@ -507,7 +516,7 @@ export class TcpProxy {
   }
 
   /** A segment for no connection: a SYN opens one, anything else is answered with a reset. */
-  private listen(key: string, datagram: Uint8Array, source: Ipv4Address, destination: Ipv4Address, segment: TcpSegment): void {
+  private listen(key: string, datagram: Uint8Array, source: IpAddress, destination: IpAddress, segment: TcpSegment): void {
     // (slirp answers even a stray RST with a reset: its dropwithreset lacks BSD's RST check)
     if (this.core.restricted || (segment.flags & (SYN | FIN | RST | URG | ACK)) !== SYN) {
       this.respondReset(source, destination, segment);
@@ -520,7 +529,7 @@ export class TcpProxy {
     }
     const target = translateOutbound(destination, segment.destinationPort, () => this.core.dnsServers());
     if ("unreachable" in target) {
-      this.core.sendIcmpError(datagram, ICMP_UNREACHABLE, UNREACHABLE_NET, HOST_ADDRESS);
+      this.core.sendUnreachable(datagram, "net");
       this.core.counters.add("tcp.unreachable");
       return;
     }
@@ -528,7 +537,7 @@ export class TcpProxy {
     connection.irs = segment.seq;
     connection.rcvNxt = seqAdd(segment.seq, 1);
     connection.rcvEdge = connection.rcvNxt;
-    connection.sndMss = Math.max(MIN_MSS, Math.min(NAT_MSS, segment.mss ?? DEFAULT_MSS));
+    connection.sndMss = Math.max(MIN_MSS, Math.min(connection.natMss, segment.mss ?? DEFAULT_MSS));
     connection.sndWnd = segment.window;
     connection.syn = datagram.slice(0, QUOTE_BYTES);
     this.connections.set(key, connection);
@@ -560,14 +569,14 @@ export class TcpProxy {
     connection.sndMax = connection.sndNxt;
     connection.rttSeq = connection.iss;
     connection.rttStart = performance.now();
-    this.emit(connection, SYN | ACK, connection.iss, 0, 0, NAT_MSS);
+    this.emit(connection, SYN | ACK, connection.iss, 0, 0, connection.natMss);
     this.armRetransmit(connection);
   }
 
   /** Host forwarding: an accepted host connection becomes a connection into the guest. */
-  openToGuest(socket: net.Socket, guestAddress: Ipv4Address, guestPort: number, clientAddress: Ipv4Address, clientPort: number): boolean {
-    // a client on the host's loopback (or any) appears as 10.0.2.2 (slirp's sotranslate_accept)
-    const remoteAddress = clientAddress >>> 24 === 127 || clientAddress === 0 ? HOST_ADDRESS : clientAddress;
+  openToGuest(socket: net.Socket, guestAddress: IpAddress, guestPort: number, clientAddress: IpAddress, clientPort: number): boolean {
+    // a client on the host's loopback (or any) appears as 10.0.2.2 or fec0::2 (slirp's sotranslate_accept)
+    const remoteAddress = clientAsSeenByGuest(clientAddress);
     const key = TcpProxy.key(guestAddress, guestPort, remoteAddress, clientPort);
     // Linux reuses a loopback client port still in TIME_WAIT (tcp_tw_reuse=2) within seconds, so
     // a new client may have the 4-tuple of a connection the NAT still holds in TIME_WAIT: the new
@@ -592,7 +601,7 @@ export class TcpProxy {
     connection.sndMax = connection.sndNxt;
     connection.rttSeq = connection.iss;
     connection.rttStart = performance.now();
-    this.emit(connection, SYN, connection.iss, 0, 0, NAT_MSS);
+    this.emit(connection, SYN, connection.iss, 0, 0, connection.natMss);
     this.armRetransmit(connection);
     this.setDeadline(connection, this.timings.handshakeTimeoutMs, () => {
       this.core.counters.add("tcp.handshake-timeout");
@@ -633,7 +642,7 @@ export class TcpProxy {
     }
     // a retransmitted SYN while our SYN-ACK is unanswered: answer it again
     if (flags & SYN && connection.state === "syn-received" && segment.seq === connection.irs && !(flags & ACK)) {
-      this.emit(connection, SYN | ACK, connection.iss, 0, 0, NAT_MSS);
+      this.emit(connection, SYN | ACK, connection.iss, 0, 0, connection.natMss);
       return;
     }
     // sequence check (RFC 9293 3.10.7.4)
@@ -826,7 +835,7 @@ export class TcpProxy {
     connection.irs = segment.seq;
     connection.rcvNxt = seqAdd(segment.seq, 1);
     connection.rcvEdge = connection.rcvNxt;
-    connection.sndMss = Math.max(MIN_MSS, Math.min(NAT_MSS, segment.mss ?? DEFAULT_MSS));
+    connection.sndMss = Math.max(MIN_MSS, Math.min(connection.natMss, segment.mss ?? DEFAULT_MSS));
     this.sampleRtt(connection, segment.ack);
     connection.sndUna = segment.ack;
     connection.retries = 0;

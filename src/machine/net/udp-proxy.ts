@@ -1,31 +1,32 @@
-// UDP through host sockets (node:dgram). A flow is one guest endpoint talking to one remote
-// endpoint, with a host socket connected to the remote's host address, so that the host kernel's
-// ICMP errors come back as errors on that socket (slirp reads them with IP_RECVERR, which Node
-// does not expose) and are forwarded to the guest as slirp forwards them: port unreachable from
-// the address that reported it (127.0.0.1 for the host's own ports), TTL 255. Replies come from the
-// address the guest sent to when that is a virtual address (10.0.2.x), else from where they came.
-// Idle flows expire after 240 s (10 s for DNS once it answered), as slirp's SO_EXPIRE(FAST).
+// UDP through host sockets (node:dgram), for both families. A flow is one guest endpoint talking to
+// one remote endpoint, with a host socket connected to the remote's host address, so that the host
+// kernel's ICMP errors come back as errors on that socket (slirp reads them with IP_RECVERR and
+// IPV6_RECVERR, which Node does not expose) and are forwarded to the guest as slirp forwards them:
+// port unreachable from the address that reported it (127.0.0.1 or ::1 for the host's own ports).
+// Replies come from the address the guest sent to when that is a virtual address (10.0.2.x,
+// fec0::/64), else from where they came. Idle flows expire after 240 s (10 s for DNS once it
+// answered), as slirp's SO_EXPIRE(FAST).
 import dgram from "node:dgram";
-import { HOST_ADDRESS, inNetwork, type NatCore, translateOutbound } from "./context.js";
-import type { Ipv4Address } from "./wire/bytes.js";
-import { ICMP_UNREACHABLE, UNREACHABLE_HOST, UNREACHABLE_NET, UNREACHABLE_PORT } from "./wire/icmp.js";
+import { addressKey, clientAsSeenByGuest, isVirtual, maxIpPayload, type NatCore, translateOutbound } from "./context.js";
+import { type IpAddress, isIpv6 } from "./wire/bytes.js";
 import { PROTOCOL_UDP } from "./wire/ipv4.js";
 import { UDP_HEADER, writeUdpHeader } from "./wire/udp.js";
 
 export const UDP_EXPIRE_MS = 240_000;
 export const UDP_EXPIRE_DNS_MS = 10_000;
 const REPLY_TTL = 64;
-const QUOTE_BYTES = 576;
+/** bytes of the guest's datagram kept for ICMP errors: enough for slirp's quotes (548 over IPv4, 1452 over IPv6) */
+const QUOTE_BYTES = 1500;
 
 interface Flow {
   key: string;
-  guestAddress: Ipv4Address;
+  guestAddress: IpAddress;
   guestPort: number;
   /** the remote endpoint as the guest sees it */
-  remoteAddress: Ipv4Address;
+  remoteAddress: IpAddress;
   remotePort: number;
   /** where datagrams go on the host */
-  hostAddress: Ipv4Address;
+  hostAddress: IpAddress;
   hostText: string;
   hostPort: number;
   tos: number;
@@ -50,18 +51,21 @@ export class UdpProxy {
     return this.flows.size;
   }
 
-  private static key(guestAddress: number, guestPort: number, remoteAddress: number, remotePort: number): string {
-    return `${guestAddress}:${guestPort}>${remoteAddress}:${remotePort}`;
+  private static key(guestAddress: IpAddress, guestPort: number, remoteAddress: IpAddress, remotePort: number): string {
+    return `${addressKey(guestAddress)}:${guestPort}>${addressKey(remoteAddress)}:${remotePort}`;
   }
 
-  /** A datagram from the guest (DHCP, DNS and restrict=on already handled by the core). */
-  fromGuest(datagram: Uint8Array, source: Ipv4Address, sourcePort: number, destination: Ipv4Address, destinationPort: number, payload: Uint8Array, tos: number, ttl: number): void {
+  /**
+   * A datagram from the guest (DHCP, DNS and restrict=on already handled by the core); `datagram`
+   * is the IP datagram as received (quoted by ICMP errors), `ttl` its TTL or hop limit.
+   */
+  fromGuest(datagram: Uint8Array, source: IpAddress, sourcePort: number, destination: IpAddress, destinationPort: number, payload: Uint8Array, tos: number, ttl: number): void {
     const key = UdpProxy.key(source, sourcePort, destination, destinationPort);
     let flow = this.flows.get(key);
     if (!flow) {
       const target = translateOutbound(destination, destinationPort, () => this.core.dnsServers());
       if ("unreachable" in target) {
-        this.core.sendIcmpError(datagram, ICMP_UNREACHABLE, UNREACHABLE_NET, HOST_ADDRESS);
+        this.core.sendUnreachable(datagram, "net");
         this.core.counters.add("udp.unreachable");
         return;
       }
@@ -85,11 +89,11 @@ export class UdpProxy {
   }
 
   private open(
-    key: string, guestAddress: number, guestPort: number, remoteAddress: number, remotePort: number,
-    hostAddress: number, hostText: string, hostPort: number, tos: number,
+    key: string, guestAddress: IpAddress, guestPort: number, remoteAddress: IpAddress, remotePort: number,
+    hostAddress: IpAddress, hostText: string, hostPort: number, tos: number,
   ): Flow | null {
     this.makeRoom();
-    const socket = dgram.createSocket("udp4");
+    const socket = dgram.createSocket(isIpv6(hostAddress) ? "udp6" : "udp4");
     const flow: Flow = {
       key, guestAddress, guestPort, remoteAddress, remotePort, hostAddress, hostText, hostPort, tos,
       expires: 0, socket, ownsSocket: true, connected: false, pending: [], ttl: -1, last: null,
@@ -117,9 +121,9 @@ export class UdpProxy {
   }
 
   /** A datagram from a hostfwd listener for the guest (the flow shares the listener's socket). */
-  fromHostForward(listener: dgram.Socket, clientAddress: Ipv4Address, clientText: string, clientPort: number, guestAddress: Ipv4Address, guestPort: number, payload: Uint8Array): void {
-    // the guest sees the client as 10.0.2.2 when it is on the host's loopback (slirp's sotranslate_accept)
-    const remoteAddress = clientAddress >>> 24 === 127 || clientAddress === 0 ? HOST_ADDRESS : clientAddress;
+  fromHostForward(listener: dgram.Socket, clientAddress: IpAddress, clientText: string, clientPort: number, guestAddress: IpAddress, guestPort: number, payload: Uint8Array): void {
+    // the guest sees a client on the host's loopback as 10.0.2.2 or fec0::2 (slirp's sotranslate_accept)
+    const remoteAddress = clientAsSeenByGuest(clientAddress);
     const key = UdpProxy.key(guestAddress, guestPort, remoteAddress, clientPort);
     let flow = this.flows.get(key);
     if (!flow) {
@@ -153,7 +157,9 @@ export class UdpProxy {
       else flow.socket.send(payload, flow.hostPort, flow.hostText, callback);
       this.core.counters.add("udp.to-host");
     } catch {
+      // the host refused the datagram outright (a link-local address without a zone, say): as a failed sendto in slirp
       this.core.counters.drop("udp-send");
+      if (flow.last) this.core.sendUnreachable(flow.last, "net");
     }
   }
 
@@ -161,13 +167,13 @@ export class UdpProxy {
     if (this.core.closed || this.flows.get(flow.key) !== flow) return;
     this.touch(flow);
     if (flow.remotePort === 53) flow.expires = Date.now() + UDP_EXPIRE_DNS_MS;
-    const source = inNetwork(flow.remoteAddress) ? flow.remoteAddress : flow.hostAddress;
+    const source = isVirtual(flow.remoteAddress) ? flow.remoteAddress : flow.hostAddress;
     const length = UDP_HEADER + message.length;
-    if (length > 65535 - 20) {
+    if (length > maxIpPayload(flow.guestAddress)) {
       this.core.counters.drop("udp-too-big");
       return;
     }
-    this.core.sendIpv4({ tos: flow.tos, ttl: REPLY_TTL, protocol: PROTOCOL_UDP, source, destination: flow.guestAddress }, length, (frame, offset) => {
+    this.core.sendIp({ tos: flow.tos, ttl: REPLY_TTL, protocol: PROTOCOL_UDP, source, destination: flow.guestAddress }, length, (frame, offset) => {
       frame.set(message, offset + UDP_HEADER);
       writeUdpHeader(frame, offset, source, flow.remotePort, flow.guestAddress, flow.guestPort, message.length);
     });
@@ -176,16 +182,17 @@ export class UdpProxy {
 
   private onError(flow: Flow, error: NodeJS.ErrnoException, fromSend = false): void {
     if (this.flows.get(flow.key) !== flow) return;
+    if (!flow.connected) fromSend = true; // the connect failed: nothing was sent, as a failed sendto in slirp
     this.core.counters.add("udp.error." + (error.code ?? "unknown"));
     if (!flow.last) return;
-    let code = UNREACHABLE_NET;
+    let reason: "net" | "host" | "port" = "net";
     if (!fromSend) {
-      if (error.code === "ECONNREFUSED") code = UNREACHABLE_PORT;
-      else if (error.code === "EHOSTUNREACH") code = UNREACHABLE_HOST;
+      if (error.code === "ECONNREFUSED") reason = "port";
+      else if (error.code === "EHOSTUNREACH") reason = "host";
       else if (error.code !== "ENETUNREACH") return;
     }
     // a received error names the host that reported it (slirp: the offender of IP_RECVERR); a failed send is slirp's own
-    this.core.sendIcmpError(flow.last, ICMP_UNREACHABLE, code, fromSend ? HOST_ADDRESS : flow.hostAddress);
+    this.core.sendUnreachable(flow.last, reason, fromSend ? undefined : flow.hostAddress);
   }
 
   private touch(flow: Flow): void {

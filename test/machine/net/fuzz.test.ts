@@ -1,13 +1,16 @@
-// Robustness: 10^5 malformed and hostile frames (fixed seed; NAT_FUZZ_FRAMES for more, NAT_FUZZ_SEED
-// for another sequence) fed to the NAT while a well-behaved TCP connection through it keeps
-// carrying data intact. Nothing may throw (the internal-error counter stays 0), every flow and
+// Robustness: 10^5 malformed and hostile frames, IPv4 and IPv6 (fixed seed; NAT_FUZZ_FRAMES for
+// more, NAT_FUZZ_SEED for another sequence) fed to the NAT while well-behaved TCP connections
+// through it, one over each family, keep carrying data intact. Nothing may throw (the internal-error counter stays 0), every flow and
 // buffer stays within its cap, and the heap does not grow without bound.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { get32, put16 } from "../../../src/machine/net/wire/bytes.js";
 import { internetChecksum } from "../../../src/machine/net/wire/checksum.js";
 import { buildArpFrame } from "../../../src/machine/net/wire/arp.js";
 import { ACK, FIN, PSH, RST, SYN, URG } from "../../../src/machine/net/wire/tcp.js";
-import { arpRequest, BROADCAST, DNS, dhcpFrame, GATEWAY, GUEST_IP, GUEST_MAC, icmpEcho, ip, NAT_MAC, tcpFrame, udpFrame } from "./support/frames.js";
+import {
+  arpRequest, BROADCAST, DNS, DNS6, dhcpFrame, echo6, GATEWAY, GUEST6, GUEST_IP, GUEST_LL, GUEST_MAC, HOST6, icmp6Frame, icmpEcho, ip, ip6,
+  neighborAdvertisement, NAT_MAC, tcp6Frame, tcpFrame, udp6Frame, udpFrame,
+} from "./support/frames.js";
 import { natWithDevice, pattern, sha256, sleep, tcpServer, type TestServer } from "./support/host.js";
 import { GuestPeer } from "./support/tcp-peer.js";
 import dgram from "node:dgram";
@@ -16,6 +19,7 @@ const FRAMES = Number(process.env.NAT_FUZZ_FRAMES ?? 100_000);
 const SEED = Number(process.env.NAT_FUZZ_SEED ?? 0x5eed);
 const PEER_PORT = 33333;
 const VICTIM_PORT = 33334;
+const PEER6_PORT = 33335;
 
 /** xorshift32: the same frames on every run for a seed */
 class Random {
@@ -57,6 +61,7 @@ function fixIpChecksum(frame: Uint8Array): void {
 
 interface FuzzTargets {
   echoPort: number;
+  echo6Port: number;
   udpEchoPort: number;
   closedPort: number;
   victimSeq: () => number;
@@ -65,7 +70,7 @@ interface FuzzTargets {
 /** One frame: a valid template of some kind, usually broken somehow. */
 function generate(random: Random, targets: FuzzTargets): Uint8Array {
   let frame: Uint8Array;
-  const kind = random.int(12);
+  const kind = random.int(15);
   switch (kind) {
     case 0:
       frame = random.bytes(random.int(1600));
@@ -154,6 +159,54 @@ function generate(random: Random, targets: FuzzTargets): Uint8Array {
       put16(frame, tcp + 16, internetChecksum(frame, tcp, frame.length, sum));
       break;
     }
+    case 12: {
+      // ICMPv6: NDP of every type with any hop limit, code and length, echo, errors, from anywhere
+      const sources = [GUEST6, GUEST_LL, new Uint8Array(16), ip6("::1"), ip6("ff02::1"), random.bytes(16), ip6(`fec0::${random.int(64).toString(16)}`)];
+      const destinations = [HOST6, DNS6, ip6("fe80::2"), ip6("ff02::1"), ip6("ff02::2"), ip6("ff02::1:ff00:2"), ip6("fec0::99"), random.bytes(16)];
+      const targets = [HOST6, DNS6, ip6("fe80::3"), GUEST6, ip6("ff02::1"), random.bytes(16)];
+      const type = random.pick([128, 129, 133, 134, 135, 136, 137, 1, 2, 3, 4, random.int(256)]);
+      const body = type === 135 || type === 136 || type === 137
+        ? [random.int(256), 0, 0, 0, ...random.pick(targets), ...random.bytes(random.int(3) * 8)]
+        : Array.from(random.bytes(random.int(type === 128 ? 1500 : 64)));
+      frame = icmp6Frame(type, random.chance(90) ? 0 : random.int(256), body, {
+        source: random.pick(sources), destination: random.pick(destinations), hopLimit: random.pick([255, 255, 64, 1, 0]), sourceMac: random.chance(80) ? GUEST_MAC : random.bytes(6),
+      });
+      break;
+    }
+    case 13: {
+      // UDP and TCP over IPv6: to the NAT's addresses, DNS, DHCPv6, TFTP, multicast; stray segments
+      // (every destination stays on the host's loopback: fec0::/64 and ff02::1 go to ::1)
+      const destination = random.pick([HOST6, HOST6, DNS6, ip6("fec0::7"), ip6("ff02::1"), ip6("ff02::1:2"), ip6("ff02::fb")]);
+      if (random.chance(50)) {
+        const port = random.pick([53, 547, 69, targets.echo6Port, targets.closedPort, random.int(65536)]);
+        const payload = port === 547 ? Uint8Array.from([random.pick([11, 11, 1, 3]), 1, 2, 3, ...random.bytes(random.int(40))]) : random.bytes(random.int(1200));
+        frame = udp6Frame(random.pick([546, 20000 + random.int(100)]), destination, port, payload, { source: random.chance(90) ? GUEST6 : GUEST_LL, hopLimit: random.pick([64, 64, 1, 2]) });
+      } else {
+        const flags = random.pick([SYN, ACK, RST, FIN | ACK, PSH | ACK, random.int(64)]);
+        frame = tcp6Frame(destination, { sourcePort: 42000 + random.int(200), destinationPort: random.pick([targets.echo6Port, targets.closedPort, 53]), seq: random.next(), ack: random.next(), flags, window: random.int(65536) }, random.bytes(random.int(100)));
+      }
+      break;
+    }
+    case 14: {
+      // IPv6 headers: version, payload length, extension header chains, the next header field
+      frame = echo6(HOST6, 1, 1, random.bytes(random.int(64)));
+      const choice = random.int(4);
+      if (choice === 0) frame[14] = random.int(256);
+      else if (choice === 1) put16(frame, 18, random.pick([0, 1, 7, 8, frame.length - 54, 1461, 65535, random.int(65536)]));
+      else if (choice === 2) frame[20] = random.pick([0, 43, 44, 50, 51, 59, 60, 135, random.int(256)]);
+      else {
+        const chain = random.bytes(8 * (1 + random.int(6)));
+        for (let at = 0; at < chain.length; at += 8) chain[at] = random.pick([0, 43, 44, 51, 60, 58, 6, 17]);
+        const longer = new Uint8Array(frame.length + chain.length);
+        longer.set(frame.subarray(0, 54));
+        longer.set(chain, 54);
+        longer.set(frame.subarray(54), 54 + chain.length);
+        longer[20] = random.pick([0, 43, 44, 51, 60]);
+        put16(longer, 18, longer.length - 54);
+        frame = longer;
+      }
+      break;
+    }
     default: {
       // other ethertypes and protocols
       frame = udpFrame(20200, GATEWAY, 9, random.bytes(20));
@@ -180,11 +233,13 @@ function generate(random: Random, targets: FuzzTargets): Uint8Array {
 
 describe("the NAT under 10^5 malformed frames", () => {
   let echo: TestServer;
+  let echo6: TestServer;
   let udpEcho: dgram.Socket;
   let closedPort = 0;
 
   beforeAll(async () => {
     echo = await tcpServer((socket) => socket.on("data", (chunk) => socket.write(chunk)));
+    echo6 = await tcpServer((socket) => socket.on("data", (chunk) => socket.write(chunk)), "::1");
     udpEcho = dgram.createSocket("udp4");
     udpEcho.on("message", (message, remote) => udpEcho.send(message, remote.port, remote.address));
     await new Promise<void>((resolve) => udpEcho.bind(0, "127.0.0.1", () => resolve()));
@@ -195,14 +250,17 @@ describe("the NAT under 10^5 malformed frames", () => {
 
   afterAll(() => {
     echo.close();
+    echo6.close();
     udpEcho.close();
   });
 
   it(`keeps a TCP connection working and memory bounded through ${FRAMES} frames (seed ${SEED})`, async () => {
     const limits = { tcpConnections: 64, udpFlows: 64, reassemblyDatagrams: 16, reassemblyFragments: 64, dnsLookups: 16 };
     const { nat, device } = natWithDevice({ limits, dnsServers: () => [] });
-    // keep only what the well-behaved connection reads
-    device.keep = (frame) => frame.length >= 38 && frame[23] === 6 && [PEER_PORT, VICTIM_PORT].includes((frame[36] << 8) | frame[37]);
+    // keep only what the well-behaved connections read
+    device.keep = (frame) =>
+      (frame.length >= 38 && frame[12] === 8 && frame[23] === 6 && [PEER_PORT, VICTIM_PORT].includes((frame[36] << 8) | frame[37])) ||
+      (frame.length >= 74 && frame[12] === 0x86 && frame[20] === 6 && ((frame[56] << 8) | frame[57]) === PEER6_PORT);
     try {
       nat.receiveFromGuest(arpRequest(GATEWAY));
       // the guest answers the NAT's ARP requests for its address (the fuzz pushes its entry out now and then)
@@ -210,16 +268,25 @@ describe("the NAT under 10^5 malformed frames", () => {
         if (frame.length >= 42 && frame[12] === 8 && frame[13] === 6 && frame[21] === 1 && get32(frame, 38) === GUEST_IP) {
           setImmediate(() => nat.receiveFromGuest(buildArpFrame(NAT_MAC, GUEST_MAC, 2, GUEST_MAC, GUEST_IP, NAT_MAC, GATEWAY)));
         }
+        // and the NAT's neighbor solicitations for its IPv6 address (the fuzz pushes it out of the neighbor table too)
+        if (frame.length >= 78 && frame[12] === 0x86 && frame[20] === 58 && frame[54] === 135 && Buffer.from(frame.subarray(62, 78)).equals(Buffer.from(GUEST6))) {
+          setImmediate(() => nat.receiveFromGuest(neighborAdvertisement(GUEST6)));
+        }
         return keepTcp(frame);
       })(device.keep);
       const peer = new GuestPeer(nat, device, { port: PEER_PORT, remotePort: echo.port });
       await peer.connect();
       expect(peer.established).toBe(true);
+      nat.receiveFromGuest(neighborAdvertisement(GUEST6));
+      const peer6 = new GuestPeer(nat, device, { port: PEER6_PORT, remote: HOST6, remotePort: echo6.port });
+      await peer6.connect();
+      expect(peer6.established).toBe(true);
       const victim = new GuestPeer(nat, device, { port: VICTIM_PORT, remotePort: echo.port });
       await victim.connect();
       const random = new Random(SEED);
-      const targets: FuzzTargets = { echoPort: echo.port, udpEchoPort: udpEcho.address().port, closedPort, victimSeq: () => victim.sndNxt };
+      const targets: FuzzTargets = { echoPort: echo.port, echo6Port: echo6.port, udpEchoPort: udpEcho.address().port, closedPort, victimSeq: () => victim.sndNxt };
       const sent: Buffer[] = [];
+      const sent6: Buffer[] = [];
       const heapBefore = process.memoryUsage().heapUsed;
       let heapPeak = heapBefore;
       const batch = 2000;
@@ -228,11 +295,13 @@ describe("the NAT under 10^5 malformed frames", () => {
         // the well-behaved connection: a chunk through the echo server, every batch
         const chunk = pattern(4096, done + 1);
         sent.push(chunk);
+        const chunk6 = pattern(2048, done + 7);
+        sent6.push(chunk6);
         try {
-          await peer.send(chunk, 10_000);
+          await Promise.all([peer.send(chunk, 10_000), peer6.send(chunk6, 10_000)]);
         } catch (error) {
-          const last = peer.segments.slice(-5).map((segment) => `${segment.tcp.flags.toString(16)} seq=${segment.tcp.seq} ack=${segment.tcp.ack} win=${segment.tcp.window} len=${segment.tcp.payload.length}`);
-          throw new Error(`${(error as Error).message} after ${done} frames: peer sndUna=${peer.sndUna} sndNxt=${peer.sndNxt} rcvNxt=${peer.rcvNxt} natWindow=${peer.natWindow}\n${last.join("\n")}\n${JSON.stringify(nat.stats())}`);
+          const last = [...peer.segments.slice(-5), ...peer6.segments.slice(-5)].map((segment) => `${segment.tcp.flags.toString(16)} seq=${segment.tcp.seq} ack=${segment.tcp.ack} win=${segment.tcp.window} len=${segment.tcp.payload.length}`);
+          throw new Error(`${(error as Error).message} after ${done} frames: peer sndUna=${peer.sndUna} sndNxt=${peer.sndNxt} rcvNxt=${peer.rcvNxt} natWindow=${peer.natWindow}; peer6 sndUna=${peer6.sndUna} sndNxt=${peer6.sndNxt} natWindow=${peer6.natWindow}\n${last.join("\n")}\n${JSON.stringify(nat.stats())}`);
         }
         const stats = nat.stats();
         expect(stats["now.tcp-connections"]).toBeLessThanOrEqual(limits.tcpConnections);
@@ -240,6 +309,7 @@ describe("the NAT under 10^5 malformed frames", () => {
         expect(stats["now.reassembly"]).toBeLessThanOrEqual(limits.reassemblyDatagrams);
         expect(stats["now.delivery-queue"]).toBe(0);
         expect(stats["now.arp-waiting"]).toBeLessThanOrEqual(64);
+        expect(stats["now.ndp-entries"]).toBeLessThanOrEqual(16);
         expect(stats["now.tcp-buffered"]).toBeLessThanOrEqual(limits.tcpConnections * 192 * 1024);
         heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
         await sleep(0);
@@ -247,6 +317,9 @@ describe("the NAT under 10^5 malformed frames", () => {
       const expected = Buffer.concat(sent);
       await peer.until(() => peer.receivedBytes >= expected.length, "the echoed data", 20_000);
       expect(sha256(peer.data())).toBe(sha256(expected));
+      const expected6 = Buffer.concat(sent6);
+      await peer6.until(() => peer6.receivedBytes >= expected6.length, "the echoed IPv6 data", 20_000);
+      expect(sha256(peer6.data())).toBe(sha256(expected6));
       const stats = nat.stats();
       expect(stats["internal-error"]).toBeUndefined();
       expect(heapPeak - heapBefore).toBeLessThan(256 * 1024 * 1024);

@@ -2,18 +2,15 @@
 // 127.0.0.1: the handshake only after the host connect, refusals, data both ways with flow control,
 // FIN and RST mapping, retransmission and its limit, window probes.
 import type net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { UserNetBackend } from "../../../src/machine/net/slirp.js";
 import { tcpTos } from "../../../src/machine/net/tcp-proxy.js";
 import { ACK, FIN, PSH, RST, SYN } from "../../../src/machine/net/wire/tcp.js";
 import { arpRequest, GATEWAY, hex } from "./support/frames.js";
-import { closedTcpPort, natWithDevice, pattern, sha256, sleep, tcpServer, type TestServer } from "./support/host.js";
+import { closedAfterEach, closedTcpPort, natWithDevice, pattern, sha256, sleep, tcpServer, type TestServer } from "./support/host.js";
 import { GuestPeer } from "./support/tcp-peer.js";
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const cleanups = closedAfterEach();
 
 function setup(options: Parameters<typeof natWithDevice>[0] = {}) {
   const { nat, device } = natWithDevice(options);

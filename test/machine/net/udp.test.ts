@@ -1,17 +1,14 @@
 // UDP through the NAT (node:dgram on 127.0.0.1), DNS at 10.0.2.3 answered on the host, ICMP
 // echo and errors, the delivery queue and the wake hook.
 import dgram from "node:dgram";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { HostResolver } from "../../../src/machine/net/dns-resolver.js";
 import { get16, get32 } from "../../../src/machine/net/wire/bytes.js";
 import { encodeDnsName, TYPE_A, TYPE_AAAA, TYPE_PTR } from "../../../src/machine/net/wire/dns.js";
 import { arpRequest, decode, DNS, GATEWAY, GUEST_IP, icmpEcho, ip, udpFrame } from "./support/frames.js";
-import { natWithDevice, sleep } from "./support/host.js";
+import { closedAfterEach, natWithDevice, sleep } from "./support/host.js";
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const cleanups = closedAfterEach();
 
 function setup(options: Parameters<typeof natWithDevice>[0] = {}) {
   const { nat, device } = natWithDevice(options);

@@ -1,5 +1,5 @@
-// TCP segments (RFC 9293): header, options, checksum.
-import { get16, get32, type Ipv4Address, put16, put32 } from "./bytes.js";
+// TCP segments (RFC 9293): header, options, checksum (over the IPv4 or IPv6 pseudo header).
+import { get16, get32, type IpAddress, put16, put32 } from "./bytes.js";
 import { finishChecksum, pseudoHeaderSum, sum16 } from "./checksum.js";
 import { PROTOCOL_TCP } from "./ipv4.js";
 
@@ -30,7 +30,7 @@ export interface TcpSegment {
 
 export type TcpError = "tcp-short" | "tcp-offset" | "tcp-checksum" | "tcp-options" | "tcp-flags";
 
-export function parseTcp(bytes: Uint8Array, source: Ipv4Address, destination: Ipv4Address): TcpSegment | TcpError {
+export function parseTcp(bytes: Uint8Array, source: IpAddress, destination: IpAddress): TcpSegment | TcpError {
   if (bytes.length < TCP_HEADER) return "tcp-short";
   const headerLength = (bytes[12] >> 4) * 4;
   if (headerLength < TCP_HEADER || headerLength > bytes.length) return "tcp-offset";
@@ -101,7 +101,7 @@ export function tcpHeaderLength(fields: TcpFields): number {
 }
 
 /** Writes the header (and MSS option) at `offset`; the payload must already be in place after it. */
-export function writeTcpHeader(bytes: Uint8Array, offset: number, source: Ipv4Address, destination: Ipv4Address, fields: TcpFields, payloadLength: number): void {
+export function writeTcpHeader(bytes: Uint8Array, offset: number, source: IpAddress, destination: IpAddress, fields: TcpFields, payloadLength: number): void {
   const headerLength = tcpHeaderLength(fields);
   put16(bytes, offset, fields.sourcePort);
   put16(bytes, offset + 2, fields.destinationPort);

@@ -1,7 +1,8 @@
-// Host-side helpers for the NAT's tests: servers on 127.0.0.1 with free ports, a NAT with a fake
+// Host-side helpers for the NAT's tests: servers on 127.0.0.1 (or ::1) with free ports, a NAT with a fake
 // device, and cleanup of everything a test opened.
 import { createHash } from "node:crypto";
 import net from "node:net";
+import { afterEach } from "vitest";
 import { UserNetBackend, type UserNetOptions } from "../../../../src/machine/net/slirp.js";
 import { FakeDevice } from "./fake-device.js";
 
@@ -29,7 +30,7 @@ export interface TestServer {
   close(): void;
 }
 
-export async function tcpServer(onConnection: (socket: net.Socket) => void = () => undefined): Promise<TestServer> {
+export async function tcpServer(onConnection: (socket: net.Socket) => void = () => undefined, host = "127.0.0.1"): Promise<TestServer> {
   const sockets: net.Socket[] = [];
   const waiting: Array<(socket: net.Socket) => void> = [];
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -38,7 +39,7 @@ export async function tcpServer(onConnection: (socket: net.Socket) => void = () 
     onConnection(socket);
     waiting.shift()?.(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
   return {
     port: (server.address() as net.AddressInfo).port,
     sockets,
@@ -64,4 +65,13 @@ export function natWithDevice(options: UserNetOptions = {}): { nat: UserNetBacke
   const nat = new UserNetBackend({ wake: device.wake, ...options });
   nat.attach(device);
   return { nat, device };
+}
+
+/** What a test opened, to be closed after it (in reverse order): call once at a test file's top level. */
+export function closedAfterEach(): Array<() => void> {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => {
+    while (cleanups.length) cleanups.pop()!();
+  });
+  return cleanups;
 }

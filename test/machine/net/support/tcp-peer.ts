@@ -3,15 +3,18 @@
 // acknowledges by a policy the test controls (window size, whether to ACK at all). It sends data
 // within the window the NAT offers, in segments of at most its MSS.
 import type { UserNetBackend } from "../../../../src/machine/net/slirp.js";
+import { type IpAddress, ipv6Equals, isIpv6 } from "../../../../src/machine/net/wire/bytes.js";
 import { ACK, FIN, PSH, RST, SYN } from "../../../../src/machine/net/wire/tcp.js";
 import type { FakeDevice } from "./fake-device.js";
-import { decode, type Decoded, GATEWAY, GUEST_IP, tcpFrame } from "./frames.js";
+import { decode, type Decoded, GATEWAY, GUEST6, GUEST_IP, tcp6Frame, tcpFrame } from "./frames.js";
 
 export interface PeerOptions {
   /** the guest's port */
   port: number;
-  /** the remote as the guest addresses it */
-  remote?: number;
+  /** the remote as the guest addresses it (IPv4 or IPv6; 10.0.2.2 by default) */
+  remote?: IpAddress;
+  /** the guest's own address (10.0.2.15, or its SLAAC address over IPv6, by default) */
+  local?: IpAddress;
   remotePort: number;
   window?: number;
   mss?: number;
@@ -22,7 +25,8 @@ type TcpView = NonNullable<Decoded["tcp"]>;
 
 export class GuestPeer {
   readonly port: number;
-  readonly remote: number;
+  readonly remote: IpAddress;
+  readonly local: IpAddress;
   readonly remotePort: number;
   /** the window the guest offers (the test may change it) */
   window: number;
@@ -51,9 +55,11 @@ export class GuestPeer {
   constructor(private readonly nat: UserNetBackend, private readonly device: FakeDevice, options: PeerOptions) {
     this.port = options.port;
     this.remote = options.remote ?? GATEWAY;
+    this.local = options.local ?? (isIpv6(this.remote) ? GUEST6 : GUEST_IP);
     this.remotePort = options.remotePort;
     this.window = options.window ?? 64240;
-    this.mss = options.mss ?? 1460;
+    // what fits the 1500-byte MTU: the NAT answers a larger IPv6 packet with "packet too big"
+    this.mss = options.mss ?? (isIpv6(this.remote) ? 1440 : 1460);
     this.sndNxt = this.sndUna = options.iss ?? 1000;
     device.listeners.add(() => this.schedule());
   }
@@ -67,17 +73,19 @@ export class GuestPeer {
     });
   }
 
-  private mine(tcp: TcpView | undefined, source: number | undefined): tcp is TcpView {
-    return tcp !== undefined && tcp.destinationPort === this.port && tcp.sourcePort === this.remotePort && source === this.remote;
+  private mine(tcp: TcpView | undefined, decoded: Decoded): tcp is TcpView {
+    if (tcp === undefined || tcp.destinationPort !== this.port || tcp.sourcePort !== this.remotePort) return false;
+    const remote = this.remote;
+    return isIpv6(remote) ? decoded.ip6 !== undefined && ipv6Equals(decoded.ip6.source, remote) : decoded.ip?.source === remote;
   }
 
   private process(): void {
     let needAck = false;
     for (; this.cursor < this.device.frames.length; this.cursor++) {
       const decoded = decode(this.device.frames[this.cursor]);
-      if (!this.mine(decoded.tcp, decoded.ip?.source)) continue;
+      if (!this.mine(decoded.tcp, decoded)) continue;
       const tcp = decoded.tcp!;
-      this.segments.push({ tcp, at: performance.now(), ttl: decoded.ip!.ttl, tos: decoded.ip!.tos, flagsOffset: decoded.ip!.flagsOffset });
+      this.segments.push({ tcp, at: performance.now(), ttl: decoded.ip?.ttl ?? decoded.ip6!.hopLimit, tos: decoded.ip?.tos ?? decoded.ip6!.trafficClass, flagsOffset: decoded.ip?.flagsOffset ?? 0 });
       if (tcp.flags & RST) {
         this.resetReceived = true;
         continue;
@@ -138,7 +146,11 @@ export class GuestPeer {
       const edge = (this.rcvNxt + this.offeredWindow()) >>> 0;
       if (this.maxEdge === null || ((edge - this.maxEdge) | 0) > 0) this.maxEdge = edge;
     }
-    this.nat.receiveFromGuest(tcpFrame(this.remote, { sourcePort: this.port, destinationPort: this.remotePort, seq, ack: flags & ACK ? this.rcvNxt : 0, flags, window: this.offeredWindow(), mss }, payload, { source: GUEST_IP }));
+    const fields = { sourcePort: this.port, destinationPort: this.remotePort, seq, ack: flags & ACK ? this.rcvNxt : 0, flags, window: this.offeredWindow(), mss };
+    const remote = this.remote;
+    const local = this.local;
+    const frame = isIpv6(remote) ? tcp6Frame(remote, fields, payload, { source: isIpv6(local) ? local : GUEST6 }) : tcpFrame(remote, fields, payload, { source: isIpv6(local) ? GUEST_IP : local });
+    this.nat.receiveFromGuest(frame);
   }
 
   ack(): void {
