@@ -201,6 +201,15 @@ int serve_main(void) {
     char text[16];
     ipv4_format(address, text);
     printf("serve: listening on %s:%ld\n", text, port);
+    /* the listener takes both families: name the IPv6 addresses that are usable now */
+    struct net_ipv6_address addresses[8];
+    size_t count = net_ipv6_addresses(net_stack(), addresses, 8);
+    for (size_t i = 0; i < count && i < 8; i++) {
+        if (addresses[i].state != NET_IPV6_PREFERRED) continue;
+        struct ip_addr address6 = ip_addr_from_v6(addresses[i].address);
+        char text6[IP_ADDR_TEXT_MAX];
+        printf("serve: listening on [%s]:%ld\n", ip_addr_format(&address6, text6, sizeof text6), port);
+    }
     err = sw_run("serve", serve_body, &server);
     tcp_server_close(server.listener);
     drain_tcp();
