@@ -9,14 +9,15 @@
 // QEMU through our NAT plugged into QEMU's NIC (support/external-nat.ts, `hostfwd6`); on this
 // emulator through `-netdev user,hostfwd6=...`. The guest runs on QEMU's CPU and device in one
 // case and on ours in the other, and must answer the same.
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseHostForward6 } from "../../src/machine/net/hostfwd.js";
+import { readPcap, tsharkMatching, tsharkProblems } from "../support/capture.js";
 import { hostHas } from "../support/host-tools.js";
 import { hasQemu, repoRoot } from "./support/boot.js";
 import { startExternalNat } from "./support/external-nat.js";
@@ -67,39 +68,11 @@ function boot(machine: Machine, append: string, pcap: string, options: { netdev?
   }));
 }
 
-/** The frames of a classic pcap file. */
-function readPcap(file: string): Uint8Array[] {
-  const bytes = readFileSync(file);
-  if (bytes.length < 24 || bytes.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error(`${file}: not a little-endian microsecond pcap`);
-  const frames: Uint8Array[] = [];
-  for (let at = 24; at + 16 <= bytes.length; ) {
-    const length = bytes.readUInt32LE(at + 8);
-    frames.push(new Uint8Array(bytes.subarray(at + 16, at + 16 + length)));
-    at += 16 + length;
-  }
-  return frames;
-}
-
 /** The IPv6 frames the NAT sent, as hex, in order. */
 function natIpv6Frames(pcap: string): string[] {
   return readPcap(pcap)
     .filter((frame) => hex(frame.subarray(6, 12)) === NAT6_MAC && ((frame[12] << 8) | frame[13]) === 0x86dd)
     .map(hex);
-}
-
-/** tshark's verdict: malformed packets and bad checksums, IPv6's upper layers included. */
-function tsharkProblems(pcap: string): string[] {
-  const filter = "_ws.malformed || _ws.expert.severity == error || tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" || icmpv6.checksum.status == \"Bad\" || ip.checksum.status == \"Bad\" || icmp.checksum.status == \"Bad\"";
-  const stdout = execFileSync("tshark", [
-    "-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-Y", filter,
-  ], { encoding: "utf8", maxBuffer: 64 << 20 });
-  return stdout.split("\n").filter((line) => line.trim() !== "");
-}
-
-/** How many IPv6 packets of a kind tshark sees (so a check on "nothing malformed" is not vacuous). */
-function tsharkCount(pcap: string, filter: string): number {
-  const stdout = execFileSync("tshark", ["-r", pcap, "-Y", filter], { encoding: "utf8", maxBuffer: 64 << 20 });
-  return stdout.split("\n").filter((line) => line.trim() !== "").length;
 }
 
 /** The lines two machines must print alike: addresses, ping replies (times aside), listening lines, results. */
@@ -144,8 +117,8 @@ describe.runIf(hasTools)("IPv6 on QEMU and on this emulator, same image", () => 
     expect(natIpv6Frames(ours.pcap)).toEqual(theirs);
 
     for (const pcap of [qemu.pcap, ours.pcap]) {
-      expect(tsharkCount(pcap, "icmpv6"), pcap).toBeGreaterThanOrEqual(8);
-      expect(tsharkProblems(pcap), pcap).toEqual([]);
+      expect((await tsharkMatching(pcap, "icmpv6")).length, pcap).toBeGreaterThanOrEqual(8);
+      expect(await tsharkProblems(pcap), pcap).toEqual([]);
     }
   }, 300_000);
 
@@ -183,8 +156,8 @@ describe.runIf(hasTools)("IPv6 on QEMU and on this emulator, same image", () => 
           expect(line, run.serial).not.toBeNull();
           expect(Number(line![1])).toBe(bytes);
           expect(line![2]).toBe(digest);
-          expect(tsharkCount(run.pcap, "ipv6 && tcp"), run.pcap).toBeGreaterThan(100);
-          expect(tsharkProblems(run.pcap), run.pcap).toEqual([]);
+          expect((await tsharkMatching(run.pcap, "ipv6 && tcp")).length, run.pcap).toBeGreaterThan(100);
+          expect(await tsharkProblems(run.pcap), run.pcap).toEqual([]);
           runs.push(run);
         }
         expect(comparable(runs[1].serial)).toEqual(comparable(runs[0].serial));
@@ -234,8 +207,8 @@ describe.runIf(hasTools)("IPv6 on QEMU and on this emulator, same image", () => 
         const result = await run;
         expect(result.status, result.serial + result.stderr).toBe(1);
         expect(result.serial).toContain(`serve: ${exchanges.length} requests served`);
-        expect(tsharkCount(result.pcap, "ipv6 && tcp.port == 80"), result.pcap).toBeGreaterThan(20);
-        expect(tsharkProblems(result.pcap), result.pcap).toEqual([]);
+        expect((await tsharkMatching(result.pcap, "ipv6 && tcp.port == 80")).length, result.pcap).toBeGreaterThan(20);
+        expect(await tsharkProblems(result.pcap), result.pcap).toEqual([]);
       } finally {
         await nat?.close();
       }

@@ -4,28 +4,16 @@
 // ours). IPv4 identification and checksums aside, as the issue allows, and the DHCP transaction id,
 // which the guest draws at random each boot (checked instead to echo the guest's own).
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readPcap } from "../support/capture.js";
 import { hasQemu, repoRoot } from "./support/boot.js";
 
 const NAT_MAC = "52550a000202"; // 52:55:0a:00:02:02, slirp's MAC for 10.0.2.2
 const NAT6_MAC = "525600000002"; // 52:56:00:00:00:02, slirp's MAC for fe80::2
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
-
-/** The frames of a classic pcap file. */
-function readPcap(file: string): Uint8Array[] {
-  const bytes = readFileSync(file);
-  if (bytes.length < 24 || bytes.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error(`${file}: not a little-endian microsecond pcap`);
-  const frames: Uint8Array[] = [];
-  for (let at = 24; at + 16 <= bytes.length; ) {
-    const length = bytes.readUInt32LE(at + 8);
-    frames.push(new Uint8Array(bytes.subarray(at + 16, at + 16 + length)));
-    at += 16 + length;
-  }
-  return frames;
-}
 
 /** Boots `ping` on `machine` with a capture; resolves with its frames and the exit status. */
 async function capturePing(machine: "qemu" | "emulator", image: string, pcap: string): Promise<{ status: number | null; frames: Uint8Array[]; serial: string; stderr: string }> {

@@ -4,11 +4,12 @@
 // captured by QEMU's filter-dump and checked by tshark.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readPcap, tsharkProblems } from "../support/capture.js";
 import { hostHas } from "../support/host-tools.js";
 import { hasQemu, repoRoot } from "./support/boot.js";
 
@@ -57,29 +58,6 @@ async function oneShotServer(serve: (socket: net.Socket) => void): Promise<{ por
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { port: (server.address() as net.AddressInfo).port, done, close: () => server.close() };
-}
-
-/** tshark's verdict on a capture: malformed packets and bad checksums (IPv4, ICMP, UDP, TCP). */
-function tsharkProblems(pcap: string): Promise<string[]> {
-  const args = [
-    "-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
-    "-Y", "_ws.malformed || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" || icmp.checksum.status == \"Bad\"",
-  ];
-  return new Promise((resolve, reject) => {
-    execFile("tshark", args, { encoding: "utf8", maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`tshark failed: ${stderr}`));
-      else resolve(stdout.split("\n").filter((line) => line.trim() !== ""));
-    });
-  });
-}
-
-function packetCount(pcap: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    execFile("tshark", ["-r", pcap], { encoding: "utf8", maxBuffer: 256 << 20 }, (error, stdout) => {
-      if (error) reject(error);
-      else resolve(stdout.split("\n").filter((line) => line.trim() !== "").length);
-    });
-  });
 }
 
 describe.runIf(hasQemu && hasTshark)("the guest network on QEMU user networking", () => {
@@ -139,7 +117,7 @@ describe.runIf(hasQemu && hasTshark)("the guest network on QEMU user networking"
           expect(receivedHash.digest("hex")).toBe(hostDigest);
         }
         expect(await tsharkProblems(run.pcap)).toEqual([]);
-        expect(await packetCount(run.pcap)).toBeGreaterThan(bytes / 1500);
+        expect(readPcap(run.pcap).length).toBeGreaterThan(bytes / 1500);
       } finally {
         server.close();
       }

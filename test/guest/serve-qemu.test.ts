@@ -25,6 +25,7 @@ let MACHINE: Machine = "qemu";
 /** SERVE_MACHINE=qemu or =emulator runs the set on one machine only. */
 const MACHINES: Machine[] = process.env.SERVE_MACHINE === "emulator" ? ["emulator"] : process.env.SERVE_MACHINE === "qemu" ? ["qemu"] : ["qemu", "emulator"];
 import { encodeRequest, encodeStep, type HttpRequest, type HttpResponse, parseResponses } from "../serve/serve_native.js";
+import { readPcap, tsharkMatching, tsharkProblems } from "../support/capture.js";
 import { hostHas } from "../support/host-tools.js";
 import { hasQemu, repoRoot } from "./support/boot.js";
 import { pacedForwarder } from "./support/paced-forwarder.js";
@@ -130,31 +131,6 @@ function stop(guest: ServeGuest): void {
   if (fatal >= 0) console.error(`serve-qemu ${guest.name}: the guest crashed:\n${serial.slice(fatal)}`);
 }
 
-/** tshark's verdict on a capture: malformed packets and bad checksums (IPv4, ICMP, UDP, TCP), as in network.test.ts. */
-function tsharkProblems(pcap: string): Promise<string[]> {
-  return tsharkMatching(pcap, "_ws.malformed || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" || icmp.checksum.status == \"Bad\"");
-}
-
-/** The summary lines of the frames in a capture that match a tshark display filter. */
-function tsharkMatching(pcap: string, filter: string): Promise<string[]> {
-  const args = ["-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-Y", filter];
-  return new Promise((resolve, reject) => {
-    execFile("tshark", args, { encoding: "utf8", maxBuffer: 64 << 20, timeout: 120_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`tshark failed: ${stderr}`));
-      else resolve(stdout.split("\n").filter((line) => line.trim() !== ""));
-    });
-  });
-}
-
-/** The number of frames in a pcap file (classic format, as filter-dump writes it). */
-function packetCount(pcap: string): number {
-  const bytes = readFileSync(pcap);
-  if (bytes.length < 24 || bytes.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error(`${pcap} is not a little-endian pcap file`);
-  let frames = 0;
-  for (let offset = 24; offset + 16 <= bytes.length; frames++) offset += 16 + bytes.readUInt32LE(offset + 8);
-  return frames;
-}
-
 interface Stats {
   objects: { contents: number; nodes: number; commits: number };
   requests: number;
@@ -216,7 +192,7 @@ async function finish(guest: ServeGuest): Promise<{ stats: Stats; serial: string
   expect(s.tcp.bad_checksums).toBe(0);
   expect(s.tcp.malformed).toBe(0);
   expect(await tsharkProblems(guest.pcap)).toEqual([]);
-  const frames = packetCount(guest.pcap);
+  const frames = readPcap(guest.pcap).length;
   console.log(
     `serve-qemu ${guest.name}: ${guest.limit} requests, 2xx ${counters![2]}, 4xx ${counters![4]}, ${counters![6]} connections; ` +
       `${frames} frames captured, tshark: no problems; tcp retransmissions ${s.tcp.retransmissions}, resets in ${s.tcp.resets_in} out ${s.tcp.resets_out}`,

@@ -14,6 +14,7 @@
 #include "net/stack_internal.h" /* the neighbor cache's states and the caps */
 #include "net/tcp/tcp.h"
 #include "stack_harness.h"
+#include "net/wire/bytes.h"
 
 static const uint8_t our_ll[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x50, 0x54, 0x00, 0xff, 0xfe, 0x12, 0x34, 0x56};
 static const uint8_t our_sn[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0x12, 0x34, 0x56};
@@ -31,16 +32,6 @@ static const uint8_t unspecified[16];
 
 #define ECHO_ID 0x4242
 
-static void put16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v) {
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
 
 static const char *text6(const uint8_t address[16], char buffer[IP_ADDR_TEXT_MAX]) {
     struct ip_addr a = ip_addr_from_v6(address);
@@ -61,7 +52,7 @@ static void solicited(const uint8_t address[16], uint8_t group[16]) {
 
 static uint32_t ref_pseudo6(const uint8_t source[16], const uint8_t destination[16], uint8_t next, size_t length) {
     uint32_t sum = 0;
-    for (int i = 0; i < 16; i += 2) sum += get16(source + i) + get16(destination + i);
+    for (int i = 0; i < 16; i += 2) sum += wire_get16(source + i) + wire_get16(destination + i);
     return sum + (uint32_t)(length >> 16) + (uint32_t)(length & 0xffff) + next;
 }
 
@@ -71,9 +62,9 @@ static size_t icmp6(uint8_t *out, const uint8_t source[16], const uint8_t destin
     memmove(out + 8, body, body_length);
     out[0] = type;
     out[1] = code;
-    put16(out + 2, 0);
-    put32(out + 4, word);
-    put16(out + 2, ref_checksum(out, 8 + body_length, ref_pseudo6(source, destination, 58, 8 + body_length)));
+    wire_put16(out + 2, 0);
+    wire_put32(out + 4, word);
+    wire_put16(out + 2, ref_checksum(out, 8 + body_length, ref_pseudo6(source, destination, 58, 8 + body_length)));
     return 8 + body_length;
 }
 
@@ -90,7 +81,7 @@ static size_t frame6(uint8_t *frame, const uint8_t mac[6], const uint8_t source[
     TEST_ASSERT(payload <= 65535 && payload + 54 <= ETH_FRAME_MAX + 64, "packet too long");
     p[0] = 0x60;
     p[1] = p[2] = p[3] = 0;
-    put16(p + 4, (uint16_t)payload);
+    wire_put16(p + 4, (uint16_t)payload);
     p[6] = next;
     p[7] = hop;
     memcpy(p + 8, source, 16);
@@ -162,28 +153,28 @@ static struct ra_spec slirp_ra(void) {
 
 static size_t ra_frame(uint8_t *frame, const uint8_t source[16], const struct ra_spec *ra) {
     uint8_t fixed[8], options[128];
-    put32(fixed, ra->reachable_ms);
-    put32(fixed + 4, ra->retrans_ms);
+    wire_put32(fixed, ra->reachable_ms);
+    wire_put32(fixed + 4, ra->retrans_ms);
     size_t n = link_option(options, 1, router_mac);
     if (ra->has_prefix) {
         uint8_t *o = options + n;
         memset(o, 0, 32);
         o[0] = 3, o[1] = 4, o[2] = ra->prefix_length, o[3] = ra->prefix_flags;
-        put32(o + 4, ra->valid_s);
-        put32(o + 8, ra->preferred_s);
+        wire_put32(o + 4, ra->valid_s);
+        wire_put32(o + 8, ra->preferred_s);
         memcpy(o + 16, ra->prefix, 8); /* the prefix's first 64 bits, the rest zero */
         n += 32;
     }
     if (ra->mtu != 0) {
         uint8_t *o = options + n;
         o[0] = 5, o[1] = 1, o[2] = o[3] = 0;
-        put32(o + 4, ra->mtu);
+        wire_put32(o + 4, ra->mtu);
         n += 8;
     }
     if (ra->rdnss != NULL) {
         uint8_t *o = options + n;
         o[0] = 25, o[1] = 3, o[2] = o[3] = 0;
-        put32(o + 4, ra->rdnss_lifetime_s);
+        wire_put32(o + 4, ra->rdnss_lifetime_s);
         memcpy(o + 8, ra->rdnss, 16);
         n += 24;
     }
@@ -208,7 +199,7 @@ static void expect6(const struct captured *frame, const uint8_t *eth_destination
     char a[IP_ADDR_TEXT_MAX], b[IP_ADDR_TEXT_MAX];
     TEST_ASSERT(frame->length >= ETH_HEADER_LEN + 40, "IPv6 frame of %zu bytes", frame->length);
     const uint8_t *f = frame->bytes;
-    TEST_ASSERT(get16(f + 12) == ETHERTYPE_IPV6, "expected IPv6, got type %04x", get16(f + 12));
+    TEST_ASSERT(wire_get16(f + 12) == ETHERTYPE_IPV6, "expected IPv6, got type %04x", wire_get16(f + 12));
     uint8_t mac[6];
     if (eth_destination == NULL) group_mac(destination, mac);
     else memcpy(mac, eth_destination, 6);
@@ -216,7 +207,7 @@ static void expect6(const struct captured *frame, const uint8_t *eth_destination
     TEST_ASSERT(memcmp(f + 6, our_mac, 6) == 0, "IPv6 frame not from our MAC");
     const uint8_t *p = f + ETH_HEADER_LEN;
     TEST_ASSERT(p[0] == 0x60 && p[1] == 0 && p[2] == 0 && p[3] == 0, "version/class/flow %02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
-    TEST_ASSERT(get16(p + 4) == frame->length - ETH_HEADER_LEN - 40, "payload length %u in a %zu-byte frame", get16(p + 4),
+    TEST_ASSERT(wire_get16(p + 4) == frame->length - ETH_HEADER_LEN - 40, "payload length %u in a %zu-byte frame", wire_get16(p + 4),
                 frame->length);
     TEST_ASSERT(memcmp(p + 8, source, 16) == 0, "source %s, expected %s", text6(p + 8, a), text6(source, b));
     TEST_ASSERT(memcmp(p + 24, destination, 16) == 0, "destination %s, expected %s", text6(p + 24, a), text6(destination, b));
@@ -226,7 +217,7 @@ static void expect6(const struct captured *frame, const uint8_t *eth_destination
     out->hop_limit = p[7];
     out->next = p[6];
     out->payload = p + 40;
-    out->payload_length = get16(p + 4);
+    out->payload_length = wire_get16(p + 4);
 }
 
 struct sent_icmp6 {
@@ -244,7 +235,7 @@ static void expect_icmp6(const struct captured *frame, const uint8_t *eth_destin
     TEST_ASSERT(n >= 8, "ICMPv6 message of %zu bytes", n);
     TEST_ASSERT(ref_checksum(m, n, ref_pseudo6(source, destination, 58, n)) == 0, "ICMPv6 checksum wrong (reference)");
     TEST_ASSERT(m[0] == type && m[1] == code, "ICMPv6 type %u code %u, expected %u/%u", m[0], m[1], type, code);
-    out->word = get32(m + 4);
+    out->word = wire_get32(m + 4);
     out->body = m + 8;
     out->body_length = n - 8;
 }
@@ -366,7 +357,7 @@ static void test_wire_extension_parsers(void) {
     data[1] = 0, data[2] = 4, data[3] = 2;
     TEST_ASSERT(ipv6_ext_parse(data, 8, IPV6_NEXT_ROUTING, &ext) && ext.routing_type == 4 && ext.segments_left == 2, "routing");
     /* fragment: offset 185*8, M, id */
-    data[0] = 17, data[1] = 0, put16(data + 2, 185 << 3 | 1), put32(data + 4, 0xdeadbeef);
+    data[0] = 17, data[1] = 0, wire_put16(data + 2, 185 << 3 | 1), wire_put32(data + 4, 0xdeadbeef);
     TEST_ASSERT(ipv6_ext_parse(data, 8, IPV6_NEXT_FRAGMENT, &ext), "fragment");
     TEST_ASSERT(ext.length == 8 && ext.fragment_offset == 1480 && ext.more_fragments && ext.fragment_id == 0xdeadbeef &&
                     ext.next_header == 17,
@@ -521,13 +512,13 @@ static void test_checksums_and_bad_headers(void) {
     copy[ETH_HEADER_LEN] = 0x40;
     host_input(h, copy, n);
     memcpy(copy, frame, n);
-    put16(copy + ETH_HEADER_LEN + 4, (uint16_t)(n - ETH_HEADER_LEN - 40 + 1));
+    wire_put16(copy + ETH_HEADER_LEN + 4, (uint16_t)(n - ETH_HEADER_LEN - 40 + 1));
     host_input(h, copy, n);
     host_expect_quiet(h, "malformed headers");
     host_expect_stats(h, "malformed=8");
     /* a message shorter than the ICMPv6 header */
     memcpy(copy, frame, n);
-    put16(copy + ETH_HEADER_LEN + 4, 4);
+    wire_put16(copy + ETH_HEADER_LEN + 4, 4);
     host_input(h, copy, ETH_HEADER_LEN + 44);
     host_expect_stats(h, "ipv6_in=1 malformed=1");
     host_free(h, NULL);
@@ -580,7 +571,7 @@ static void test_extension_chain_delivered(void) {
     x += 8;
     x[0] = 44, x[1] = 0, x[2] = 0, x[3] = 0, memset(x + 4, 0, 4); /* routing type 0, segments left 0 */
     x += 8;
-    x[0] = 60, x[1] = 0, put16(x + 2, 0), put32(x + 4, 99); /* fragment, offset 0, M 0 */
+    x[0] = 60, x[1] = 0, wire_put16(x + 2, 0), wire_put32(x + 4, 99); /* fragment, offset 0, M 0 */
     x += 8;
     x[0] = 58, x[1] = 0, x[2] = 0x3e, x[3] = 4, memset(x + 4, 0xab, 4); /* option type 0x3e: action 00 */
     x += 8;
@@ -781,8 +772,8 @@ static size_t fragments(uint8_t frames[][1600], size_t *lengths, uint16_t sequen
     for (size_t offset = 0; offset < m; offset += piece, count++) {
         size_t length = MIN(piece, m - offset);
         uint8_t header[8] = {58, 0};
-        put16(header + 2, (uint16_t)(offset | (offset + length < m ? 1 : 0)));
-        put32(header + 4, id);
+        wire_put16(header + 2, (uint16_t)(offset | (offset + length < m ? 1 : 0)));
+        wire_put32(header + 4, id);
         lengths[count] = frame6(frames[count], peer_mac, peer_ll, our_ll, 64, 44, header, 8, message + offset, length);
     }
     return count;
@@ -821,7 +812,7 @@ static void test_reassembly_overlap_and_limits(void) {
     host_input(h, pieces[0], piece_lengths[0]);
     uint8_t overlapping[1600];
     memcpy(overlapping, pieces[1], piece_lengths[1]);
-    put16(overlapping + ETH_HEADER_LEN + 40 + 2, (uint16_t)(392 | 1)); /* offset 392: 8 bytes over the first */
+    wire_put16(overlapping + ETH_HEADER_LEN + 40 + 2, (uint16_t)(392 | 1)); /* offset 392: 8 bytes over the first */
     host_input(h, overlapping, piece_lengths[1]);
     for (size_t i = 1; i < count; i++) host_input(h, pieces[i], piece_lengths[i]);
     host_expect_quiet(h, "overlap");
@@ -840,13 +831,13 @@ static void test_reassembly_overlap_and_limits(void) {
 
     /* a fragment reaching past 65535: Parameter Problem code 0 at the fragment offset (42) */
     uint8_t frame[200], header[8] = {58, 0}, data[16] = {0};
-    put16(header + 2, (uint16_t)(65528 | 1));
-    put32(header + 4, 92);
+    wire_put16(header + 2, (uint16_t)(65528 | 1));
+    wire_put32(header + 4, 92);
     size_t n = frame6(frame, peer_mac, peer_ll, our_ll, 64, 44, header, 8, data, 16);
     host_input(h, frame, n);
     expect_parameter_problem(h, ICMPV6_CODE_BAD_HEADER_FIELD, 42, frame, n);
     /* a non-last fragment whose length is no multiple of 8: code 0 at the payload length (4) */
-    put16(header + 2, (uint16_t)(8 | 1));
+    wire_put16(header + 2, (uint16_t)(8 | 1));
     n = frame6(frame, peer_mac, peer_ll, our_ll, 64, 44, header, 8, data, 12);
     host_input(h, frame, n);
     expect_parameter_problem(h, ICMPV6_CODE_BAD_HEADER_FIELD, 4, frame, n);
@@ -995,7 +986,7 @@ static void test_neighbor_unreachable(void) {
     uint8_t data[8] = {0};
     uint64_t start = h->now;
     for (int i = 0; i < 6; i++) TEST_ASSERT(net_echo6_send(h->stack, absent, 1, (uint16_t)i, data, 8, h->now) == 0, "send");
-    /* one solicitation for six packets; the queue keeps the newest NDP_QUEUE_MAX */
+    /* one solicitation for six packets; the queue keeps the newest RESOLVE_QUEUE_MAX */
     expect_ns(host_next(h), our_ll, absent, NULL);
     host_expect_quiet(h, "while resolving");
     host_expect_stats(h, "ipv6_out=7 icmpv6_out=7 nd_ns_out=1 nd_unresolved=2");
@@ -1130,7 +1121,7 @@ static void test_router_solicitations(void) {
     uint64_t first_rs = 0;
     bool dad_seen = false;
     for (int i = 0; i < 2; i++) {
-        if (get16(frame->bytes + ETH_HEADER_LEN + 40) >> 8 == ICMPV6_ROUTER_SOLICITATION) {
+        if (wire_get16(frame->bytes + ETH_HEADER_LEN + 40) >> 8 == ICMPV6_ROUTER_SOLICITATION) {
             expect_rs(frame, false);
             first_rs = frame->at_ns;
         } else {
@@ -1291,40 +1282,24 @@ static void test_static_configuration(void) {
 
 /* ================================ transports ================================ */
 
-struct udp6_rx {
-    int count;
-    struct ip_addr source, destination;
-    uint16_t source_port;
-    size_t length;
-};
-static void record_udp6(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
-                        const uint8_t *data, size_t length, uint64_t now_ns) {
-    (void)data, (void)now_ns;
-    struct udp6_rx *rx = ctx;
-    rx->count++;
-    rx->source = *source;
-    rx->destination = *destination;
-    rx->source_port = source_port;
-    rx->length = length;
-}
 
 static size_t udp6_frame(uint8_t *frame, uint16_t port, const uint8_t *data, size_t length) {
     uint8_t datagram[256];
-    put16(datagram, 40000);
-    put16(datagram + 2, port);
-    put16(datagram + 4, (uint16_t)(8 + length));
-    put16(datagram + 6, 0);
+    wire_put16(datagram, 40000);
+    wire_put16(datagram + 2, port);
+    wire_put16(datagram + 4, (uint16_t)(8 + length));
+    wire_put16(datagram + 6, 0);
     memcpy(datagram + 8, data, length);
     uint16_t sum = ref_checksum(datagram, 8 + length, ref_pseudo6(peer_ll, our_ll, 17, 8 + length));
-    put16(datagram + 6, sum == 0 ? 0xffff : sum);
+    wire_put16(datagram + 6, sum == 0 ? 0xffff : sum);
     return frame6(frame, peer_mac, peer_ll, our_ll, 64, 17, NULL, 0, datagram, 8 + length);
 }
 
 static void test_udp_over_ipv6(void) {
     struct host *h = ready_host();
     reach_peer(h);
-    struct udp6_rx rx = {0};
-    TEST_ASSERT(net_udp_bind(h->stack, 5000, record_udp6, &rx, NULL) == 0, "bind");
+    struct udp_received rx = {0};
+    TEST_ASSERT(net_udp_bind(h->stack, 5000, record_udp_any_family, &rx, NULL) == 0, "bind");
     uint8_t data[12], frame[300];
     fill_pattern(data, sizeof data, 1);
     size_t n = udp6_frame(frame, 5000, data, sizeof data);
@@ -1355,13 +1330,13 @@ static void test_tcp_syn_over_ipv6(void) {
     struct ip_addr any = ip_addr_any();
     TEST_ASSERT(tcp_listen(net_stack_tcp(h->stack), &any, 80, 4, &listener) == 0, "listen");
     uint8_t segment[20] = {0}, frame[200];
-    put16(segment, 40000);
-    put16(segment + 2, 80);
-    put32(segment + 4, 1000);
+    wire_put16(segment, 40000);
+    wire_put16(segment + 2, 80);
+    wire_put32(segment + 4, 1000);
     segment[12] = 5 << 4;
     segment[13] = 0x02; /* SYN */
-    put16(segment + 14, 65535);
-    put16(segment + 16, ref_checksum(segment, 20, ref_pseudo6(peer_ll, our_ll, 6, 20)));
+    wire_put16(segment + 14, 65535);
+    wire_put16(segment + 16, ref_checksum(segment, 20, ref_pseudo6(peer_ll, our_ll, 6, 20)));
     size_t n = frame6(frame, peer_mac, peer_ll, our_ll, 64, 6, NULL, 0, segment, 20);
     net_stack_set_clock(h->stack, h->now);
     host_input(h, frame, n);
@@ -1370,7 +1345,7 @@ static void test_tcp_syn_over_ipv6(void) {
     const uint8_t *t = sent.payload;
     TEST_ASSERT(ref_checksum(t, sent.payload_length, ref_pseudo6(our_ll, peer_ll, 6, sent.payload_length)) == 0,
                 "SYN-ACK checksum (reference)");
-    TEST_ASSERT(get16(t) == 80 && get16(t + 2) == 40000 && (t[13] & 0x12) == 0x12 && get32(t + 8) == 1001, "SYN-ACK fields");
+    TEST_ASSERT(wire_get16(t) == 80 && wire_get16(t + 2) == 40000 && (t[13] & 0x12) == 0x12 && wire_get32(t + 8) == 1001, "SYN-ACK fields");
     tcp_listener_close(listener);
     host_free(h, NULL);
 }

@@ -35,6 +35,7 @@
 #include "net/wire/udp_wire.h"
 #include "stack_fuzz6.h"
 #include "stack_harness.h"
+#include "net/wire/bytes.h"
 
 #define ECHO_PORT 7
 #define TCP_PORT 80
@@ -84,16 +85,6 @@ struct fuzz {
 static uint64_t rnd(struct fuzz *f, uint64_t n) { return rng_below(&f->rng, n); }
 static bool chance(struct fuzz *f, unsigned percent) { return rng_below(&f->rng, 100) < percent; }
 
-static void put16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v) {
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
 
 static uint32_t current_ip(struct fuzz *f) {
     uint32_t ip;
@@ -191,11 +182,11 @@ static int fuzz_transmit(void *ctx, const uint8_t *frame, size_t length) {
                     "sent ICMP type %u to %08x", payload[0], ip.destination);
         break;
     case IPV4_PROTOCOL_UDP: {
-        TEST_ASSERT(payload_length >= 8 && get16(payload + 4) == payload_length, "sent UDP length");
-        TEST_ASSERT(get16(payload + 6) != 0 &&
+        TEST_ASSERT(payload_length >= 8 && wire_get16(payload + 4) == payload_length, "sent UDP length");
+        TEST_ASSERT(wire_get16(payload + 6) != 0 &&
                         ref_checksum(payload, payload_length, ref_pseudo(ip.source, ip.destination, 17, payload_length)) == 0,
                     "sent UDP checksum");
-        if (get16(payload) == DHCP_CLIENT_PORT && get16(payload + 2) == DHCP_SERVER_PORT) {
+        if (wire_get16(payload) == DHCP_CLIENT_PORT && wire_get16(payload + 2) == DHCP_SERVER_PORT) {
             struct dhcp_message m;
             TEST_ASSERT(dhcp_parse(payload + 8, payload_length - 8, &m) && m.op == DHCP_BOOTREQUEST, "sent a bad DHCP message");
             f->dhcp_xid = m.xid;
@@ -338,20 +329,20 @@ static size_t tcp_segment(struct fuzz *f, uint8_t *out, uint32_t source, uint32_
     memset(out, 0, 20);
     if ((flags & TCP_FLAG_SYN) && chance(f, 70)) {
         uint8_t *o = out + 20;
-        o[0] = 2, o[1] = 4, put16(o + 2, (uint16_t)(chance(f, 80) ? 1460 : rnd(f, 65536)));
+        o[0] = 2, o[1] = 4, wire_put16(o + 2, (uint16_t)(chance(f, 80) ? 1460 : rnd(f, 65536)));
         o[4] = 1, o[5] = 3, o[6] = 3, o[7] = (uint8_t)rnd(f, 16);
         o[8] = 1, o[9] = 1, o[10] = 8, o[11] = 10;
-        put32(o + 12, (uint32_t)splitmix64(&f->rng));
-        put32(o + 16, 0);
+        wire_put32(o + 12, (uint32_t)splitmix64(&f->rng));
+        wire_put32(o + 16, 0);
         header = 40;
     }
-    put16(out, sport);
-    put16(out + 2, dport);
-    put32(out + 4, seq);
-    put32(out + 8, ack);
+    wire_put16(out, sport);
+    wire_put16(out + 2, dport);
+    wire_put32(out + 4, seq);
+    wire_put32(out + 8, ack);
     out[12] = (uint8_t)(header / 4) << 4;
     out[13] = flags;
-    put16(out + 14, (uint16_t)(chance(f, 90) ? 65535 : rnd(f, 65536)));
+    wire_put16(out + 14, (uint16_t)(chance(f, 90) ? 65535 : rnd(f, 65536)));
     size_t data = (flags & TCP_FLAG_SYN) ? 0 : random_payload(f, out + header, max - header);
     size_t length = header + data;
     struct ip_addr from = ip_addr_from_v4(source), to = ip_addr_from_v4(destination);
@@ -548,7 +539,7 @@ static size_t template_frame(struct fuzz *f, uint8_t *frame, size_t *dhcp_option
 /* ---- mutations --------------------------------------------------------------------------------- */
 
 static bool is_ipv4(const uint8_t *frame, size_t length) {
-    return length >= ETH_HEADER_LEN + 20 && get16(frame + 12) == ETHERTYPE_IPV4 && (frame[14] >> 4) == 4 &&
+    return length >= ETH_HEADER_LEN + 20 && wire_get16(frame + 12) == ETHERTYPE_IPV4 && (frame[14] >> 4) == 4 &&
            (frame[14] & 15) >= 5 && ETH_HEADER_LEN + (size_t)(frame[14] & 15) * 4 <= length;
 }
 
@@ -557,25 +548,25 @@ static void fix_transport_checksum(uint8_t *frame, size_t length) {
     if (!is_ipv4(frame, length)) return;
     uint8_t *p = frame + ETH_HEADER_LEN;
     size_t header = (size_t)(p[0] & 15) * 4;
-    size_t total = get16(p + 2);
+    size_t total = wire_get16(p + 2);
     if (total < header || ETH_HEADER_LEN + total > length) return;
-    if ((get16(p + 6) & (IPV4_FLAG_MF | IPV4_OFFSET_MASK)) != 0) return; /* a fragment: the sum is the datagram's */
+    if ((wire_get16(p + 6) & (IPV4_FLAG_MF | IPV4_OFFSET_MASK)) != 0) return; /* a fragment: the sum is the datagram's */
     uint8_t *t = p + header;
     size_t n = total - header;
-    uint32_t source = get32(p + 12), destination = get32(p + 16);
+    uint32_t source = wire_get32(p + 12), destination = wire_get32(p + 16);
     switch (p[9]) {
     case IPV4_PROTOCOL_ICMP:
         if (n < 8) return;
-        put16(t + 2, 0);
-        put16(t + 2, ref_checksum(t, n, 0));
+        wire_put16(t + 2, 0);
+        wire_put16(t + 2, ref_checksum(t, n, 0));
         return;
     case IPV4_PROTOCOL_UDP: {
         if (n < 8) return;
-        size_t u = get16(t + 4);
+        size_t u = wire_get16(t + 4);
         if (u < 8 || u > n) return;
-        put16(t + 6, 0);
+        wire_put16(t + 6, 0);
         uint16_t sum = ref_checksum(t, u, ref_pseudo(source, destination, 17, u));
-        put16(t + 6, sum == 0 ? 0xffff : sum);
+        wire_put16(t + 6, sum == 0 ? 0xffff : sum);
         return;
     }
     case IPV4_PROTOCOL_TCP: {
@@ -622,14 +613,14 @@ static size_t mutate(struct fuzz *f, uint8_t *frame, size_t length, size_t dhcp_
         }
         case 5: /* IPv4 total length */
             if (length >= ETH_HEADER_LEN + 4) {
-                uint16_t total = get16(frame + 16);
+                uint16_t total = wire_get16(frame + 16);
                 switch (rnd(f, 4)) {
                 case 0: total = (uint16_t)splitmix64(&f->rng); break;
                 case 1: total = (uint16_t)(total + rnd(f, 17) - 8); break;
                 case 2: total = (uint16_t)(length - ETH_HEADER_LEN + rnd(f, 3) - 1); break;
                 default: total = (uint16_t)rnd(f, 60); break;
                 }
-                put16(frame + 16, total);
+                wire_put16(frame + 16, total);
                 ip_edit = true;
             }
             break;
@@ -641,7 +632,7 @@ static size_t mutate(struct fuzz *f, uint8_t *frame, size_t length, size_t dhcp_
             break;
         case 7: /* fragment flags and offset (not too often: a fragment holds a slot for 30 s) */
             if (length >= ETH_HEADER_LEN + 8 && chance(f, 40)) {
-                uint16_t fo = get16(frame + 20);
+                uint16_t fo = wire_get16(frame + 20);
                 switch (rnd(f, 5)) {
                 case 0: fo ^= IPV4_FLAG_MF; break;
                 case 1: fo = (uint16_t)((fo & 0xe000) | rnd(f, 8192)); break;
@@ -649,7 +640,7 @@ static size_t mutate(struct fuzz *f, uint8_t *frame, size_t length, size_t dhcp_
                 case 3: fo = (uint16_t)(IPV4_FLAG_MF | (8191 - rnd(f, 4))); break;
                 default: fo = (uint16_t)splitmix64(&f->rng); break;
                 }
-                put16(frame + 20, fo);
+                wire_put16(frame + 20, fo);
                 ip_edit = true;
             }
             break;
@@ -658,8 +649,8 @@ static size_t mutate(struct fuzz *f, uint8_t *frame, size_t length, size_t dhcp_
                 switch (rnd(f, 4)) {
                 case 0: frame[22] = (uint8_t)rnd(f, 3); break;
                 case 1: frame[23] = chance(f, 70) ? (uint8_t)(chance(f, 50) ? 17 : 1) : (uint8_t)rnd(f, 256); break;
-                case 2: put16(frame + 18, (uint16_t)rnd(f, 4)); break;
-                default: put32(frame + (chance(f, 50) ? 26 : 30), random_address(f)); break;
+                case 2: wire_put16(frame + 18, (uint16_t)rnd(f, 4)); break;
+                default: wire_put32(frame + (chance(f, 50) ? 26 : 30), random_address(f)); break;
                 }
                 ip_edit = true;
             }
@@ -668,8 +659,8 @@ static size_t mutate(struct fuzz *f, uint8_t *frame, size_t length, size_t dhcp_
             if (is_ipv4(frame, length)) {
                 size_t at = ETH_HEADER_LEN + (size_t)(frame[14] & 15) * 4 + 4;
                 if (at + 2 <= length) {
-                    uint16_t u = get16(frame + at);
-                    put16(frame + at, chance(f, 50) ? (uint16_t)(u + rnd(f, 17) - 8) : (uint16_t)rnd(f, 65536));
+                    uint16_t u = wire_get16(frame + at);
+                    wire_put16(frame + at, chance(f, 50) ? (uint16_t)(u + rnd(f, 17) - 8) : (uint16_t)rnd(f, 65536));
                 }
             }
             break;
@@ -692,12 +683,12 @@ static size_t mutate(struct fuzz *f, uint8_t *frame, size_t length, size_t dhcp_
             break;
         case 11: /* the EtherType or destination */
             if (length >= ETH_HEADER_LEN) {
-                if (chance(f, 50)) put16(frame + 12, chance(f, 50) ? ETHERTYPE_ARP : chance(f, 50) ? ETHERTYPE_IPV4 : (uint16_t)rnd(f, 65536));
+                if (chance(f, 50)) wire_put16(frame + 12, chance(f, 50) ? ETHERTYPE_ARP : chance(f, 50) ? ETHERTYPE_IPV4 : (uint16_t)rnd(f, 65536));
                 else memcpy(frame, chance(f, 50) ? eth_broadcast : other_mac, 6);
             }
             break;
         case 12: /* the ARP fields */
-            if (length >= ETH_HEADER_LEN + 28 && get16(frame + 12) == ETHERTYPE_ARP) {
+            if (length >= ETH_HEADER_LEN + 28 && wire_get16(frame + 12) == ETHERTYPE_ARP) {
                 size_t at = ETH_HEADER_LEN + rnd(f, 28);
                 frame[at] = (uint8_t)splitmix64(&f->rng);
             }
@@ -711,7 +702,7 @@ static size_t mutate(struct fuzz *f, uint8_t *frame, size_t length, size_t dhcp_
             break;
         }
     }
-    if (length >= ETH_HEADER_LEN && get16(frame + 12) == ETHERTYPE_IPV6) {
+    if (length >= ETH_HEADER_LEN && wire_get16(frame + 12) == ETHERTYPE_IPV6) {
         if (chance(f, 40)) fuzz6_mutate(&f->rng, frame, length);
         if (chance(f, 70)) fuzz6_fix_checksum(frame, length);
     }
@@ -734,9 +725,9 @@ static void check(struct fuzz *f) {
     const struct net_stack *s = f->stack;
     for (size_t i = 0; i < ARP_ENTRIES; i++) {
         const struct arp_entry *e = &s->arp[i];
-        TEST_ASSERT(e->queued <= ARP_QUEUE_MAX, "ARP entry with %u packets", e->queued);
-        TEST_ASSERT(e->state != ARP_FREE || e->queued == 0, "a free ARP entry holds packets");
-        TEST_ASSERT(e->state != ARP_REACHABLE || e->queued == 0, "a resolved ARP entry holds packets");
+        TEST_ASSERT(e->queue.count <= RESOLVE_QUEUE_MAX, "ARP entry with %u packets", e->queue.count);
+        TEST_ASSERT(e->state != ARP_FREE || e->queue.count == 0, "a free ARP entry holds packets");
+        TEST_ASSERT(e->state != ARP_REACHABLE || e->queue.count == 0, "a resolved ARP entry holds packets");
         TEST_ASSERT(e->requests <= ARP_MAX_REQUESTS, "ARP entry after %u requests", e->requests);
     }
     fuzz6_check_state(s, f->now);
@@ -757,7 +748,7 @@ static void inject(struct fuzz *f) {
         for (size_t i = 0; i < length; i++) f->frame[i] = (uint8_t)splitmix64(&f->rng);
         if (length >= 14 && chance(f, 80)) {
             memcpy(f->frame, chance(f, 70) ? our_mac : eth_broadcast, 6);
-            put16(f->frame + 12, chance(f, 70) ? ETHERTYPE_IPV4 : ETHERTYPE_ARP);
+            wire_put16(f->frame + 12, chance(f, 70) ? ETHERTYPE_IPV4 : ETHERTYPE_ARP);
             if (length > 14 && chance(f, 70)) f->frame[14] = 0x45;
         }
     } else if (f->burst > 0 && f->pending_count > 0) { /* the next fragment of a burst */
@@ -881,7 +872,7 @@ static void advance_time(struct fuzz *f) {
                 const struct arp_entry *e = &f->stack->arp[i];
                 if (e->state == ARP_INCOMPLETE && e->next_request_ns <= f->now)
                     test_fail("ARP entry %08x still due after timers: %u requests, %u queued, next %" PRIu64 " now %" PRIu64,
-                              e->ip, e->requests, e->queued, e->next_request_ns, f->now);
+                              e->ip, e->requests, e->queue.count, e->next_request_ns, f->now);
             }
         }
         TEST_ASSERT(ipv4_next_deadline(f->stack) > f->now, "a reassembly timer still due");

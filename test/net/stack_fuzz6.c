@@ -14,6 +14,7 @@
 #include "net/wire/tcp_wire.h"
 #include "stack_fuzz6.h"
 #include "stack_harness.h"
+#include "net/wire/bytes.h"
 
 #define PENDING 48
 #define FRAME_ROOM (ETH_FRAME_MAX + 64)
@@ -34,19 +35,10 @@ void fuzz6_reset(void) { pending_count = 0; }
 static uint64_t rnd(uint64_t *rng, uint64_t n) { return rng_below(rng, n); }
 static bool chance(uint64_t *rng, unsigned percent) { return rng_below(rng, 100) < percent; }
 
-static void put16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v) {
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static uint32_t pseudo6(const uint8_t source[16], const uint8_t destination[16], uint8_t next, size_t length) {
     uint32_t sum = 0;
-    for (int i = 0; i < 16; i += 2) sum += get16(source + i) + get16(destination + i);
+    for (int i = 0; i < 16; i += 2) sum += wire_get16(source + i) + wire_get16(destination + i);
     return sum + (uint32_t)(length >> 16) + (uint32_t)(length & 0xffff) + next;
 }
 
@@ -118,7 +110,7 @@ static size_t wrap6(uint64_t *rng, uint8_t *frame, const uint8_t source[16], con
     p[0] = 0x60;
     p[1] = p[2] = p[3] = 0;
     if (chance(rng, 5)) p[1] = (uint8_t)splitmix64(rng);
-    put16(p + 4, (uint16_t)length);
+    wire_put16(p + 4, (uint16_t)length);
     p[6] = next;
     p[7] = hop;
     memcpy(p + 8, source, 16);
@@ -146,8 +138,8 @@ static size_t nd_options(uint64_t *rng, uint8_t *out, size_t room) {
             o[2] = chance(rng, 80) ? 64 : (uint8_t)rnd(rng, 256);
             o[3] = chance(rng, 70) ? 0xc0 : (uint8_t)splitmix64(rng);
             static const uint32_t lifetimes[] = {0, 1, 30, 7200, 86400, 14400, 0xffffffffu};
-            put32(o + 4, chance(rng, 80) ? lifetimes[rnd(rng, 7)] : (uint32_t)splitmix64(rng));
-            put32(o + 8, chance(rng, 80) ? lifetimes[rnd(rng, 7)] : (uint32_t)splitmix64(rng));
+            wire_put32(o + 4, chance(rng, 80) ? lifetimes[rnd(rng, 7)] : (uint32_t)splitmix64(rng));
+            wire_put32(o + 8, chance(rng, 80) ? lifetimes[rnd(rng, 7)] : (uint32_t)splitmix64(rng));
             if (chance(rng, 70)) memcpy(o + 16, host6, 8);
             else random_bytes(rng, o + 16, 16);
             n += 32;
@@ -155,12 +147,12 @@ static size_t nd_options(uint64_t *rng, uint8_t *out, size_t room) {
         }
         case 3:
             o[0] = 5, o[1] = 1, o[2] = o[3] = 0;
-            put32(o + 4, chance(rng, 50) ? 1280 + (uint32_t)rnd(rng, 300) : (uint32_t)splitmix64(rng));
+            wire_put32(o + 4, chance(rng, 50) ? 1280 + (uint32_t)rnd(rng, 300) : (uint32_t)splitmix64(rng));
             n += 8;
             break;
         case 4:
             o[0] = 25, o[1] = (uint8_t)(chance(rng, 80) ? 3 : 1 + rnd(rng, 4)), o[2] = o[3] = 0;
-            put32(o + 4, chance(rng, 50) ? 3600 : (uint32_t)splitmix64(rng));
+            wire_put32(o + 4, chance(rng, 50) ? 3600 : (uint32_t)splitmix64(rng));
             memcpy(o + 8, host6, 16);
             n += MIN((size_t)o[1] * 8, (size_t)24);
             break;
@@ -185,8 +177,8 @@ static size_t icmp_message(uint64_t *rng, uint8_t *out, const uint8_t source[16]
     uint8_t type = chance(rng, 95) ? types[rnd(rng, sizeof types)] : (uint8_t)rnd(rng, 256);
     out[0] = type;
     out[1] = chance(rng, 90) ? 0 : (uint8_t)rnd(rng, 5);
-    put16(out + 2, 0);
-    put32(out + 4, (uint32_t)splitmix64(rng));
+    wire_put16(out + 2, 0);
+    wire_put32(out + 4, (uint32_t)splitmix64(rng));
     size_t n = 8;
     *hop = type >= 133 && type <= 137 && chance(rng, 90) ? 255 : (uint8_t)(chance(rng, 80) ? 64 : rnd(rng, 256));
     switch (type) {
@@ -198,9 +190,9 @@ static size_t icmp_message(uint64_t *rng, uint8_t *out, const uint8_t source[16]
         break;
     case 134:
         out[4] = (uint8_t)(chance(rng, 50) ? 64 : rnd(rng, 256));
-        put16(out + 6, (uint16_t)(chance(rng, 70) ? 1800 : rnd(rng, 65536)));
-        put32(out + 8, chance(rng, 70) ? 0 : (uint32_t)splitmix64(rng));
-        put32(out + 12, chance(rng, 70) ? 0 : (uint32_t)rnd(rng, 70000));
+        wire_put16(out + 6, (uint16_t)(chance(rng, 70) ? 1800 : rnd(rng, 65536)));
+        wire_put32(out + 8, chance(rng, 70) ? 0 : (uint32_t)splitmix64(rng));
+        wire_put32(out + 12, chance(rng, 70) ? 0 : (uint32_t)rnd(rng, 70000));
         n = 16 + nd_options(rng, out + 16, 400);
         break;
     case 135:
@@ -232,7 +224,7 @@ static size_t icmp_message(uint64_t *rng, uint8_t *out, const uint8_t source[16]
         break;
     }
     }
-    put16(out + 2, ref_checksum(out, n, pseudo6(source, destination, 58, n)));
+    wire_put16(out + 2, ref_checksum(out, n, pseudo6(source, destination, 58, n)));
     return n;
 }
 
@@ -243,25 +235,25 @@ static size_t upper_layer(uint64_t *rng, uint8_t *out, const uint8_t source[16],
     case 0: { /* UDP */
         *next = 17;
         size_t data = rnd(rng, 200);
-        put16(out, (uint16_t)(1 + rnd(rng, 65535)));
-        put16(out + 2, chance(rng, 60) ? 7 : (uint16_t)rnd(rng, 65536));
-        put16(out + 4, (uint16_t)(8 + data));
-        put16(out + 6, 0);
+        wire_put16(out, (uint16_t)(1 + rnd(rng, 65535)));
+        wire_put16(out + 2, chance(rng, 60) ? 7 : (uint16_t)rnd(rng, 65536));
+        wire_put16(out + 4, (uint16_t)(8 + data));
+        wire_put16(out + 6, 0);
         random_bytes(rng, out + 8, data);
         uint16_t sum = ref_checksum(out, 8 + data, pseudo6(source, destination, 17, 8 + data));
-        put16(out + 6, sum == 0 ? 0xffff : sum);
+        wire_put16(out + 6, sum == 0 ? 0xffff : sum);
         return 8 + data;
     }
     case 1: { /* TCP */
         *next = 6;
         memset(out, 0, 20);
-        put16(out, (uint16_t)(1024 + rnd(rng, 60000)));
-        put16(out + 2, chance(rng, 70) ? 80 : (uint16_t)rnd(rng, 65536));
-        put32(out + 4, (uint32_t)splitmix64(rng));
-        put32(out + 8, (uint32_t)splitmix64(rng));
+        wire_put16(out, (uint16_t)(1024 + rnd(rng, 60000)));
+        wire_put16(out + 2, chance(rng, 70) ? 80 : (uint16_t)rnd(rng, 65536));
+        wire_put32(out + 4, (uint32_t)splitmix64(rng));
+        wire_put32(out + 8, (uint32_t)splitmix64(rng));
         out[12] = 5 << 4;
         out[13] = chance(rng, 70) ? TCP_FLAG_SYN : (uint8_t)splitmix64(rng);
-        put16(out + 14, 65535);
+        wire_put16(out + 14, 65535);
         struct ip_addr from = ip_addr_from_v6(source), to = ip_addr_from_v6(destination);
         tcp_wire_set_checksum(&from, &to, out, 20);
         return 20;
@@ -291,8 +283,8 @@ static size_t extension_chain(uint64_t *rng, uint8_t *out, uint8_t next, uint8_t
         switch (types[i]) {
         case 44:
             x[1] = 0;
-            put16(x + 2, (uint16_t)(chance(rng, 80) ? 0 : splitmix64(rng) & 0xfff9));
-            put32(x + 4, (uint32_t)splitmix64(rng));
+            wire_put16(x + 2, (uint16_t)(chance(rng, 80) ? 0 : splitmix64(rng) & 0xfff9));
+            wire_put32(x + 4, (uint32_t)splitmix64(rng));
             at += 8;
             break;
         case 43:
@@ -332,14 +324,14 @@ static void make_fragments(uint64_t *rng, const uint8_t source[16], const uint8_
     uint8_t upper;
     if (chance(rng, 50)) {
         upper = 58; /* an echo request */
-        datagram[0] = 128, datagram[1] = 0, put16(datagram + 2, 0), put32(datagram + 4, (uint32_t)splitmix64(rng));
+        datagram[0] = 128, datagram[1] = 0, wire_put16(datagram + 2, 0), wire_put32(datagram + 4, (uint32_t)splitmix64(rng));
         random_bytes(rng, datagram + 8, size - 8);
-        put16(datagram + 2, ref_checksum(datagram, size, pseudo6(source, destination, 58, size)));
+        wire_put16(datagram + 2, ref_checksum(datagram, size, pseudo6(source, destination, 58, size)));
     } else {
         upper = 17; /* UDP to the echo port */
-        put16(datagram, 1000), put16(datagram + 2, 7), put16(datagram + 4, (uint16_t)size), put16(datagram + 6, 0);
+        wire_put16(datagram, 1000), wire_put16(datagram + 2, 7), wire_put16(datagram + 4, (uint16_t)size), wire_put16(datagram + 6, 0);
         random_bytes(rng, datagram + 8, size - 8);
-        put16(datagram + 6, ref_checksum(datagram, size, pseudo6(source, destination, 17, size)));
+        wire_put16(datagram + 6, ref_checksum(datagram, size, pseudo6(source, destination, 17, size)));
     }
     size_t piece = 8 * (1 + rnd(rng, chance(rng, 50) ? 150 : 16));
     uint32_t id = (uint32_t)splitmix64(rng);
@@ -352,8 +344,8 @@ static void make_fragments(uint64_t *rng, const uint8_t source[16], const uint8_
         payload[0] = upper, payload[1] = 0;
         size_t start = offset;
         if (!intact && chance(rng, 5) && start >= 8) start -= 8; /* overlapping */
-        put16(payload + 2, (uint16_t)(start | (offset + length < size ? 1 : 0)));
-        put32(payload + 4, id);
+        wire_put16(payload + 2, (uint16_t)(start | (offset + length < size ? 1 : 0)));
+        wire_put32(payload + 4, id);
         memcpy(payload + 8, datagram + start, MIN(length, size - start));
         pending_length[pending_count] =
             wrap6(rng, pending[pending_count], source, destination, 64, 44, payload, 8 + MIN(length, size - start));
@@ -414,7 +406,7 @@ void fuzz6_mutate(uint64_t *rng, uint8_t *frame, size_t length) {
     int count = 1 + (int)rnd(rng, 3);
     for (int k = 0; k < count; k++) {
         switch (rnd(rng, 5)) {
-        case 0: put16(p + 4, (uint16_t)(chance(rng, 50) ? get16(p + 4) + rnd(rng, 17) - 8 : rnd(rng, 65536))); break;
+        case 0: wire_put16(p + 4, (uint16_t)(chance(rng, 50) ? wire_get16(p + 4) + rnd(rng, 17) - 8 : rnd(rng, 65536))); break;
         case 1: p[6] = chance(rng, 70) ? (uint8_t)(chance(rng, 50) ? 60 : 44) : (uint8_t)rnd(rng, 256); break;
         case 2: p[7] = chance(rng, 50) ? 255 : (uint8_t)rnd(rng, 256); break;
         case 3: /* a byte of the first extension header or upper layer */
@@ -426,9 +418,9 @@ void fuzz6_mutate(uint64_t *rng, uint8_t *frame, size_t length) {
 }
 
 void fuzz6_fix_checksum(uint8_t *frame, size_t length) {
-    if (length < ETH_HEADER_LEN + 40 || get16(frame + 12) != ETHERTYPE_IPV6) return;
+    if (length < ETH_HEADER_LEN + 40 || wire_get16(frame + 12) != ETHERTYPE_IPV6) return;
     uint8_t *p = frame + ETH_HEADER_LEN;
-    size_t total = 40 + (size_t)get16(p + 4);
+    size_t total = 40 + (size_t)wire_get16(p + 4);
     if (ETH_HEADER_LEN + total > length) return;
     uint8_t next = p[6];
     size_t at = 40;
@@ -436,7 +428,7 @@ void fuzz6_fix_checksum(uint8_t *frame, size_t length) {
         if (next == 58 || next == 17 || next == 6) break;
         if (next != 0 && next != 60 && next != 43 && next != 44) return;
         if (at + 8 > total) return;
-        if (next == 44 && (get16(p + at + 2) & 0xfff9) != 0) return; /* a real fragment: the datagram's sum */
+        if (next == 44 && (wire_get16(p + at + 2) & 0xfff9) != 0) return; /* a real fragment: the datagram's sum */
         size_t l = next == 44 ? 8 : ((size_t)p[at + 1] + 1) * 8;
         next = p[at];
         at += l;
@@ -447,16 +439,16 @@ void fuzz6_fix_checksum(uint8_t *frame, size_t length) {
     switch (next) {
     case 58:
         if (n < 8) return;
-        put16(t + 2, 0);
-        put16(t + 2, ref_checksum(t, n, pseudo6(p + 8, p + 24, 58, n)));
+        wire_put16(t + 2, 0);
+        wire_put16(t + 2, ref_checksum(t, n, pseudo6(p + 8, p + 24, 58, n)));
         return;
     case 17: {
         if (n < 8) return;
-        size_t l = get16(t + 4);
+        size_t l = wire_get16(t + 4);
         if (l < 8 || l > n) return;
-        put16(t + 6, 0);
+        wire_put16(t + 6, 0);
         uint16_t sum = ref_checksum(t, l, pseudo6(p + 8, p + 24, 17, l));
-        put16(t + 6, sum == 0 ? 0xffff : sum);
+        wire_put16(t + 6, sum == 0 ? 0xffff : sum);
         return;
     }
     case 6: {
@@ -481,7 +473,7 @@ void fuzz6_check_sent(const struct net_stack *stack, const uint8_t *frame, size_
     const uint8_t *p = frame + ETH_HEADER_LEN;
     size_t n = length - ETH_HEADER_LEN;
     TEST_ASSERT(p[0] == 0x60 && p[1] == 0 && p[2] == 0 && p[3] == 0, "sent IPv6 version/class/flow");
-    TEST_ASSERT(get16(p + 4) == n - 40, "sent IPv6 payload length %u in %zu bytes", get16(p + 4), n);
+    TEST_ASSERT(wire_get16(p + 4) == n - 40, "sent IPv6 payload length %u in %zu bytes", wire_get16(p + 4), n);
     const uint8_t *source = p + 8, *destination = p + 24;
     bool group = ipv6_is_multicast(destination);
     if (group) {
@@ -511,8 +503,8 @@ void fuzz6_check_sent(const struct net_stack *stack, const uint8_t *frame, size_
         break;
     }
     case 17:
-        TEST_ASSERT(tl >= 8 && get16(t + 4) == tl, "sent UDP length over IPv6");
-        TEST_ASSERT(get16(t + 6) != 0 && ref_checksum(t, tl, pseudo6(source, destination, 17, tl)) == 0, "sent UDP checksum over IPv6");
+        TEST_ASSERT(tl >= 8 && wire_get16(t + 4) == tl, "sent UDP length over IPv6");
+        TEST_ASSERT(wire_get16(t + 6) != 0 && ref_checksum(t, tl, pseudo6(source, destination, 17, tl)) == 0, "sent UDP checksum over IPv6");
         break;
     case 6: {
         struct ip_addr from = ip_addr_from_v6(source), to = ip_addr_from_v6(destination);
@@ -530,8 +522,8 @@ void fuzz6_check_state(const struct net_stack *stack, uint64_t now_ns) {
     const struct ipv6_state *v6 = &stack->ipv6;
     for (size_t i = 0; i < NDP_ENTRIES; i++) {
         const struct ndp_entry *e = &v6->neighbors[i];
-        TEST_ASSERT(e->queued <= NDP_QUEUE_MAX, "neighbor entry with %u packets", e->queued);
-        TEST_ASSERT(e->state == NDP_INCOMPLETE || e->queued == 0, "a neighbor entry in state %d holds packets", e->state);
+        TEST_ASSERT(e->queue.count <= RESOLVE_QUEUE_MAX, "neighbor entry with %u packets", e->queue.count);
+        TEST_ASSERT(e->state == NDP_INCOMPLETE || e->queue.count == 0, "a neighbor entry in state %d holds packets", e->state);
         TEST_ASSERT(e->probes <= MAX(NDP_MAX_MULTICAST_SOLICIT, NDP_MAX_UNICAST_SOLICIT), "neighbor entry after %u probes", e->probes);
     }
     for (size_t i = 0; i < REASSEMBLY6_SLOTS; i++) {

@@ -5,6 +5,7 @@
 #include "net/wire/icmp_wire.h"
 #include "net/wire/udp_wire.h"
 #include "stack_harness.h"
+#include "net/wire/bytes.h"
 
 const uint8_t our_mac[ETH_ADDR_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 const uint8_t gw_mac[ETH_ADDR_LEN] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
@@ -12,16 +13,6 @@ const uint8_t peer_mac[ETH_ADDR_LEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x03};
 const uint8_t other_mac[ETH_ADDR_LEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
 const uint8_t zero_mac_addr[ETH_ADDR_LEN];
 
-static void put16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v) {
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
 
 static char *mac_text(const uint8_t *mac, char text[18]) {
     eth_format(mac, text);
@@ -112,7 +103,7 @@ void host_expect_quiet(struct host *h, const char *when) {
     const struct captured *frame = &h->frames[h->head];
     char text[18];
     test_fail("%s: the stack sent %zu unexpected frame(s), the first %zu bytes to %s type %04x", when, h->count,
-              frame->length, mac_text(frame->bytes, text), get16(frame->bytes + 12));
+              frame->length, mac_text(frame->bytes, text), wire_get16(frame->bytes + 12));
 }
 
 /* ---- counters ---- */
@@ -196,7 +187,7 @@ uint32_t ref_pseudo(uint32_t source, uint32_t destination, uint8_t protocol, siz
 size_t build_eth(uint8_t *frame, const uint8_t destination[ETH_ADDR_LEN], const uint8_t source[ETH_ADDR_LEN], uint16_t type) {
     memcpy(frame, destination, 6);
     memcpy(frame + 6, source, 6);
-    put16(frame + 12, type);
+    wire_put16(frame + 12, type);
     return ETH_HEADER_LEN;
 }
 
@@ -204,15 +195,15 @@ size_t build_arp(uint8_t *frame, const uint8_t eth_destination[ETH_ADDR_LEN], co
                  uint16_t operation, const uint8_t sender_mac[ETH_ADDR_LEN], uint32_t sender_ip,
                  const uint8_t target_mac[ETH_ADDR_LEN], uint32_t target_ip) {
     uint8_t *p = frame + build_eth(frame, eth_destination, eth_source, ETHERTYPE_ARP);
-    put16(p, 1);
-    put16(p + 2, 0x0800);
+    wire_put16(p, 1);
+    wire_put16(p + 2, 0x0800);
     p[4] = 6;
     p[5] = 4;
-    put16(p + 6, operation);
+    wire_put16(p + 6, operation);
     memcpy(p + 8, sender_mac, 6);
-    put32(p + 14, sender_ip);
+    wire_put32(p + 14, sender_ip);
     memcpy(p + 18, target_mac, 6);
-    put32(p + 24, target_ip);
+    wire_put32(p + 24, target_ip);
     return ETH_HEADER_LEN + 28;
 }
 
@@ -224,16 +215,16 @@ size_t build_ipv4(uint8_t *frame, const uint8_t eth_destination[ETH_ADDR_LEN], c
     TEST_ASSERT(header + length <= 65535, "packet too long");
     p[0] = (uint8_t)(0x40 | header / 4);
     p[1] = ip->tos;
-    put16(p + 2, (uint16_t)(header + length));
-    put16(p + 4, ip->id);
-    put16(p + 6, ip->flags_offset);
+    wire_put16(p + 2, (uint16_t)(header + length));
+    wire_put16(p + 4, ip->id);
+    wire_put16(p + 6, ip->flags_offset);
     p[8] = ip->ttl;
     p[9] = ip->protocol;
-    put16(p + 10, 0);
-    put32(p + 12, ip->source);
-    put32(p + 16, ip->destination);
+    wire_put16(p + 10, 0);
+    wire_put32(p + 12, ip->source);
+    wire_put32(p + 16, ip->destination);
     memset(p + 20, 1, ip->options_length); /* NOP options */
-    put16(p + 10, ref_checksum(p, header, 0));
+    wire_put16(p + 10, ref_checksum(p, header, 0));
     memmove(p + header, payload, length);
     return ETH_HEADER_LEN + header + length;
 }
@@ -241,29 +232,29 @@ size_t build_ipv4(uint8_t *frame, const uint8_t eth_destination[ETH_ADDR_LEN], c
 void fix_ipv4_checksum(uint8_t *frame) {
     uint8_t *p = frame + ETH_HEADER_LEN;
     size_t header = (size_t)(p[0] & 15) * 4;
-    put16(p + 10, 0);
-    put16(p + 10, ref_checksum(p, header, 0));
+    wire_put16(p + 10, 0);
+    wire_put16(p + 10, ref_checksum(p, header, 0));
 }
 
 void fix_udp_checksum(uint8_t *frame) {
     uint8_t *p = frame + ETH_HEADER_LEN;
     uint8_t *u = p + (size_t)(p[0] & 15) * 4;
-    size_t length = get16(u + 4);
-    put16(u + 6, 0);
-    uint16_t sum = ref_checksum(u, length, ref_pseudo(get32(p + 12), get32(p + 16), 17, length));
-    put16(u + 6, sum == 0 ? 0xffff : sum);
+    size_t length = wire_get16(u + 4);
+    wire_put16(u + 6, 0);
+    uint16_t sum = ref_checksum(u, length, ref_pseudo(wire_get32(p + 12), wire_get32(p + 16), 17, length));
+    wire_put16(u + 6, sum == 0 ? 0xffff : sum);
 }
 
 size_t build_udp(uint8_t *out, uint32_t source, uint32_t destination, uint16_t source_port, uint16_t destination_port,
                  const uint8_t *data, size_t length) {
     size_t total = 8 + length;
     memmove(out + 8, data, length);
-    put16(out, source_port);
-    put16(out + 2, destination_port);
-    put16(out + 4, (uint16_t)total);
-    put16(out + 6, 0);
+    wire_put16(out, source_port);
+    wire_put16(out + 2, destination_port);
+    wire_put16(out + 4, (uint16_t)total);
+    wire_put16(out + 6, 0);
     uint16_t sum = ref_checksum(out, total, ref_pseudo(source, destination, 17, total));
-    put16(out + 6, sum == 0 ? 0xffff : sum);
+    wire_put16(out + 6, sum == 0 ? 0xffff : sum);
     return total;
 }
 
@@ -272,10 +263,10 @@ size_t build_icmp(uint8_t *out, uint8_t type, uint8_t code, uint16_t id, uint16_
     memmove(out + 8, data, length);
     out[0] = type;
     out[1] = code;
-    put16(out + 2, 0);
-    put16(out + 4, id);
-    put16(out + 6, sequence);
-    put16(out + 2, ref_checksum(out, 8 + length, 0));
+    wire_put16(out + 2, 0);
+    wire_put16(out + 4, id);
+    wire_put16(out + 6, sequence);
+    wire_put16(out + 2, ref_checksum(out, 8 + length, 0));
     return 8 + length;
 }
 
@@ -347,8 +338,8 @@ void expect_udp(const struct captured *frame, const uint8_t eth_destination[ETH_
     const uint8_t *u = out->ipv4.payload;
     size_t length = out->ipv4.payload_length;
     TEST_ASSERT(length >= 8, "UDP datagram of %zu bytes", length);
-    TEST_ASSERT(get16(u + 4) == length, "UDP length %u in a %zu-byte payload", get16(u + 4), length);
-    TEST_ASSERT(get16(u + 6) != 0, "UDP checksum left out");
+    TEST_ASSERT(wire_get16(u + 4) == length, "UDP length %u in a %zu-byte payload", wire_get16(u + 4), length);
+    TEST_ASSERT(wire_get16(u + 6) != 0, "UDP checksum left out");
     TEST_ASSERT(ref_checksum(u, length, ref_pseudo(source, destination, 17, length)) == 0, "UDP checksum wrong (reference)");
     struct udp_header udp;
     struct ip_addr from = ip_addr_from_v4(source), to = ip_addr_from_v4(destination);
@@ -390,22 +381,22 @@ size_t build_dhcp_reply(uint8_t *frame, const struct dhcp_reply *reply, size_t *
     m[0] = reply->op != 0 ? reply->op : 2; /* BOOTREPLY */
     m[1] = 1;
     m[2] = 6;
-    put32(m + 4, reply->xid);
-    put32(m + 16, reply->type == DHCPNAK ? 0 : reply->yiaddr);
-    put32(m + 20, reply->server);
+    wire_put32(m + 4, reply->xid);
+    wire_put32(m + 16, reply->type == DHCPNAK ? 0 : reply->yiaddr);
+    wire_put32(m + 20, reply->server);
     memcpy(m + 28, reply->chaddr, 6);
     static const uint8_t cookie[4] = {99, 130, 83, 99};
     memcpy(m + 236, cookie, 4);
     uint8_t *q = m + 240;
     *q++ = 53, *q++ = 1, *q++ = reply->type;
-    *q++ = 54, *q++ = 4, put32(q, reply->server), q += 4;
+    *q++ = 54, *q++ = 4, wire_put32(q, reply->server), q += 4;
     if (reply->type != DHCPNAK) {
-        if (reply->mask) *q++ = 1, *q++ = 4, put32(q, reply->mask), q += 4;
-        if (reply->router) *q++ = 3, *q++ = 4, put32(q, reply->router), q += 4;
-        if (reply->dns) *q++ = 6, *q++ = 4, put32(q, reply->dns), q += 4;
-        if (reply->lease_s) *q++ = 51, *q++ = 4, put32(q, reply->lease_s), q += 4;
-        if (reply->renew_s) *q++ = 58, *q++ = 4, put32(q, reply->renew_s), q += 4;
-        if (reply->rebind_s) *q++ = 59, *q++ = 4, put32(q, reply->rebind_s), q += 4;
+        if (reply->mask) *q++ = 1, *q++ = 4, wire_put32(q, reply->mask), q += 4;
+        if (reply->router) *q++ = 3, *q++ = 4, wire_put32(q, reply->router), q += 4;
+        if (reply->dns) *q++ = 6, *q++ = 4, wire_put32(q, reply->dns), q += 4;
+        if (reply->lease_s) *q++ = 51, *q++ = 4, wire_put32(q, reply->lease_s), q += 4;
+        if (reply->renew_s) *q++ = 58, *q++ = 4, wire_put32(q, reply->renew_s), q += 4;
+        if (reply->rebind_s) *q++ = 59, *q++ = 4, wire_put32(q, reply->rebind_s), q += 4;
     } else {
         static const char text[] = "requested address not available";
         *q++ = 56, *q++ = (uint8_t)(sizeof text - 1);
@@ -434,13 +425,13 @@ void expect_dhcp(const struct captured *frame, const uint8_t eth_destination[ETH
     out->htype = m[1];
     out->hlen = m[2];
     out->hops = m[3];
-    out->xid = get32(m + 4);
-    out->secs = get16(m + 8);
-    out->flags = get16(m + 10);
-    out->ciaddr = get32(m + 12);
-    out->yiaddr = get32(m + 16);
-    out->siaddr = get32(m + 20);
-    out->giaddr = get32(m + 24);
+    out->xid = wire_get32(m + 4);
+    out->secs = wire_get16(m + 8);
+    out->flags = wire_get16(m + 10);
+    out->ciaddr = wire_get32(m + 12);
+    out->yiaddr = wire_get32(m + 16);
+    out->siaddr = wire_get32(m + 20);
+    out->giaddr = wire_get32(m + 24);
     memcpy(out->chaddr, m + 28, 16);
     TEST_ASSERT(out->op == 1 && out->htype == 1 && out->hlen == 6 && out->hops == 0, "op/htype/hlen/hops %u/%u/%u/%u",
                 out->op, out->htype, out->hlen, out->hops);
@@ -477,4 +468,15 @@ const uint8_t *dhcp_option(const struct sent_dhcp *message, uint8_t code, size_t
         at += l;
     }
     test_fail("the options do not end in END");
+}
+
+void record_udp_any_family(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
+                const uint8_t *data, size_t length, uint64_t now_ns) {
+    (void)data, (void)now_ns;
+    struct udp_received *received = ctx;
+    received->count++;
+    received->source = *source;
+    received->destination = *destination;
+    received->source_port = source_port;
+    received->length = length;
 }

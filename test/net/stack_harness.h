@@ -203,4 +203,15 @@ void expect_dhcp(const struct captured *frame, const uint8_t eth_destination[ETH
  * and ends in END. */
 const uint8_t *dhcp_option(const struct sent_dhcp *message, uint8_t code, size_t *length);
 
+/* A net_udp_receive_fn for tests: counts the datagrams bound to it and keeps the last one's
+ * addresses, source port and length in the struct udp_received given as ctx. */
+struct udp_received {
+    int count;
+    struct ip_addr source, destination;
+    uint16_t source_port;
+    size_t length;
+};
+void record_udp_any_family(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
+                const uint8_t *data, size_t length, uint64_t now_ns);
+
 #endif

@@ -229,7 +229,7 @@ static void test_arp_out_of_memory(void) {
                 (unsigned long long)net_stack_next_deadline(h->stack));
     host_expect_stats(h, "udp_out=1 ipv4_out=1");
     /* a full queue keeps its packets when the newcomer cannot be copied */
-    for (unsigned i = 0; i < ARP_QUEUE_MAX; i++) send_udp_to(h, PEER_IP, i);
+    for (unsigned i = 0; i < RESOLVE_QUEUE_MAX; i++) send_udp_to(h, PEER_IP, i);
     expect_arp(host_next(h), eth_broadcast, ARP_REQUEST, OUR_IP, zero_mac_addr, PEER_IP);
     net_native_fail_allocations(1);
     err = udp_send_v4(h->stack, BOUND_PORT, PEER_IP, 53, data, sizeof data, h->now);
@@ -239,7 +239,7 @@ static void test_arp_out_of_memory(void) {
     uint8_t frame[64];
     size_t n = build_arp(frame, our_mac, peer_mac, ARP_REPLY, peer_mac, PEER_IP, our_mac, OUR_IP);
     host_input(h, frame, n);
-    for (unsigned i = 0; i < ARP_QUEUE_MAX; i++) expect_udp_pattern(host_next(h), peer_mac, PEER_IP, i);
+    for (unsigned i = 0; i < RESOLVE_QUEUE_MAX; i++) expect_udp_pattern(host_next(h), peer_mac, PEER_IP, i);
     host_expect_quiet(h, "after the flush");
     host_free(h, NULL);
 }
@@ -1133,23 +1133,6 @@ static void test_udp_length_field(void) {
 /* UDP's own handling of IPv6 datagrams, given straight to udp_input as the IPv6 layer would:
  * delivery with the addresses, RFC 8200 §8.1's mandatory checksum, and who gets a port
  * unreachable. (Frames over IPv6 are the IPv6 layer's tests.) */
-struct udp6_rx {
-    int count;
-    struct ip_addr source, destination;
-    uint16_t source_port;
-    size_t length;
-};
-
-static void record_udp6(void *ctx, const struct ip_addr *source, uint16_t source_port, const struct ip_addr *destination,
-                        const uint8_t *data, size_t length, uint64_t now_ns) {
-    (void)data, (void)now_ns;
-    struct udp6_rx *r = ctx;
-    r->count++;
-    r->source = *source;
-    r->destination = *destination;
-    r->source_port = source_port;
-    r->length = length;
-}
 
 /* An IPv6 packet (a bare 40-byte header and the datagram) from `source` to `destination`. */
 static size_t build_udp6(uint8_t *packet, const struct ip_addr *source, const struct ip_addr *destination,
@@ -1169,8 +1152,8 @@ static size_t build_udp6(uint8_t *packet, const struct ip_addr *source, const st
 
 static void test_udp_ipv6_input(void) {
     struct host *h = host_default();
-    struct udp6_rx got = {0};
-    TEST_ASSERT(net_udp_bind(h->stack, BOUND_PORT, record_udp6, &got, NULL) == 0, "bind");
+    struct udp_received got = {0};
+    TEST_ASSERT(net_udp_bind(h->stack, BOUND_PORT, record_udp_any_family, &got, NULL) == 0, "bind");
     struct ip_addr peer, us, group, peer4 = ip_addr_from_v4(PEER_IP), us4 = ip_addr_from_v4(OUR_IP);
     TEST_ASSERT(ip_addr_parse("fec0::2", &peer) == 0 && ip_addr_parse("fec0::15", &us) == 0 &&
                     ip_addr_parse("ff02::1", &group) == 0,

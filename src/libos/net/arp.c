@@ -38,12 +38,8 @@ static struct arp_entry *find(struct net_stack *stack, uint32_t ip) {
     return NULL;
 }
 
-static void drop_queue(struct net_stack *stack, struct arp_entry *entry, bool unresolved) {
-    for (unsigned i = 0; i < entry->queued; i++) {
-        net_env_free(entry->queue[i].packet, entry->queue[i].length);
-        if (unresolved) stack->stats.arp_unresolved++;
-    }
-    entry->queued = 0;
+static void drop_queue(struct net_stack *stack, struct arp_entry *entry) {
+    stack->stats.arp_unresolved += resolve_queue_drop(&entry->queue);
 }
 
 /* A free entry, or the least recently confirmed one without waiting packets. */
@@ -55,20 +51,13 @@ static struct arp_entry *allocate(struct net_stack *stack, uint32_t ip) {
             victim = entry;
             break;
         }
-        if (entry->queued == 0 && (victim == NULL || entry->updated_ns < victim->updated_ns)) victim = entry;
+        if (entry->queue.count == 0 && (victim == NULL || entry->updated_ns < victim->updated_ns)) victim = entry;
     }
     if (victim == NULL) return NULL;
-    drop_queue(stack, victim, true);
+    drop_queue(stack, victim);
     __builtin_memset(victim, 0, sizeof *victim);
     victim->ip = ip;
     return victim;
-}
-
-static void send_ipv4_frame(struct net_stack *stack, const uint8_t mac[ETH_ADDR_LEN], const uint8_t *packet, size_t length) {
-    uint8_t *frame = stack->frame;
-    eth_write(frame, mac, stack->mac, ETHERTYPE_IPV4);
-    if (frame + ETH_HEADER_LEN != packet) __builtin_memmove(frame + ETH_HEADER_LEN, packet, length);
-    net_send_frame(stack, frame, ETH_HEADER_LEN + length);
 }
 
 /* The mapping for `ip` is `mac`: remember it and send what was waiting for it. */
@@ -77,11 +66,7 @@ static void learn(struct net_stack *stack, struct arp_entry *entry, const uint8_
     entry->state = ARP_REACHABLE;
     entry->updated_ns = now_ns;
     entry->requests = 0;
-    for (unsigned i = 0; i < entry->queued; i++) {
-        send_ipv4_frame(stack, entry->mac, entry->queue[i].packet, entry->queue[i].length);
-        net_env_free(entry->queue[i].packet, entry->queue[i].length);
-    }
-    entry->queued = 0;
+    resolve_queue_flush(stack, &entry->queue, entry->mac, ETHERTYPE_IPV4);
 }
 
 void arp_input(struct net_stack *stack, const uint8_t *data, size_t length, uint64_t now_ns) {
@@ -110,12 +95,12 @@ void arp_input(struct net_stack *stack, const uint8_t *data, size_t length, uint
 
 int arp_output(struct net_stack *stack, uint32_t next_hop, const uint8_t *packet, size_t length, uint64_t now_ns) {
     if (net_is_local_broadcast(stack, next_hop)) {
-        send_ipv4_frame(stack, eth_broadcast, packet, length);
+        net_send_ip_frame(stack, eth_broadcast, ETHERTYPE_IPV4, packet, length);
         return 0;
     }
     struct arp_entry *entry = find(stack, next_hop);
     if (entry != NULL && entry->state == ARP_REACHABLE) {
-        send_ipv4_frame(stack, entry->mac, packet, length);
+        net_send_ip_frame(stack, entry->mac, ETHERTYPE_IPV4, packet, length);
         /* stale: ask again, but keep using the old answer meanwhile */
         if (now_ns - entry->updated_ns > ARP_REACHABLE_NS && now_ns >= entry->next_request_ns) {
             send_arp(stack, ARP_REQUEST, entry->mac, entry->mac, next_hop);
@@ -138,16 +123,7 @@ int arp_output(struct net_stack *stack, uint32_t next_hop, const uint8_t *packet
         entry->state = ARP_INCOMPLETE;
         entry->updated_ns = now_ns;
     }
-    if (entry->queued == ARP_QUEUE_MAX) {
-        /* the oldest waiting packet makes room, as Linux's unresolved queue does */
-        net_env_free(entry->queue[0].packet, entry->queue[0].length);
-        __builtin_memmove(&entry->queue[0], &entry->queue[1], sizeof entry->queue[0] * (ARP_QUEUE_MAX - 1));
-        entry->queued--;
-        stack->stats.arp_unresolved++;
-    }
-    entry->queue[entry->queued].packet = copy;
-    entry->queue[entry->queued].length = length;
-    entry->queued++;
+    stack->stats.arp_unresolved += resolve_queue_push(&entry->queue, copy, length);
     /* only now: the request is built in the scratch frame, where `packet` may lie */
     if (new_entry) send_request(stack, entry, now_ns);
     return 0;
@@ -161,8 +137,8 @@ void arp_timers(struct net_stack *stack, uint64_t now_ns) {
             char text[16];
             ipv4_format(entry->ip, text);
             net_env_log(NET_LOG_DEBUG, "arp", "no answer from %s after %u requests: %u packets dropped", text, entry->requests,
-                        entry->queued);
-            drop_queue(stack, entry, true);
+                        entry->queue.count);
+            drop_queue(stack, entry);
             entry->state = ARP_FREE;
             continue;
         }
@@ -178,5 +154,5 @@ uint64_t arp_next_deadline(const struct net_stack *stack) {
 }
 
 void arp_free(struct net_stack *stack) {
-    for (size_t i = 0; i < ARP_ENTRIES; i++) drop_queue(stack, &stack->arp[i], false);
+    for (size_t i = 0; i < ARP_ENTRIES; i++) resolve_queue_drop(&stack->arp[i].queue);
 }

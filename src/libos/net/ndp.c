@@ -19,16 +19,12 @@ static struct ndp_entry *find(struct net_stack *stack, const uint8_t ip[16]) {
     return NULL;
 }
 
-static void drop_queue(struct net_stack *stack, struct ndp_entry *entry, bool unresolved) {
-    for (unsigned i = 0; i < entry->queued; i++) {
-        net_env_free(entry->queue[i].packet, entry->queue[i].length);
-        if (unresolved) stack->stats.nd_unresolved++;
-    }
-    entry->queued = 0;
+static void drop_queue(struct net_stack *stack, struct ndp_entry *entry) {
+    stack->stats.nd_unresolved += resolve_queue_drop(&entry->queue);
 }
 
 static void free_entry(struct net_stack *stack, struct ndp_entry *entry) {
-    drop_queue(stack, entry, true);
+    drop_queue(stack, entry);
     __builtin_memset(entry, 0, sizeof *entry);
 }
 
@@ -41,7 +37,7 @@ static struct ndp_entry *allocate(struct net_stack *stack, const uint8_t ip[16],
             victim = entry;
             break;
         }
-        if (entry->queued == 0 && (victim == NULL || entry->used_ns < victim->used_ns)) victim = entry;
+        if (entry->queue.count == 0 && (victim == NULL || entry->used_ns < victim->used_ns)) victim = entry;
     }
     if (victim == NULL) return NULL;
     free_entry(stack, victim);
@@ -54,13 +50,6 @@ uint64_t ndp_random_reachable(struct net_stack *stack) {
     /* uniformly in [0.5, 1.5) x BaseReachableTime (RFC 4861 §6.3.2) */
     uint64_t base = stack->ipv6.base_reachable_ns;
     return base / 2 + ipv6_random(stack) % (base == 0 ? 1 : base);
-}
-
-static void send_frame(struct net_stack *stack, const uint8_t mac[ETH_ADDR_LEN], const uint8_t *packet, size_t length) {
-    uint8_t *frame = stack->frame;
-    eth_write(frame, mac, stack->mac, ETHERTYPE_IPV6);
-    if (frame + ETH_HEADER_LEN != packet) __builtin_memmove(frame + ETH_HEADER_LEN, packet, length);
-    net_send_frame(stack, frame, ETH_HEADER_LEN + length);
 }
 
 /* A neighbor solicitation for `entry`: multicast to its solicited-node group while INCOMPLETE,
@@ -80,11 +69,7 @@ static void solicit(struct net_stack *stack, struct ndp_entry *entry, uint64_t n
 
 /* Sends what waited for `entry`'s address. */
 static void flush(struct net_stack *stack, struct ndp_entry *entry) {
-    for (unsigned i = 0; i < entry->queued; i++) {
-        send_frame(stack, entry->mac, entry->queue[i].packet, entry->queue[i].length);
-        net_env_free(entry->queue[i].packet, entry->queue[i].length);
-    }
-    entry->queued = 0;
+    resolve_queue_flush(stack, &entry->queue, entry->mac, ETHERTYPE_IPV6);
 }
 
 static void set_reachable(struct net_stack *stack, struct ndp_entry *entry, uint64_t now_ns) {
@@ -112,7 +97,7 @@ void ndp_learn(struct net_stack *stack, const uint8_t address[16], const uint8_t
     } else if (entry->state == NDP_INCOMPLETE) {
         __builtin_memcpy(entry->mac, mac, ETH_ADDR_LEN);
         set_stale(entry);
-        if (entry->queued > 0) {
+        if (entry->queue.count > 0) {
             /* what waited is sent now: a STALE entry used becomes DELAY (§7.3.3) */
             flush(stack, entry);
             entry->state = NDP_DELAY;
@@ -128,7 +113,7 @@ void ndp_learn(struct net_stack *stack, const uint8_t address[16], const uint8_t
 int ndp_output(struct net_stack *stack, const uint8_t next_hop[16], const uint8_t *packet, size_t length, uint64_t now_ns) {
     struct ndp_entry *entry = find(stack, next_hop);
     if (entry != NULL && entry->state != NDP_INCOMPLETE) {
-        send_frame(stack, entry->mac, packet, length);
+        net_send_ip_frame(stack, entry->mac, ETHERTYPE_IPV6, packet, length);
         entry->used_ns = now_ns;
         if (entry->state == NDP_STALE) {
             entry->state = NDP_DELAY;
@@ -150,16 +135,7 @@ int ndp_output(struct net_stack *stack, const uint8_t next_hop[16], const uint8_
         }
         entry->state = NDP_INCOMPLETE;
     }
-    if (entry->queued == NDP_QUEUE_MAX) {
-        /* the oldest waiting packet makes room */
-        net_env_free(entry->queue[0].packet, entry->queue[0].length);
-        __builtin_memmove(&entry->queue[0], &entry->queue[1], sizeof entry->queue[0] * (NDP_QUEUE_MAX - 1));
-        entry->queued--;
-        stack->stats.nd_unresolved++;
-    }
-    entry->queue[entry->queued].packet = copy;
-    entry->queue[entry->queued].length = length;
-    entry->queued++;
+    stack->stats.nd_unresolved += resolve_queue_push(&entry->queue, copy, length);
     /* only now: the solicitation is built in the scratch frame, where `packet` may lie */
     if (new_entry) solicit(stack, entry, now_ns);
     return 0;
@@ -175,7 +151,7 @@ void ndp_timers(struct net_stack *stack, uint64_t now_ns) {
             if (entry->probes >= NDP_MAX_MULTICAST_SOLICIT) {
                 ipv6_format(entry->ip, text);
                 net_env_log(NET_LOG_DEBUG, "ndp", "address unreachable: no answer from %s after %u solicitations, %u packets dropped",
-                            text, entry->probes, entry->queued);
+                            text, entry->probes, entry->queue.count);
                 free_entry(stack, entry);
             } else {
                 solicit(stack, entry, now_ns);
@@ -211,7 +187,7 @@ uint64_t ndp_next_deadline(const struct net_stack *stack) {
 }
 
 void ndp_free(struct net_stack *stack) {
-    for (size_t i = 0; i < NDP_ENTRIES; i++) drop_queue(stack, &stack->ipv6.neighbors[i], false);
+    for (size_t i = 0; i < NDP_ENTRIES; i++) resolve_queue_drop(&stack->ipv6.neighbors[i].queue);
 }
 
 /* ---- input ----------------------------------------------------------------------------------- */

@@ -40,22 +40,24 @@ static void poll_run(struct sched_poller *p) {
     if (dhcp != NULL && now >= dhcp_client_next_deadline(dhcp)) dhcp_client_timers(dhcp, now);
 }
 
-/* "10.0.2.15/24" (the prefix defaults to 24) */
-static bool parse_address(const char *text, uint32_t *address, unsigned *prefix) {
-    char copy[24];
+/* "ADDRESS[/PREFIX]" of `family`: "10.0.2.15/24" (the prefix defaults to 24, 0..32) or
+ * "fec0::15/64" (defaults to 64, 1..128). */
+static bool parse_prefixed_address(const char *text, enum ip_family family, struct ip_addr *address, unsigned *prefix) {
+    char copy[IP_ADDR_TEXT_MAX + 4];
     size_t length = strlen(text);
     if (length >= sizeof copy) return false;
     memcpy(copy, text, length + 1);
-    *prefix = 24;
+    long lowest = family == IP_FAMILY_V4 ? 0 : 1, highest = family == IP_FAMILY_V4 ? 32 : 128;
+    *prefix = family == IP_FAMILY_V4 ? 24 : 64;
     char *slash = strchr(copy, '/');
     if (slash) {
         *slash = 0;
         char *end;
         long value = strtol(slash + 1, &end, 10);
-        if (*end != 0 || end == slash + 1 || value < 0 || value > 32) return false;
+        if (*end != 0 || end == slash + 1 || value < lowest || value > highest) return false;
         *prefix = (unsigned)value;
     }
-    return ipv4_from_text(copy, address);
+    return ip_addr_parse(copy, address) == 0 && address->family == family;
 }
 
 /* ---- IPv6 ---------------------------------------------------------------------------------- */
@@ -104,26 +106,6 @@ static bool ipv6_settled(bool autoconf) {
     return true;
 }
 
-/* "fec0::15/64" (the prefix defaults to 64) */
-static bool parse_address6(const char *text, uint8_t address[16], unsigned *prefix) {
-    char copy[IP_ADDR_TEXT_MAX + 4];
-    size_t length = strlen(text);
-    if (length >= sizeof copy) return false;
-    memcpy(copy, text, length + 1);
-    *prefix = 64;
-    char *slash = strchr(copy, '/');
-    if (slash) {
-        *slash = 0;
-        char *end;
-        long value = strtol(slash + 1, &end, 10);
-        if (*end != 0 || end == slash + 1 || value < 1 || value > 128) return false;
-        *prefix = (unsigned)value;
-    }
-    struct ip_addr parsed;
-    if (ip_addr_parse(copy, &parsed) != 0 || parsed.family != IP_FAMILY_V6) return false;
-    memcpy(address, parsed.v6, 16);
-    return true;
-}
 
 /* Brings IPv6 up after IPv4: the link-local address, then SLAAC from the router's advertisements
  * (`ip6=auto`, the default) or a static address (`ip6=ADDR/PREFIX gw6=ADDR`); `ip6=off` leaves
@@ -135,9 +117,10 @@ static int start_ipv6(void) {
     int64_t timeout_s = arg_int("ip6_timeout", 3);
     if (strcmp(ip6_text, "off") == 0) return 0;
     bool autoconf = strcmp(ip6_text, "auto") == 0;
-    uint8_t address[16], gateway[16];
+    struct ip_addr address;
+    uint8_t gateway[16];
     unsigned prefix = 64;
-    if (!autoconf && !parse_address6(ip6_text, address, &prefix)) {
+    if (!autoconf && !parse_prefixed_address(ip6_text, IP_FAMILY_V6, &address, &prefix)) {
         LOG_ERROR(log_src, "ip6=%s: expected an address like fec0::15/64, auto or off", ip6_text);
         return ERR_INVAL;
     }
@@ -157,7 +140,7 @@ static int start_ipv6(void) {
         return 0;
     }
     if (!autoconf) {
-        err = net_ipv6_add_static(stack, address, prefix, has_gateway ? gateway : NULL, time_now_ns());
+        err = net_ipv6_add_static(stack, address.v6, prefix, has_gateway ? gateway : NULL, time_now_ns());
         if (err != 0) {
             LOG_ERROR(log_src, "ip6=%s: %s", ip6_text, err_name(err));
             return err;
@@ -189,10 +172,11 @@ int net_start(void) {
     const char *ip_text = arg_str("ip", "dhcp");
     const char *gateway_text = arg_str("gw", "");
     int64_t dhcp_timeout_s = arg_int("dhcp_timeout", 10);
-    uint32_t address = 0, gateway = 0;
+    struct ip_addr address = ip_addr_from_v4(0);
+    uint32_t gateway = 0;
     unsigned prefix = 24;
     bool use_dhcp = strcmp(ip_text, "dhcp") == 0;
-    if (!use_dhcp && !parse_address(ip_text, &address, &prefix)) {
+    if (!use_dhcp && !parse_prefixed_address(ip_text, IP_FAMILY_V4, &address, &prefix)) {
         LOG_ERROR(log_src, "ip=%s: expected an address like 10.0.2.15/24, or dhcp", ip_text);
         return ERR_INVAL;
     }
@@ -217,9 +201,9 @@ int net_start(void) {
     }
     sched_poller_add(&poller, poll_pending, poll_run);
     if (!use_dhcp) {
-        net_stack_set_ipv4(stack, address, prefix, gateway, time_now_ns());
+        net_stack_set_ipv4(stack, address.v4, prefix, gateway, time_now_ns());
         char a[16], g[16];
-        ipv4_format(address, a);
+        ipv4_format(address.v4, a);
         ipv4_format(gateway, g);
         LOG_INFO(log_src, "%s %s/%u gw %s (static)", device->name, a, prefix, gateway ? g : "none");
         return start_ipv6();

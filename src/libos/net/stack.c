@@ -80,6 +80,45 @@ void net_send_frame(struct net_stack *stack, const uint8_t *frame, size_t length
     stack->stats.bytes_out += length;
 }
 
+void net_send_ip_frame(struct net_stack *stack, const uint8_t mac[ETH_ADDR_LEN], uint16_t ethertype, const uint8_t *packet,
+                       size_t length) {
+    uint8_t *frame = stack->frame;
+    eth_write(frame, mac, stack->mac, ethertype);
+    /* the packet may already lie in the scratch frame, just past the Ethernet header */
+    if (frame + ETH_HEADER_LEN != packet) __builtin_memmove(frame + ETH_HEADER_LEN, packet, length);
+    net_send_frame(stack, frame, ETH_HEADER_LEN + length);
+}
+
+unsigned resolve_queue_push(struct resolve_queue *queue, uint8_t *packet, size_t length) {
+    unsigned dropped = 0;
+    if (queue->count == RESOLVE_QUEUE_MAX) {
+        net_env_free(queue->packets[0].packet, queue->packets[0].length);
+        __builtin_memmove(&queue->packets[0], &queue->packets[1], sizeof queue->packets[0] * (RESOLVE_QUEUE_MAX - 1));
+        queue->count--;
+        dropped = 1;
+    }
+    queue->packets[queue->count].packet = packet;
+    queue->packets[queue->count].length = length;
+    queue->count++;
+    return dropped;
+}
+
+void resolve_queue_flush(struct net_stack *stack, struct resolve_queue *queue, const uint8_t mac[ETH_ADDR_LEN],
+                         uint16_t ethertype) {
+    for (unsigned i = 0; i < queue->count; i++) {
+        net_send_ip_frame(stack, mac, ethertype, queue->packets[i].packet, queue->packets[i].length);
+        net_env_free(queue->packets[i].packet, queue->packets[i].length);
+    }
+    queue->count = 0;
+}
+
+unsigned resolve_queue_drop(struct resolve_queue *queue) {
+    unsigned dropped = queue->count;
+    for (unsigned i = 0; i < queue->count; i++) net_env_free(queue->packets[i].packet, queue->packets[i].length);
+    queue->count = 0;
+    return dropped;
+}
+
 void net_stack_input(struct net_stack *stack, const uint8_t *frame, size_t length, uint64_t now_ns) {
     stack->clock_ns = now_ns;
     stack->stats.frames_in++;

@@ -12,24 +12,40 @@
 #include "net/wire/icmpv6_wire.h"
 #include "net/wire/ipv6_wire.h"
 
+/* ---- Packets waiting for a neighbor's link-layer address (stack.c; used by arp.c, ndp.c) ----
+ * At most RESOLVE_QUEUE_MAX per neighbor, each an IP packet without its Ethernet header,
+ * net_env_alloc'd and owned by the queue. When it is full the oldest packet is dropped to make
+ * room, as Linux's unresolved queue does. */
+#define RESOLVE_QUEUE_MAX 4
+
+struct resolve_queue {
+    unsigned count;
+    struct {
+        uint8_t *packet;
+        size_t length;
+    } packets[RESOLVE_QUEUE_MAX];
+};
+
+/* Appends `packet` (the queue now owns it); returns how many older packets were dropped (0 or 1). */
+unsigned resolve_queue_push(struct resolve_queue *queue, uint8_t *packet, size_t length);
+/* Sends every waiting packet to `mac` as `ethertype` frames and empties the queue. */
+void resolve_queue_flush(struct net_stack *stack, struct resolve_queue *queue, const uint8_t mac[ETH_ADDR_LEN],
+                         uint16_t ethertype);
+/* Frees every waiting packet; returns how many there were. */
+unsigned resolve_queue_drop(struct resolve_queue *queue);
+
 /* ---- ARP (arp.c) ----
- * A fixed table. An INCOMPLETE entry holds up to ARP_QUEUE_MAX packets waiting for the answer;
+ * A fixed table. An INCOMPLETE entry holds up to RESOLVE_QUEUE_MAX packets waiting for the answer;
  * requests are retransmitted once a second, ARP_MAX_REQUESTS times, then the queue is dropped.
  * A REACHABLE entry is trusted for ARP_REACHABLE_NS after the last reply or request it came from,
  * then resolved again (the old address is used meanwhile). When the table is full the oldest
  * entry that holds no queue is reused. */
 #define ARP_ENTRIES 32
-#define ARP_QUEUE_MAX 4
 #define ARP_MAX_REQUESTS 3
 #define ARP_RETRY_NS 1000000000ull
 #define ARP_REACHABLE_NS 60000000000ull
 
 enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_REACHABLE };
-
-struct arp_pending {
-    uint8_t *packet; /* an IPv4 packet (no Ethernet header), net_env_alloc'd */
-    size_t length;
-};
 
 struct arp_entry {
     enum arp_state state;
@@ -38,8 +54,7 @@ struct arp_entry {
     uint64_t updated_ns;      /* REACHABLE: when the mapping was last confirmed */
     uint64_t next_request_ns; /* INCOMPLETE: when to ask again */
     unsigned requests;        /* sent for this resolution */
-    unsigned queued;
-    struct arp_pending queue[ARP_QUEUE_MAX];
+    struct resolve_queue queue; /* IPv4 packets */
 };
 
 /* ---- IPv4 reassembly (ipv4.c) ----
@@ -82,7 +97,7 @@ struct reassembly {
  * solicited-node group of every address that is not FREE or DUPLICATE. A duplicate link-local
  * address turns IPv6 off (RFC 4862 §5.4.5).
  *
- * Neighbors (ndp.c): RFC 4861's cache. An INCOMPLETE entry holds up to NDP_QUEUE_MAX packets and
+ * Neighbors (ndp.c): RFC 4861's cache. An INCOMPLETE entry holds up to RESOLVE_QUEUE_MAX packets and
  * sends multicast NS every retrans_ns, NDP_MAX_MULTICAST_SOLICIT times, then drops them (counted
  * in nd_unresolved). REACHABLE lasts reachable_ns after a confirmation, then STALE; sending to a
  * STALE entry makes it DELAY for NDP_DELAY_NS, then PROBE: NDP_MAX_UNICAST_SOLICIT unicast NS
@@ -115,7 +130,6 @@ struct reassembly {
 #define IPV6_RS_MAX_DELAY_NS 1000000000ull    /* MAX_RTR_SOLICITATION_DELAY */
 #define IPV6_TWO_HOURS_NS 7200000000000ull    /* RFC 4862 §5.5.3 e) */
 #define NDP_ENTRIES 32
-#define NDP_QUEUE_MAX 4
 #define NDP_MAX_MULTICAST_SOLICIT 3
 #define NDP_MAX_UNICAST_SOLICIT 3
 #define NDP_DELAY_NS 5000000000ull            /* DELAY_FIRST_PROBE_TIME */
@@ -145,11 +159,6 @@ struct ipv6_address {
 
 enum ndp_state { NDP_FREE = 0, NDP_INCOMPLETE, NDP_REACHABLE, NDP_STALE, NDP_DELAY, NDP_PROBE };
 
-struct ndp_pending {
-    uint8_t *packet; /* an IPv6 packet (no Ethernet header), net_env_alloc'd */
-    size_t length;
-};
-
 struct ndp_entry {
     enum ndp_state state;
     uint8_t ip[16];
@@ -158,8 +167,7 @@ struct ndp_entry {
     uint64_t timer_ns; /* INCOMPLETE/PROBE: next solicitation; REACHABLE: -> STALE; DELAY: -> PROBE */
     uint64_t used_ns;  /* last confirmed or used: picks the entry to reuse */
     unsigned probes;   /* solicitations sent in this INCOMPLETE or PROBE phase */
-    unsigned queued;
-    struct ndp_pending queue[NDP_QUEUE_MAX];
+    struct resolve_queue queue; /* IPv6 packets */
 };
 
 struct ipv6_router {
@@ -270,6 +278,9 @@ struct net_stack {
 
 /* stack.c */
 void net_send_frame(struct net_stack *stack, const uint8_t *frame, size_t length);
+/* Sends IP `packet` (no Ethernet header; it may lie in stack->frame already) to `mac`. */
+void net_send_ip_frame(struct net_stack *stack, const uint8_t mac[ETH_ADDR_LEN], uint16_t ethertype, const uint8_t *packet,
+                       size_t length);
 bool net_is_local_broadcast(const struct net_stack *stack, uint32_t address);
 
 /* arp.c */

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserNetBackend, type UserNetOptions } from "../../../src/machine/net/slirp.js";
+import { readPcap, tsharkProblems } from "../../support/capture.js";
 import { hostHas } from "../../support/host-tools.js";
 import { FakeDevice } from "./support/fake-device.js";
 import { GUEST_MAC } from "./support/frames.js";
@@ -24,19 +25,6 @@ const hasTools = hasQemu && hostHas("tshark", ["--version"]) && hostHas("curl", 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const repoRoot = new URL("../../..", import.meta.url).pathname;
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
-
-/** The frames of a classic pcap file. */
-function readPcap(file: string): Uint8Array[] {
-  const bytes = readFileSync(file);
-  if (bytes.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error(`${file}: not a little-endian microsecond pcap`);
-  const frames: Uint8Array[] = [];
-  for (let at = 24; at + 16 <= bytes.length; ) {
-    const length = bytes.readUInt32LE(at + 8);
-    frames.push(new Uint8Array(bytes.subarray(at + 16, at + 16 + length)));
-    at += 16 + length;
-  }
-  return frames;
-}
 
 describe.runIf(hasQemu)("replaying a real guest's frames from QEMU 7.2", () => {
   let workDir = "";
@@ -175,11 +163,7 @@ describe.runIf(hasQemu)("replaying a real guest's frames from QEMU 7.2", () => {
           expect(receivedBytes).toBe(bytes);
           expect(received.digest("hex")).toBe(digest);
         }
-        const problems = await new Promise<string>((resolve, reject) =>
-          execFile("tshark", ["-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
-            "-Y", "_ws.malformed || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" || icmp.checksum.status == \"Bad\""],
-          { encoding: "utf8", maxBuffer: 64 << 20 }, (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout))));
-        expect(problems.trim()).toBe("");
+expect(await tsharkProblems(pcap)).toEqual([]);
       } finally {
         server.close();
       }
