@@ -11,7 +11,7 @@
 // invalidation) and to have retired exactly as many instructions as the interpreter.
 import { describe, expect, it } from "vitest";
 import {
-  ENGINES, RESULTS, STACK_TOP, assembleLongModeGuest, guestMachine, qword, symbol, type AssembledGuest, type EngineConfig,
+  ENGINES, IDT, RESULTS, STACK_TOP, assembleLongModeGuest, guestMachine, qword, symbol, type AssembledGuest, type EngineConfig,
 } from "./support/asm-guest.js";
 import { u64 } from "./support/flags.js";
 
@@ -328,6 +328,99 @@ page_b:
   .p2align 12`,
     expected: [20n, 20_000n, 20n],
     compiled: [0x800000],
+    noInvalidation: true,
+  },
+  {
+    // The interpreter keeps instructions decoded near a page end (src/machine/interp/interpreter.ts,
+    // rememberPageEnd): one whose tail lies in the next page must be decoded again when that tail
+    // is written, and when the next linear page is mapped to another physical page.
+    name: "an instruction crossing a page boundary: its tail in the next page patched, that page remapped, then unmapped (#PF)",
+    code: `
+  mov rsp, ${STACK_TOP}
+  lidt [rip + idtr]
+  # #PF -> pf_handler: a 64-bit interrupt gate, CS 0x18
+  lea rax, [rip + pf_handler]
+  mov word ptr [${IDT + 14 * 16}], ax
+  mov word ptr [${IDT + 14 * 16 + 2}], 0x18
+  mov word ptr [${IDT + 14 * 16 + 4}], 0x8e00
+  shr rax, 16
+  mov word ptr [${IDT + 14 * 16 + 6}], ax
+  shr rax, 16
+  mov dword ptr [${IDT + 14 * 16 + 8}], eax
+  mov dword ptr [${IDT + 14 * 16 + 12}], 0
+  # PD entry 4 (0x800000) -> a page table at 0x204000: 0x800000 -> head, 0x801000 -> tail_a
+  mov qword ptr [0x202020], 0x204003
+  lea rax, [rip + head]
+  or rax, 3
+  mov [0x204000], rax
+  lea rax, [rip + tail_a]
+  or rax, 3
+  mov [0x204008], rax
+  xor r12, r12
+  mov r13d, 20
+1:
+  mov eax, 0x800ffd                        # mov eax, imm32: 3 bytes in head, 2 in the next page
+  call rax
+  add r12, rax
+  dec r13d
+  jnz 1b
+  mov [${RESULTS}], r12
+  mov byte ptr [rip + tail_a], 2           # the immediate's third byte, in the tail page
+  xor r12, r12
+  mov r13d, 20
+2:
+  mov eax, 0x800ffd
+  call rax
+  add r12, rax
+  dec r13d
+  jnz 2b
+  mov [${RESULTS + 8}], r12
+  lea rax, [rip + tail_b]
+  or rax, 3
+  mov [0x204008], rax
+  invlpg [0x801000]
+  xor r12, r12
+  mov r13d, 20
+3:
+  mov eax, 0x800ffd
+  call rax
+  add r12, rax
+  dec r13d
+  jnz 3b
+  mov [${RESULTS + 16}], r12
+  # the tail's page unmapped: fetching the instruction faults on its second page
+  mov qword ptr [0x204008], 0
+  invlpg [0x801000]
+  mov eax, 0x800ffd
+  call rax
+  ${EXIT}
+pf_handler:
+  mov rax, cr2
+  mov [${RESULTS + 24}], rax
+  pop rax
+  mov [${RESULTS + 32}], rax
+  pop rax
+  mov [${RESULTS + 40}], rax
+  ${EXIT}
+idtr:
+  .word 0xfff
+  .quad ${IDT}
+  .p2align 12
+head:
+  .fill 0xffd, 1, 0xcc
+  .byte 0xb8, 0x01, 0x00
+tail_a:
+  .byte 0x00, 0x00
+  ret
+  .p2align 12
+tail_b:
+  .byte 0x01, 0x00
+  ret
+  .p2align 12`,
+    // then CR2 = the tail's page, error code 0 (not present, supervisor read; no I/D bit without
+    // EFER.NXE or CR4.SMEP), and the saved RIP is the instruction's first byte
+    expected: [20n, 20n * 0x20001n, 20n * 0x10001n, 0x801000n, 0n, 0x800ffdn],
+    compiled: [],
     noInvalidation: true,
   },
 ];

@@ -59,9 +59,26 @@ export interface InterruptController {
   acknowledge(): number;
 }
 
+/**
+ * A decoded instruction that starts in the last MAX_INSTRUCTION_LENGTH - 1 bytes of a page, where
+ * the per-page cache cannot hold it: it may end in the next linear page, whose physical page the
+ * mapping decides at each fetch.
+ */
+interface PageEndInstruction {
+  ins: Instruction;
+  /** how many of its bytes lie in its first page */
+  firstLength: number;
+  /** the physical page its tail was fetched from, or -1 when it ends in its first page */
+  secondPage: number;
+}
+
 export class Interpreter {
   /** decoded instructions by physical page number, then offset in the page */
   private readonly pages = new Map<number, Array<Instruction | undefined>>();
+  /** page-end instructions by the physical address of their first byte */
+  private readonly pageEnds = new Map<number, PageEndInstruction>();
+  /** the first-byte addresses of the page-end instructions with bytes in a physical page, by page number */
+  private readonly pageEndsByPage = new Map<number, number[]>();
   private readonly fetchBuffer = new Uint8Array(MAX_INSTRUCTION_LENGTH);
   private readonly scratchInstruction = new Instruction();
   private readonly savedFlags = new LazyFlags();
@@ -95,7 +112,10 @@ export class Interpreter {
   /** Forgets every decoded instruction. */
   invalidateAll(): void {
     for (const page of this.pages.keys()) this.cpu.memory.unmarkCodePage(page);
+    for (const page of this.pageEndsByPage.keys()) this.cpu.memory.unmarkCodePage(page);
     this.pages.clear();
+    this.pageEnds.clear();
+    this.pageEndsByPage.clear();
     this.lastPageNumber = -1;
     this.lastPage = undefined;
   }
@@ -107,6 +127,7 @@ export class Interpreter {
    */
   invalidate(physical: number, size: number): void {
     const end = physical + size;
+    if (this.pageEndsByPage.size > 0) this.invalidatePageEnds(physical, end);
     for (let start = Math.max(0, physical - (MAX_INSTRUCTION_LENGTH - 1)); start < end; start++) {
       const pageNumber = Math.floor(start / 4096);
       const page = this.pages.get(pageNumber);
@@ -251,8 +272,18 @@ export class Interpreter {
       list[offset] = ins;
       return ins;
     }
-    // Near a page end (or outside RAM): fetch byte by byte through the MMU, so the next page is
-    // translated (and may fault) only if the instruction really extends into it. Not cached.
+    // Near a page end: an instruction decoded here before is still right if its bytes were not
+    // written since (invalidate forgets it then) and the next linear page, when it reaches into
+    // it, still maps to the same physical page. That page is translated as the first fetch did
+    // it, so an instruction whose tail is no longer mapped faults the same way.
+    const known = this.pageEnds.get(physical);
+    if (known !== undefined && known.ins.mode === cpu.mode &&
+        (known.secondPage < 0 || cpu.mmu.translateFetch(cpu.next(rip, known.firstLength)) === known.secondPage)) {
+      this.cacheHits++;
+      return known.ins;
+    }
+    // Otherwise fetch byte by byte through the MMU, so the next page is translated (and may
+    // fault) only if the instruction really extends into it.
     const buffer = this.fetchBuffer;
     let available = 0;
     const ins = this.scratchInstruction;
@@ -264,7 +295,51 @@ export class Interpreter {
     }
     const copy = new Instruction();
     Object.assign(copy, ins);
+    this.rememberPageEnd(rip, physical, copy);
     return copy;
+  }
+
+  /** Forgets the page-end instructions with a byte in [physical, end). */
+  private invalidatePageEnds(physical: number, end: number): void {
+    for (let pageNumber = Math.floor(physical / 4096); pageNumber * 4096 < end; pageNumber++) {
+      const starts = this.pageEndsByPage.get(pageNumber);
+      if (starts === undefined) continue;
+      for (let i = starts.length - 1; i >= 0; i--) {
+        const start = starts[i]!;
+        const known = this.pageEnds.get(start);
+        const overlaps = known === undefined ||
+          (start < end && start + known.firstLength > physical) ||
+          (known.secondPage >= 0 && known.secondPage < end && known.secondPage + known.ins.length - known.firstLength > physical);
+        if (!overlaps) continue;
+        this.pageEnds.delete(start);
+        starts.splice(i, 1);
+      }
+    }
+  }
+
+  /**
+   * Keeps `ins`, decoded byte by byte at linear `rip` = `physical` near its page's end, for the
+   * next fetch there: when its bytes lie in RAM, whose writes are tracked (both of its pages are
+   * marked as code pages, so a store into either forgets it).
+   */
+  private rememberPageEnd(rip: number, physical: number, ins: Instruction): void {
+    if (ins.status !== DecodeStatus.Ok) return;
+    const memory = this.cpu.memory;
+    const firstLength = Math.min(ins.length, 4096 - (physical % 4096));
+    if (physical + firstLength > memory.fastEnd) return;
+    let secondPage = -1;
+    if (ins.length > firstLength) {
+      // translated moments ago by the fetch itself: no fault, no change of state
+      secondPage = this.cpu.mmu.translateFetch(this.cpu.next(rip, firstLength));
+      if (secondPage + ins.length - firstLength > memory.fastEnd || !memory.markCodePage(secondPage / 4096)) return;
+    }
+    if (!memory.markCodePage(Math.floor(physical / 4096))) return;
+    this.pageEnds.set(physical, { ins, firstLength, secondPage });
+    for (const page of secondPage >= 0 ? [Math.floor(physical / 4096), secondPage / 4096] : [Math.floor(physical / 4096)]) {
+      const starts = this.pageEndsByPage.get(page);
+      if (starts === undefined) this.pageEndsByPage.set(page, [physical]);
+      else if (!starts.includes(physical)) starts.push(physical);
+    }
   }
 
   private newPage(pageNumber: number): Array<Instruction | undefined> {
