@@ -2,7 +2,10 @@
  * workload/serve_main.c: the `serve` workload: the HTTP server of src/workload/serve/ on the
  * fiber sockets of net/socket.h (docs/serve.md has the routes).
  *
- *   serve port=80 max_conns=256 idle=10 max_body=16777216 requests=N [ip=... gw=...]
+ *   serve port=80 max_conns=256 idle=10 max_body=16777216 requests=N [ip=... gw=...] [ip6=... gw6=...]
+ *
+ * It listens on both families (IPv4 and IPv6, net/socket.h) and prints one `serve: listening on`
+ * line for the IPv4 address and one for each preferred IPv6 address.
  *
  * One fiber accepts; every admitted connection gets a fiber of its own in the same switch, so a
  * slow or hostile client only ever holds its own fiber. A connection past max_conns gets a 503
