@@ -14,6 +14,12 @@ export class Unit {
   wasmSlot = -1;
   /** a 32-bit WebAssembly unit: runs only while the segments are flat (engine.ts, flat32) */
   needsFlat = false;
+  /**
+   * The linear page its code reaches into past its own (an instruction that crosses the page
+   * boundary), or -1: the unit runs only while that page still maps to the physical page after its
+   * own, as when it was decoded (engine.ts, nextPageHolds).
+   */
+  nextPage = -1;
   /** a WebAssembly unit's module, kept for --jit-dump (null otherwise) */
   wasmModule: Uint8Array | null = null;
 

@@ -1,7 +1,7 @@
 // Finding the guest code a compiled unit covers: basic blocks decoded straight from guest RAM (a
 // block never leaves its 4 KiB page, so a unit depends on its pages only), and, for hot loops, the
 // region of blocks in the entry's page that lead back to the entry.
-import { DecodeStatus, Instruction, decodeInto, type CpuMode } from "../decoder/decode.js";
+import { DecodeStatus, Instruction, MAX_INSTRUCTION_LENGTH, decodeInto, type CpuMode } from "../decoder/decode.js";
 import { M_J } from "../decoder/operand-spec.js";
 import { TWO_32 } from "../machine/cpu.js";
 import { INSTRUCTION_KIND, KIND_BRANCH, KIND_INTERPRETED } from "./instruction-kinds.js";
@@ -49,7 +49,7 @@ export function relativeTarget(ins: Instruction, nextRip: number): number | null
  * empty block when its first instruction is one the JIT leaves to the interpreter (or cannot be
  * decoded within the page).
  */
-export function decodeBlock(ram: Uint8Array, rip: number, physical: number, mode: CpuMode): GuestBlock {
+export function decodeBlock(ram: Uint8Array, rip: number, physical: number, mode: CpuMode, intoNextPage = false): GuestBlock {
   const pageStart = physical - (physical % 4096);
   const page = ram.subarray(pageStart, pageStart + 4096);
   const instructions: GuestInstruction[] = [];
@@ -60,6 +60,13 @@ export function decodeBlock(ram: Uint8Array, rip: number, physical: number, mode
   while (instructions.length < MAX_BLOCK_INSTRUCTIONS && offset < 4096) {
     const ins = new Instruction();
     decodeInto(ins, page, offset, mode);
+    // An instruction crossing into the next page is taken when the caller vouches that the next
+    // linear page maps to the next physical page (`intoNextPage`): its tail is read from there, and
+    // the block ends with it.
+    if (ins.status === DecodeStatus.Truncated && intoNextPage && offset > 4096 - MAX_INSTRUCTION_LENGTH &&
+        pageStart + 4096 + MAX_INSTRUCTION_LENGTH <= ram.length) {
+      decodeInto(ins, ram, pageStart + offset, mode);
+    }
     // Invalid, unsupported, or crossing into the next page: the interpreter takes it from here.
     if (ins.status !== DecodeStatus.Ok) break;
     const kind = INSTRUCTION_KIND[ins.row.id];

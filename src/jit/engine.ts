@@ -22,7 +22,7 @@ import { translateUnit, type TranslateOptions } from "./translate.js";
 import { finishSource, unmappedSource } from "./source-map.js";
 import { interpreterStringFastPath } from "./string-fast.js";
 import { JitDivergence, WriteLog, describeWrites, differences, divergenceReport, emptySnapshot, memoryDifferences, restore, snapshotInto, type JitWrites } from "./lockstep.js";
-import { INVALID_TAG, TLB_SIZE } from "../machine/tlb.js";
+import { INVALID_TAG, TLB_MASK, TLB_SIZE } from "../machine/tlb.js";
 import { WasmState } from "./wasm/state-layout.js";
 import { encodeUnitModule, translateWasm, type WasmLayout, type WasmTranslation } from "./wasm/translate-wasm.js";
 import { WasmRuntime, makeWasmImports, type WasmUnitEnvironment } from "./wasm/wasm-unit.js";
@@ -293,7 +293,8 @@ export class JitEngine {
           previous.links[exit] = unit;
         }
       }
-      if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd + limit.batchSlack - cpu.retired || (unit.needsFlat && !flat32(cpu))) {
+      if (unit === undefined || unit.fn === null || unit.entryCount > limit.batchEnd + limit.batchSlack - cpu.retired || (unit.needsFlat && !flat32(cpu)) ||
+          (unit.nextPage >= 0 && !this.nextPageHolds(unit.nextPage, unit.physical))) {
         this.interpretStraight(limit);
         previous = null;
         continue;
@@ -472,6 +473,25 @@ export class JitEngine {
     }
   }
 
+  /**
+   * Whether linear page `nextLinear` maps, in the TLB as it is now (no walk, no fault), to the
+   * physical page after the one holding `physical`: what a unit whose code crosses into that page
+   * was decoded under.
+   */
+  private nextPageHolds(nextLinear: number, physical: number): boolean {
+    const mmu = this.cpu.mmu;
+    const index = (nextLinear >>> 12) & TLB_MASK;
+    return mmu.execTag[index] === nextLinear && mmu.fastBase[index] === physical - (physical % 4096) + 4096;
+  }
+
+  /** The linear page after the unit's own when one of `blocks` reaches into it, else -1. */
+  private static nextPageOf(blocks: GuestBlock[]): number {
+    for (const block of blocks) {
+      if ((block.physical % 4096) + (block.endRip - block.rip) > 4096) return block.rip - (block.rip % 4096) + 4096;
+    }
+    return -1;
+  }
+
   /** Compiles the unit at linear `rip` = `physical`, now. */
   compile(rip: number, physical: number): Unit {
     return this.build(rip, physical, false)!;
@@ -488,7 +508,9 @@ export class JitEngine {
     const mode = cpu.mode;
     const pageStart = physical - (physical % 4096);
     let unit: Unit;
-    const decode = (at: number, phys: number): GuestBlock => decodeBlock(memory.ram, at, phys, mode);
+    const linearPage = rip - (rip % 4096);
+    const intoNextPage = mode === 64 && pageStart + 4096 + 16 <= memory.fastEnd && this.nextPageHolds(linearPage + 4096, physical);
+    const decode = (at: number, phys: number): GuestBlock => decodeBlock(memory.ram, at, phys, mode, intoNextPage);
     const entry = pageStart + 4096 <= memory.fastEnd ? decode(rip, physical) : null;
     if (entry === null || entry.instructions.length === 0) {
       unit = new Unit(null, rip, physical, mode, 0, [physical, physical + 1], [], [], new Float64Array(0), 0, "", "", "");
@@ -523,6 +545,7 @@ export class JitEngine {
       for (const block of blocks) {
         ranges.push(block.physical, block.physical + (block.endRip - block.rip));
         memory.markCodePage(Math.floor(block.physical / 4096));
+        memory.markCodePage(Math.floor((block.physical + (block.endRip - block.rip) - 1) / 4096));
       }
       const interpreter = this.interpreter;
       const instructions = translated.instructions, rips = translated.rips;
@@ -539,6 +562,7 @@ export class JitEngine {
         rips, before: translated.before,
       });
       unit = new Unit(fn, rip, physical, mode, entry.instructions.length, ranges, translated.exits, instructions, rips, blocks.length, source, name, map);
+      unit.nextPage = JitEngine.nextPageOf(blocks);
       this.unitsCompiled++;
       if (blocks.length > 1 || entry.successors.includes(entry.rip)) this.regionsCompiled++;
     }
@@ -586,6 +610,7 @@ export class JitEngine {
       for (const block of blocks) {
         ranges.push(block.physical, block.physical + (block.endRip - block.rip));
         this.cpu.memory.markCodePage(Math.floor(block.physical / 4096));
+        this.cpu.memory.markCodePage(Math.floor((block.physical + (block.endRip - block.rip) - 1) / 4096));
       }
       const name = `wasm_${(this.unitCounter++).toString(36)}_${hexName(rip)}`;
       let listing = `// WebAssembly unit ${name}: ${translation.instructions.length} instructions, ${translation.body.length} bytes of code`;
@@ -597,6 +622,7 @@ export class JitEngine {
       const unit = new Unit(fn, rip, physical, mode, translation.entryCount, ranges, translation.exits, translation.instructions, translation.rips, blocks.length, listing, name, "");
       // its addresses and stack assume flat 32-bit segments (translate-wasm.ts, stackBytes)
       unit.needsFlat = mode === 32;
+      unit.nextPage = JitEngine.nextPageOf(blocks);
       unit.wasmSlot = slot;
       // --jit-dump writes it: a module of this unit alone
       if (this.sourceMaps) unit.wasmModule = encodeUnitModule([translation.body], this.wasm!.layout.memoryPages);
