@@ -467,9 +467,9 @@ export class JitEngine {
       const next = rip + interpreter.lastLength;
       if (cpu.rip !== (cpu.mode === 64 ? next : next % TWO_32)) return; // an exception or interrupt
       if (cpu.interruptShadow || (cpu.flags & TF) !== 0) return;
-      // A new page (reached at its start, or by an instruction that crossed into it, which units
-      // leave to the interpreter): a compiled unit may start at the next instruction.
-      if (cpu.rip - (cpu.rip % 4096) !== rip - (rip % 4096)) return;
+      // On a new page (reached at its start, or through an instruction that crossed into it) a
+      // compiled unit may start at the next instruction: cpu.rip is rip + the length here.
+      if ((rip & 0xfff) + interpreter.lastLength >= 4096) return;
     }
   }
 

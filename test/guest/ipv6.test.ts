@@ -11,15 +11,14 @@
 // case and on ours in the other, and must answer the same.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseHostForward6 } from "../../src/machine/net/hostfwd.js";
 import { readPcap, tsharkMatching, tsharkProblems } from "../support/capture.js";
 import { hostHas } from "../support/host-tools.js";
-import { hasQemu, repoRoot } from "./support/boot.js";
+import { buildGuestImage, hasQemu, repoRoot } from "./support/boot.js";
 import { startExternalNat } from "./support/external-nat.js";
 
 const hasTools = hasQemu && hostHas("tshark", ["--version"]) && hostHas("curl", ["--version"]);
@@ -83,13 +82,8 @@ function comparable(serial: string): string[] {
 }
 
 describe.runIf(hasTools)("IPv6 on QEMU and on this emulator, same image", () => {
-  beforeAll(() => {
-    workDir = mkdtempSync(join(tmpdir(), "x64emu-ipv6-"));
-    image = relative(repoRoot, join(workDir, "kernel.elf"));
-    return new Promise<void>((resolve, reject) => {
-      execFile("bash", ["scripts/build-guest.sh", image], { cwd: repoRoot, encoding: "utf8" }, (error, stdout, stderr) =>
-        error ? reject(new Error(`build-guest failed:\n${stdout}${stderr}`)) : resolve());
-    });
+  beforeAll(async () => {
+    ({ workDir, image } = await buildGuestImage("x64emu-ipv6-"));
   }, 180_000);
 
   afterAll(() => {

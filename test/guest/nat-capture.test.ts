@@ -3,13 +3,12 @@
 // (`ping`), booted from the same command line on both, the program name aside (and --stats on
 // ours). IPv4 identification and checksums aside, as the issue allows, and the DHCP transaction id,
 // which the guest draws at random each boot (checked instead to echo the guest's own).
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPcap } from "../support/capture.js";
-import { hasQemu, repoRoot } from "./support/boot.js";
+import { buildGuestImage, hasQemu, repoRoot } from "./support/boot.js";
 
 const NAT_MAC = "52550a000202"; // 52:55:0a:00:02:02, slirp's MAC for 10.0.2.2
 const NAT6_MAC = "525600000002"; // 52:56:00:00:00:02, slirp's MAC for fe80::2
@@ -74,10 +73,8 @@ function natFrames(frames: Uint8Array[]): string[] {
 describe.runIf(hasQemu)("the NAT's packets in a capture of the same guest", () => {
   let workDir = "";
   let image = "";
-  beforeAll(() => {
-    workDir = mkdtempSync(join(tmpdir(), "x64emu-nat-capture-"));
-    image = relative(repoRoot, join(workDir, "kernel.elf"));
-    execFileSync("bash", ["scripts/build-guest.sh", image], { cwd: repoRoot, stdio: "ignore" });
+  beforeAll(async () => {
+    ({ workDir, image } = await buildGuestImage("x64emu-nat-capture-"));
   }, 180_000);
   afterAll(() => {
     if (workDir) rmSync(workDir, { recursive: true, force: true });

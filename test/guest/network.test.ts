@@ -2,16 +2,15 @@
 // command plus `-netdev user -device virtio-net-pci`): DHCP from slirp, ping to the NAT, and
 // bulk TCP both ways through the NAT to a server on this host's loopback, with every packet
 // captured by QEMU's filter-dump and checked by tshark.
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPcap, tsharkProblems } from "../support/capture.js";
 import { hostHas } from "../support/host-tools.js";
-import { hasQemu, repoRoot } from "./support/boot.js";
+import { buildGuestImage, hasQemu, repoRoot } from "./support/boot.js";
 
 const hasTshark = hasQemu && hostHas("tshark", ["--version"]);
 
@@ -64,13 +63,8 @@ describe.runIf(hasQemu && hasTshark)("the guest network on QEMU user networking"
   let workDir = "";
   let image = "";
 
-  beforeAll(() => {
-    workDir = mkdtempSync(join(tmpdir(), "x64emu-network-"));
-    image = relative(repoRoot, join(workDir, "kernel.elf"));
-    return new Promise<void>((resolve, reject) => {
-      execFile("bash", ["scripts/build-guest.sh", image], { cwd: repoRoot, encoding: "utf8" }, (error, stdout, stderr) =>
-        error ? reject(new Error(`build-guest failed:\n${stdout}${stderr}`)) : resolve());
-    });
+  beforeAll(async () => {
+    ({ workDir, image } = await buildGuestImage("x64emu-network-"));
   }, 180_000);
 
   afterAll(() => {

@@ -33,38 +33,20 @@ void icmp_input(struct net_stack *stack, const struct ipv4_header *ip, const uin
         send_message(stack, ip->source, ICMP_HEADER_LEN + icmp.data_length, now_ns);
         return;
     }
-    case ICMP_ECHO_REPLY:
-        for (size_t i = 0; i < ECHO_LISTENERS; i++) {
-            struct echo_listener *listener = &stack->echo[i];
-            if (listener->used && listener->id == icmp.id) {
-                listener->fn(listener->ctx, ip->source, icmp.id, icmp.sequence, icmp.data, icmp.data_length, ip->ttl, now_ns);
-                return;
-            }
-        }
+    case ICMP_ECHO_REPLY: {
+        struct echo_listener *listener = echo_listener_find(stack->echo, icmp.id);
+        if (listener != NULL)
+            listener->fn.v4(listener->ctx, ip->source, icmp.id, icmp.sequence, icmp.data, icmp.data_length, ip->ttl, now_ns);
         return;
+    }
     default:
         return; /* unreachable/time exceeded: counted; the transports learn by their timers */
     }
 }
 
 int net_echo_listen(struct net_stack *stack, uint16_t id, net_echo_reply_fn fn, void *ctx) {
-    struct echo_listener *free_slot = NULL;
-    for (size_t i = 0; i < ECHO_LISTENERS; i++) {
-        struct echo_listener *listener = &stack->echo[i];
-        if (listener->used && listener->id == id) {
-            if (fn == NULL) listener->used = false;
-            else {
-                listener->fn = fn;
-                listener->ctx = ctx;
-            }
-            return 0;
-        }
-        if (!listener->used && free_slot == NULL) free_slot = listener;
-    }
-    if (fn == NULL) return 0;
-    if (free_slot == NULL) return ERR_BUSY;
-    *free_slot = (struct echo_listener){.used = true, .id = id, .fn = fn, .ctx = ctx};
-    return 0;
+    struct echo_listener listener = {.fn.v4 = fn, .ctx = ctx};
+    return echo_listener_set(stack->echo, id, fn != NULL ? &listener : NULL);
 }
 
 int net_echo_send(struct net_stack *stack, uint32_t destination, uint16_t id, uint16_t sequence, const uint8_t *data,

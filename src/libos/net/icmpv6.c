@@ -112,13 +112,8 @@ static void echo_request(struct net_stack *stack, const struct ipv6_header *ip, 
 
 static void echo_reply(struct net_stack *stack, const struct ipv6_header *ip, const struct icmpv6_header *icmp, uint64_t now_ns) {
     uint16_t id = (uint16_t)(icmp->word >> 16), sequence = (uint16_t)icmp->word;
-    for (size_t i = 0; i < ECHO6_LISTENERS; i++) {
-        struct echo6_listener *listener = &stack->ipv6.echo[i];
-        if (listener->used && listener->id == id) {
-            listener->fn(listener->ctx, ip->source, id, sequence, icmp->body, icmp->body_length, ip->hop_limit, now_ns);
-            return;
-        }
-    }
+    struct echo_listener *listener = echo_listener_find(stack->ipv6.echo, id);
+    if (listener != NULL) listener->fn.v6(listener->ctx, ip->source, id, sequence, icmp->body, icmp->body_length, ip->hop_limit, now_ns);
 }
 
 static const char *error_name(uint8_t type) {
@@ -166,23 +161,8 @@ void icmpv6_input(struct net_stack *stack, const struct ipv6_header *ip, const u
 /* ---- echo client ------------------------------------------------------------------------------ */
 
 int net_echo6_listen(struct net_stack *stack, uint16_t id, net_echo6_reply_fn fn, void *ctx) {
-    struct echo6_listener *free_slot = NULL;
-    for (size_t i = 0; i < ECHO6_LISTENERS; i++) {
-        struct echo6_listener *listener = &stack->ipv6.echo[i];
-        if (listener->used && listener->id == id) {
-            if (fn == NULL) listener->used = false;
-            else {
-                listener->fn = fn;
-                listener->ctx = ctx;
-            }
-            return 0;
-        }
-        if (!listener->used && free_slot == NULL) free_slot = listener;
-    }
-    if (fn == NULL) return 0;
-    if (free_slot == NULL) return ERR_BUSY;
-    *free_slot = (struct echo6_listener){.used = true, .id = id, .fn = fn, .ctx = ctx};
-    return 0;
+    struct echo_listener listener = {.fn.v6 = fn, .ctx = ctx};
+    return echo_listener_set(stack->ipv6.echo, id, fn != NULL ? &listener : NULL);
 }
 
 int net_echo6_send(struct net_stack *stack, const uint8_t destination[16], uint16_t id, uint16_t sequence,

@@ -89,6 +89,23 @@ void net_send_ip_frame(struct net_stack *stack, const uint8_t mac[ETH_ADDR_LEN],
     net_send_frame(stack, frame, ETH_HEADER_LEN + length);
 }
 
+struct echo_listener *echo_listener_find(struct echo_listener *table, uint16_t id) {
+    for (size_t i = 0; i < ECHO_LISTENERS; i++)
+        if (table[i].used && table[i].id == id) return &table[i];
+    return NULL;
+}
+
+int echo_listener_set(struct echo_listener *table, uint16_t id, const struct echo_listener *listener) {
+    struct echo_listener *slot = echo_listener_find(table, id);
+    if (slot == NULL && listener == NULL) return 0;
+    for (size_t i = 0; i < ECHO_LISTENERS && slot == NULL; i++)
+        if (!table[i].used) slot = &table[i];
+    if (slot == NULL) return ERR_BUSY;
+    if (listener == NULL) slot->used = false;
+    else *slot = (struct echo_listener){.used = true, .id = id, .fn = listener->fn, .ctx = listener->ctx};
+    return 0;
+}
+
 unsigned resolve_queue_push(struct resolve_queue *queue, uint8_t *packet, size_t length) {
     unsigned dropped = 0;
     if (queue->count == RESOLVE_QUEUE_MAX) {

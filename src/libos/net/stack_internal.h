@@ -204,13 +204,24 @@ struct reassembly6 {
     uint8_t first[ICMPV6_QUOTE_MAX];
 };
 
-#define ECHO6_LISTENERS 8
-struct echo6_listener {
+/* ICMP and ICMPv6 echo listeners (icmp.c, icmpv6.c; stack.c): replies with a listener's id go to
+ * its function, the one of its table's family. */
+#define ECHO_LISTENERS 8
+struct echo_listener {
     bool used;
     uint16_t id;
-    net_echo6_reply_fn fn;
+    union {
+        net_echo_reply_fn v4;
+        net_echo6_reply_fn v6;
+    } fn;
     void *ctx;
 };
+
+/* The listener for `id` in `table` (ECHO_LISTENERS slots), or NULL. */
+struct echo_listener *echo_listener_find(struct echo_listener *table, uint16_t id);
+/* Gives `id` the function and context of `listener` (NULL: removes `id`'s); 0, or ERR_BUSY when
+ * the table is full. */
+int echo_listener_set(struct echo_listener *table, uint16_t id, const struct echo_listener *listener);
 
 struct ipv6_state {
     bool enabled;
@@ -230,7 +241,7 @@ struct ipv6_state {
     uint64_t dns_expires_ns;
     uint32_t next_fragment_id;
     struct reassembly6 reassembly[REASSEMBLY6_SLOTS];
-    struct echo6_listener echo[ECHO6_LISTENERS];
+    struct echo_listener echo[ECHO_LISTENERS];
     uint32_t error_tokens; /* ICMPv6 errors that may still be sent now */
     uint64_t error_refill_ns;
     net_ipv6_event_fn event;
@@ -241,14 +252,6 @@ struct ipv6_state {
 struct udp_binding {
     uint16_t port; /* 0: free slot */
     net_udp_receive_fn fn;
-    void *ctx;
-};
-
-#define ECHO_LISTENERS 8
-struct echo_listener {
-    bool used;
-    uint16_t id;
-    net_echo_reply_fn fn;
     void *ctx;
 };
 

@@ -1,7 +1,9 @@
 // Booting a guest image on real QEMU 7.2 (DESIGN.md §3's reference command) and on this emulator,
 // for the tests that compare them.
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hostHas } from "../../support/host-tools.js";
 
@@ -19,6 +21,20 @@ function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
       resolve({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout });
     });
     child.stdin?.end();
+  });
+}
+
+/**
+ * Builds the guest image into a new temporary folder (the caller removes `workDir`). `image` is
+ * relative to the repository: QEMU puts the kernel's file name, as given, in front of the command
+ * line, so both machines see the same one.
+ */
+export function buildGuestImage(prefix: string): Promise<{ workDir: string; image: string }> {
+  const workDir = mkdtempSync(join(tmpdir(), prefix));
+  const image = relative(repoRoot, join(workDir, "kernel.elf"));
+  return new Promise((resolve, reject) => {
+    execFile("bash", ["scripts/build-guest.sh", image], { cwd: repoRoot, encoding: "utf8" }, (error, stdout, stderr) =>
+      error ? reject(new Error(`build-guest failed:\n${stdout}${stderr}`)) : resolve({ workDir, image }));
   });
 }
 

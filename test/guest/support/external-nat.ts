@@ -3,8 +3,8 @@
 // process answers it with a UserNetBackend. It lets a test reach a guest on QEMU through what only
 // our NAT offers (hostfwd6: a host connection over IPv6 into the guest, which QEMU 7.2's own
 // hostfwd cannot express), so QEMU's CPU and device and ours can be asked the same questions.
-import dgram from "node:dgram";
 import { UserNetBackend, type UserNetOptions } from "../../../src/machine/net/slirp.js";
+import { bindUdp, freeUdpPort } from "../../machine/net/support/qemu-slirp.js";
 
 /** QEMU's default NIC address (the guest's MAC on both machines). */
 const GUEST_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
@@ -16,21 +16,11 @@ export interface ExternalNat {
   close(): Promise<void>;
 }
 
-function bindUdp(): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket("udp4");
-    socket.once("error", reject);
-    socket.bind(0, "127.0.0.1", () => resolve(socket));
-  });
-}
-
 /** Starts the NAT on a UDP socket; QEMU, started with `qemuArgs`, sends its frames there. */
 export async function startExternalNat(options: UserNetOptions = {}): Promise<ExternalNat> {
   const ours = await bindUdp();
-  // QEMU binds its end itself; reserve a free port for it by binding and releasing one
-  const probe = await bindUdp();
-  const qemuPort = probe.address().port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  // QEMU binds its end itself
+  const qemuPort = await freeUdpPort();
 
   const backend = new UserNetBackend(options);
   backend.attach({

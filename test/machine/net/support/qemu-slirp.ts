@@ -17,7 +17,8 @@ export interface QemuSlirp {
   close(): Promise<void>;
 }
 
-function bindUdp(): Promise<dgram.Socket> {
+/** A UDP socket bound to a free port on 127.0.0.1. */
+export function bindUdp(): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket("udp4");
     socket.once("error", reject);
@@ -25,7 +26,8 @@ function bindUdp(): Promise<dgram.Socket> {
   });
 }
 
-async function freeUdpPort(): Promise<number> {
+/** A UDP port free on 127.0.0.1 (bound and released). */
+export async function freeUdpPort(): Promise<number> {
   const socket = await bindUdp();
   const port = socket.address().port;
   await new Promise<void>((resolve) => socket.close(() => resolve()));
