@@ -63,6 +63,15 @@ export class Instruction {
   immHi = 0;
   /** second immediate (ENTER's nesting level) or a far pointer's selector */
   imm2 = 0;
+  /**
+   * The interpreter's pre-decoded handler for this instruction's form and the operands it fixed
+   * (src/machine/interp/fast-forms.ts); null until the interpreter caches the instruction. Typed
+   * loosely here: the decoder knows nothing of the machine that runs it.
+   */
+  fast: unknown = null;
+  fastA = 0;
+  fastB = 0;
+  fastOp = 0;
 
   get mnemonic(): string {
     const names = this.row.mnemonics;
@@ -104,6 +113,7 @@ export function decodeInto(ins: Instruction, code: Uint8Array, offset: number, m
   ins.imm = 0;
   ins.immHi = 0;
   ins.imm2 = 0;
+  ins.fast = null;
 
   // Legacy and REX prefixes. A REX prefix only counts when it comes last.
   let pos = offset;

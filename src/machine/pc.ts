@@ -438,7 +438,7 @@ export class PcMachine {
         // A halted CPU with an interrupt pending: step() delivers it.
         if (cpu.halted) interpreter.step();
         if (jit !== null) jit.run(this, steps);
-        else while (cpu.retired < this.batchEnd && !cpu.halted && steps-- > 0) interpreter.step();
+        else interpreter.run(this, steps);
       } catch (error) {
         if (error instanceof JitDivergence) {
           this.stop({ kind: "divergence", report: error.report });

@@ -10,6 +10,7 @@ import { DS, TWO_32, type Cpu } from "../cpu.js";
 import { CpuException, REP_UNFINISHED, VEC_DB, VEC_UD } from "../cpu-exception.js";
 import { SoftwareInterrupt, deliverException, deliverExternalInterrupt } from "../interrupts.js";
 import { LazyFlags } from "../lazy-flags.js";
+import { fastHandlerFor, type FastHandler } from "./fast-forms.js";
 import { modrmAddress, moffsAddress, operandSize, probeWrite, segmentOverride } from "./operand-access.js";
 import { SEMANTICS } from "./semantics/index.js";
 import { MOVS_STOS_ROW } from "./semantics/string.js";
@@ -85,6 +86,9 @@ export class Interpreter {
   private savedRflags = 0;
   private lastPageNumber = -1;
   private lastPage: Array<Instruction | undefined> | undefined = undefined;
+  /** the linear page (and MMU generation) that maps to lastPage, or -1 (a page base is never -1) */
+  private fetchLinearPage = -1;
+  private fetchGeneration = 0;
   interruptController: InterruptController | null = null;
   /**
    * Called when a REP string instruction stopped between iterations (REP_UNFINISHED): the machine
@@ -101,6 +105,11 @@ export class Interpreter {
   lastLength = 0;
   /** row id of the last instruction executed */
   lastRowId = 0;
+  /**
+   * Whether cached instructions get pre-decoded handlers (fast-forms.ts). Off only to measure the
+   * generic path or to compare the two; changing it applies to instructions decoded afterwards.
+   */
+  fastForms = true;
   /** decoded-instruction cache statistics */
   cacheHits = 0;
   cacheMisses = 0;
@@ -118,6 +127,7 @@ export class Interpreter {
     this.pageEndsByPage.clear();
     this.lastPageNumber = -1;
     this.lastPage = undefined;
+    this.fetchLinearPage = -1;
   }
 
   /**
@@ -168,6 +178,25 @@ export class Interpreter {
   }
 
   /**
+   * step() until `cpu.retired` reaches `limit.batchEnd` (read after every instruction: a device or
+   * a stop may move it), the CPU halts, or `steps` instructions ran: one loop that takes the common
+   * case (no interrupt to deliver, no shadow, no single-step) without the calls of step().
+   */
+  run(limit: { readonly batchEnd: number }, steps: number): void {
+    const cpu = this.cpu;
+    const controller = this.interruptController;
+    while (cpu.retired < limit.batchEnd && !cpu.halted && steps-- > 0) {
+      if (cpu.interruptShadow || (cpu.flags & TF) !== 0 || (controller !== null && (cpu.flags & IF) !== 0 && controller.hasPending())) {
+        this.step();
+        continue;
+      }
+      const fault = this.execute();
+      if (fault === REP_UNFINISHED) this.onRepUnfinished();
+      else if (fault !== null) deliverException(cpu, fault);
+    }
+  }
+
+  /**
    * Executes one instruction. Returns null when it retired, or the exception it raised (with the
    * CPU state restored to before the instruction) without delivering it.
    */
@@ -193,6 +222,20 @@ export class Interpreter {
     let restoreFlags = false;
     this.lastLength = ins.length;
     this.lastRowId = ins.row.id;
+    if (ins.fast !== null) {
+      const next = rip + ins.length;
+      cpu.nextRip = cpu.mode === 64 || next < TWO_32 ? next : next - TWO_32;
+      try {
+        (ins.fast as FastHandler)(cpu, ins);
+      } catch (error) {
+        if (!(error instanceof CpuException)) throw error;
+        cpu.rip = rip;
+        return error;
+      }
+      cpu.rip = cpu.nextRip;
+      cpu.retired++;
+      return null;
+    }
     try {
       if (ins.status !== DecodeStatus.Ok) throw new CpuException(VEC_UD, null, ins.status === DecodeStatus.Invalid ? "invalid instruction" : "unsupported instruction");
       const semantic = SEMANTICS[ins.row.id] as Semantic;
@@ -231,6 +274,13 @@ export class Interpreter {
     }
   }
 
+  /** The pre-decoded handler for a newly cached instruction (null: the generic path runs it). */
+  private selectFast(ins: Instruction): FastHandler | null {
+    if (!this.fastForms) return null;
+    const kind = EA_KIND[ins.row.id];
+    return fastHandlerFor(ins, kind === EA_NOT_ACCESSED, kind === EA_IN_SEMANTICS);
+  }
+
   private saveFlags(): void {
     const lazy = this.cpu.lazy, saved = this.savedFlags;
     saved.op = lazy.op; saved.size = lazy.size; saved.carryIn = lazy.carryIn;
@@ -248,6 +298,16 @@ export class Interpreter {
   /** The decoded instruction at linear address `rip` (cached by physical address when it lies in one RAM page). */
   private fetch(rip: number): Instruction {
     const cpu = this.cpu;
+    // Within the linear page of the last cached fetch, in the same MMU generation (no flush,
+    // INVLPG or privilege switch since), the page maps where it did: skip the translation.
+    const inPage = rip & 0xfff;
+    if (rip - inPage === this.fetchLinearPage && cpu.mmu.generation === this.fetchGeneration) {
+      const cached = this.lastPage![inPage];
+      if (cached !== undefined && cached.mode === cpu.mode) {
+        this.cacheHits++;
+        return cached;
+      }
+    }
     const physical = cpu.mmu.translateFetch(rip);
     const pageNumber = Math.floor(physical / 4096);
     const offset = physical - pageNumber * 4096;
@@ -258,6 +318,10 @@ export class Interpreter {
       this.lastPage = page;
     }
     const cached = page?.[offset];
+    if (page !== undefined) {
+      this.fetchLinearPage = rip - inPage;
+      this.fetchGeneration = cpu.mmu.generation;
+    }
     if (cached !== undefined && cached.mode === cpu.mode) {
       this.cacheHits++;
       return cached;
@@ -268,8 +332,11 @@ export class Interpreter {
     if (offset <= 4096 - MAX_INSTRUCTION_LENGTH && physical + MAX_INSTRUCTION_LENGTH <= cpu.memory.fastEnd) {
       const ins = new Instruction();
       decodeInto(ins, ram, physical, cpu.mode);
+      ins.fast = this.selectFast(ins);
       const list = page ?? this.newPage(pageNumber);
       list[offset] = ins;
+      this.fetchLinearPage = rip - inPage;
+      this.fetchGeneration = cpu.mmu.generation;
       return ins;
     }
     // Near a page end: an instruction decoded here before is still right if its bytes were not
@@ -295,6 +362,7 @@ export class Interpreter {
     }
     const copy = new Instruction();
     Object.assign(copy, ins);
+    copy.fast = this.selectFast(copy);
     this.rememberPageEnd(rip, physical, copy);
     return copy;
   }

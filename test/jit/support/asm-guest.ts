@@ -133,16 +133,21 @@ export function setQword(machine: PcMachine, address: number, value: bigint): vo
 /**
  * Counts, by RIP, the instructions the interpreter runs on its own (Interpreter.step: everything
  * under accel interp; under the JIT, cold code and the instructions it leaves to the interpreter,
- * but not the instructions compiled units run through the shared semantics).
+ * but not the instructions compiled units run through the shared semantics). Interpreter.run is
+ * replaced by the step() loop it stands for, so accel interp counts every instruction too.
  */
 export function countInterpreterSteps(machine: PcMachine): Map<number, number> {
   const counts = new Map<number, number>();
   const interpreter = machine.interpreter;
+  const cpu = machine.cpu;
   const step = interpreter.step.bind(interpreter);
   interpreter.step = () => {
-    const rip = machine.cpu.rip;
+    const rip = cpu.rip;
     counts.set(rip, (counts.get(rip) ?? 0) + 1);
     return step();
+  };
+  interpreter.run = (limit, steps) => {
+    while (cpu.retired < limit.batchEnd && !cpu.halted && steps-- > 0) interpreter.step();
   };
   return counts;
 }

@@ -16,6 +16,8 @@ export function maskTo(value: number, size: number): number {
 }
 
 const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7, TEST = 8;
+/** `alu`'s operations (the interpreter's pre-decoded handlers pass them). */
+export const ALU_ADD = ADD, ALU_OR = OR, ALU_ADC = ADC, ALU_SBB = SBB, ALU_AND = AND, ALU_SUB = SUB, ALU_XOR = XOR, ALU_CMP = CMP, ALU_TEST = TEST;
 
 /** Computes a two-operand ALU operation, records its flags and returns the result (hi in cpu.hi). */
 export function alu(cpu: Cpu, op: number, size: number, a: number, aHi: number, b: number, bHi: number): number {

@@ -9,6 +9,8 @@ import { maskTo } from "./arithmetic.js";
 import type { SemanticTable } from "./types.js";
 
 const ROL = 0, ROR = 1, RCL = 2, RCR = 3, SHL = 4, SHR = 5, SAR = 7;
+/** The kinds shiftOrRotateValue takes, by mnemonic (the interpreter's pre-decoded handlers pick them). */
+export const SHIFT_KINDS: Readonly<Record<string, number>> = { rol: ROL, ror: ROR, rcl: RCL, rcr: RCR, shl: SHL, sal: SHL, shr: SHR, sar: SAR };
 
 /** Pair shifts: return the low half, high half in `pairHi`. */
 let pairHi = 0;
@@ -46,88 +48,101 @@ function zeroExtendIfDword(cpu: Cpu, ins: Instruction, size: number, value: numb
 function shiftOrRotate(kind: number) {
   return (cpu: Cpu, ins: Instruction): void => {
     const size = operandSize(ins, 0);
-    const bits = size * 8;
     const a = readOperand(cpu, ins, 0);
     const aHi = size === 8 ? cpu.hi : 0;
     const count = readOperand(cpu, ins, 1) & (size === 8 ? 0x3f : 0x1f);
-    if (count === 0) return zeroExtendIfDword(cpu, ins, size, a);
-    let lo: number, hi = 0, cf: number, of: number;
-    const flags = cpu.getFlags();
-    switch (kind) {
-      case SHL: {
-        if (size === 8) { lo = shiftLeft64(a, aHi, count); hi = pairHi; }
-        else lo = count >= 32 ? 0 : maskTo(a << count, size);
-        cf = count <= bits ? bit(a, aHi, bits - count) : 0;
-        of = bit(lo, hi, bits - 1) ^ cf;
-        cpu.setFlags(resultFlags(lo, hi, size) | (cf ? CF : 0) | (of ? OF : 0), CF | OF | SF | ZF | PF | AF);
-        break;
-      }
-      case SHR: {
-        if (size === 8) { lo = shiftRight64(a, aHi, count, false); hi = pairHi; }
-        else lo = count >= 32 ? 0 : a >>> count;
-        cf = count <= bits ? bit(a, aHi, count - 1) : 0;
-        of = bit(a, aHi, bits - 1);
-        cpu.setFlags(resultFlags(lo, hi, size) | (cf ? CF : 0) | (of ? OF : 0), CF | OF | SF | ZF | PF | AF);
-        break;
-      }
-      case SAR: {
-        if (size === 8) { lo = shiftRight64(a, aHi, count, true); hi = pairHi; }
-        else {
-          const signed = size === 1 ? (a << 24) >> 24 : size === 2 ? (a << 16) >> 16 : a | 0;
-          lo = maskTo(signed >> Math.min(count, 31), size);
-        }
-        cf = bit(a, aHi, Math.min(count - 1, bits - 1));
-        cpu.setFlags(resultFlags(lo, hi, size) | (cf ? CF : 0), CF | OF | SF | ZF | PF | AF);
-        break;
-      }
-      case ROL: case ROR: {
-        const rotation = count % bits;
-        if (size === 8) {
-          const left = kind === ROL ? rotation : (64 - rotation) % 64;
-          const l1 = shiftLeft64(a, aHi, left), h1 = pairHi;
-          const l2 = shiftRight64(a, aHi, (64 - left) % 64, false), h2 = pairHi;
-          lo = left === 0 ? a : l1 | l2;
-          hi = left === 0 ? aHi : h1 | h2;
-        } else {
-          const left = kind === ROL ? rotation : (bits - rotation) % bits;
-          lo = left === 0 ? a : maskTo((a << left) | (a >>> (bits - left)), size);
-        }
-        if (kind === ROL) {
-          cf = lo & 1;
-          of = bit(lo, hi, bits - 1) ^ cf;
-        } else {
-          cf = bit(lo, hi, bits - 1);
-          of = cf ^ bit(lo, hi, bits - 2);
-        }
-        cpu.setFlags((flags & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0), CF | OF);
-        break;
-      }
-      default: { // RCL, RCR: rotate through CF, one position at a time
-        const rotation = size === 1 ? count % 9 : size === 2 ? count % 17 : count;
-        if (rotation === 0) return zeroExtendIfDword(cpu, ins, size, a);
-        lo = a;
-        hi = aHi;
-        cf = flags & CF;
-        for (let i = 0; i < rotation; i++) {
-          if (kind === RCL) {
-            const out = bit(lo, hi, bits - 1);
-            if (size === 8) { hi = (hi << 1) | (lo >>> 31); lo = (lo << 1) | cf; }
-            else lo = maskTo((lo << 1) | cf, size);
-            cf = out;
-          } else {
-            const out = lo & 1;
-            if (size === 8) { lo = (lo >>> 1) | (hi << 31); hi = (hi >>> 1) | (cf << 31); }
-            else lo = (lo >>> 1) | (cf << (bits - 1));
-            if (size === 4) lo >>>= 0;
-            cf = out;
-          }
-        }
-        of = kind === RCL ? bit(lo, hi, bits - 1) ^ cf : bit(lo, hi, bits - 1) ^ bit(lo, hi, bits - 2);
-        cpu.setFlags((cf ? CF : 0) | (of ? OF : 0), CF | OF);
-      }
-    }
-    writeOperand(cpu, ins, 0, lo, hi);
+    // RCL/RCR of a byte or word by a multiple of 9 or 17 rotate nothing: no flags change either
+    const rotatesThroughCarry = kind === RCL || kind === RCR;
+    if (count === 0 || (rotatesThroughCarry && size < 4 && count % (size === 1 ? 9 : 17) === 0)) return zeroExtendIfDword(cpu, ins, size, a);
+    const lo = shiftOrRotateValue(cpu, kind, size, a, aHi, count);
+    writeOperand(cpu, ins, 0, lo, cpu.hi);
   };
+}
+
+/**
+ * The shift or rotate `kind` of (a, aHi) (`size` bytes; aHi 0 below 8) by a masked `count` that
+ * changes something (not 0; for RCL/RCR of bytes and words not a multiple of 9 or 17): sets the
+ * flags and returns the result's low half, cpu.hi its high half. The table's semantics and the
+ * interpreter's pre-decoded handlers share it.
+ */
+export function shiftOrRotateValue(cpu: Cpu, kind: number, size: number, a: number, aHi: number, count: number): number {
+  const bits = size * 8;
+  let lo: number, hi = 0, cf: number, of: number;
+  const flags = cpu.getFlags();
+  switch (kind) {
+    case SHL: {
+      if (size === 8) { lo = shiftLeft64(a, aHi, count); hi = pairHi; }
+      else lo = count >= 32 ? 0 : maskTo(a << count, size);
+      cf = count <= bits ? bit(a, aHi, bits - count) : 0;
+      of = bit(lo, hi, bits - 1) ^ cf;
+      cpu.setFlags(resultFlags(lo, hi, size) | (cf ? CF : 0) | (of ? OF : 0), CF | OF | SF | ZF | PF | AF);
+      break;
+    }
+    case SHR: {
+      if (size === 8) { lo = shiftRight64(a, aHi, count, false); hi = pairHi; }
+      else lo = count >= 32 ? 0 : a >>> count;
+      cf = count <= bits ? bit(a, aHi, count - 1) : 0;
+      of = bit(a, aHi, bits - 1);
+      cpu.setFlags(resultFlags(lo, hi, size) | (cf ? CF : 0) | (of ? OF : 0), CF | OF | SF | ZF | PF | AF);
+      break;
+    }
+    case SAR: {
+      if (size === 8) { lo = shiftRight64(a, aHi, count, true); hi = pairHi; }
+      else {
+        const signed = size === 1 ? (a << 24) >> 24 : size === 2 ? (a << 16) >> 16 : a | 0;
+        lo = maskTo(signed >> Math.min(count, 31), size);
+      }
+      cf = bit(a, aHi, Math.min(count - 1, bits - 1));
+      cpu.setFlags(resultFlags(lo, hi, size) | (cf ? CF : 0), CF | OF | SF | ZF | PF | AF);
+      break;
+    }
+    case ROL: case ROR: {
+      const rotation = count % bits;
+      if (size === 8) {
+        const left = kind === ROL ? rotation : (64 - rotation) % 64;
+        const l1 = shiftLeft64(a, aHi, left), h1 = pairHi;
+        const l2 = shiftRight64(a, aHi, (64 - left) % 64, false), h2 = pairHi;
+        lo = left === 0 ? a : l1 | l2;
+        hi = left === 0 ? aHi : h1 | h2;
+      } else {
+        const left = kind === ROL ? rotation : (bits - rotation) % bits;
+        lo = left === 0 ? a : maskTo((a << left) | (a >>> (bits - left)), size);
+      }
+      if (kind === ROL) {
+        cf = lo & 1;
+        of = bit(lo, hi, bits - 1) ^ cf;
+      } else {
+        cf = bit(lo, hi, bits - 1);
+        of = cf ^ bit(lo, hi, bits - 2);
+      }
+      cpu.setFlags((flags & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0), CF | OF);
+      break;
+    }
+    default: { // RCL, RCR: rotate through CF, one position at a time
+      const rotation = size === 1 ? count % 9 : size === 2 ? count % 17 : count;
+      lo = a;
+      hi = aHi;
+      cf = flags & CF;
+      for (let i = 0; i < rotation; i++) {
+        if (kind === RCL) {
+          const out = bit(lo, hi, bits - 1);
+          if (size === 8) { hi = (hi << 1) | (lo >>> 31); lo = (lo << 1) | cf; }
+          else lo = maskTo((lo << 1) | cf, size);
+          cf = out;
+        } else {
+          const out = lo & 1;
+          if (size === 8) { lo = (lo >>> 1) | (hi << 31); hi = (hi >>> 1) | (cf << 31); }
+          else lo = (lo >>> 1) | (cf << (bits - 1));
+          if (size === 4) lo >>>= 0;
+          cf = out;
+        }
+      }
+      of = kind === RCL ? bit(lo, hi, bits - 1) ^ cf : bit(lo, hi, bits - 1) ^ bit(lo, hi, bits - 2);
+      cpu.setFlags((cf ? CF : 0) | (of ? OF : 0), CF | OF);
+    }
+  }
+  cpu.hi = hi;
+  return lo;
 }
 
 /** SHLD/SHRD: shift the destination, filling from the source register. */
