@@ -4,6 +4,7 @@ import {
   A_ANYMOD, A_MNEMONIC_BY_ADDRESS_SIZE as A_ASZ_BIT, A_D64, A_F64, A_I64, A_LOCK, A_O64, A_UNSUPPORTED, CANDIDATES, MAP_0F, MAP_0F38, MAP_0F3A,
   MAP_PRIMARY, MOD_MEM, MOD_REG, OPAQUE_ROW, PREFIX_66, PREFIX_ANY, type OpcodeRow,
 } from "./opcode-rows.js";
+import { startAsDoubles } from "../util/representation.js";
 import { M_A, M_I, M_J, M_O, S_B, S_BS, S_V, S_W, S_Z } from "./operand-spec.js";
 
 export type CpuMode = 64 | 32;
@@ -30,6 +31,9 @@ export const P_REX = 1 << 5; // a REX prefix is in effect (changes AH..BH into S
 
 /** The RIP pseudo-register number used in Instruction.base for RIP-relative addressing. */
 export const BASE_RIP = 16;
+
+/** Instruction's number fields that hold int32s get their double representation once (util/representation.ts). */
+let instructionFieldsWidened = false;
 
 /** One decoded instruction. Operand values are interpreted through row.operands. */
 export class Instruction {
@@ -72,6 +76,13 @@ export class Instruction {
   fastA = 0;
   fastB = 0;
   fastOp = 0;
+
+  constructor() {
+    if (!instructionFieldsWidened) {
+      startAsDoubles(this, ["disp", "imm", "immHi", "imm2", "fastB"]);
+      instructionFieldsWidened = true;
+    }
+  }
 
   get mnemonic(): string {
     const names = this.row.mnemonics;

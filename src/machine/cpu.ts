@@ -12,6 +12,7 @@ import { LazyFlags, LAZY_NONE } from "./lazy-flags.js";
 import type { PhysicalMemory } from "./memory.js";
 import type { PortBus } from "./io-bus.js";
 import { Mmu } from "./paging.js";
+import { startAsDoubles } from "../util/representation.js";
 
 export const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
 
@@ -125,6 +126,7 @@ export class Cpu {
   readonly mmu: Mmu;
 
   constructor(readonly memory: PhysicalMemory, readonly ports: PortBus) {
+    startAsDoubles(this, ["hi", "rip", "nextRip", "currentRip", "ea", "retired", "cr2", "cr3", "tscOffset"]);
     const at = memory.allocateState(128);
     this.regs = new Int32Array(memory.buffer, at, 32);
     this.regBytes = new Uint8Array(memory.buffer, at, 128);
@@ -266,7 +268,10 @@ export class Cpu {
       if ((hi << 16) >> 16 !== hi) throw new CpuException(segment === SS ? 12 : VEC_GP, 0, "non-canonical address");
       return hi * TWO_32 + (lo >>> 0);
     }
-    return ((lo >>> 0) + this.segBase[segment]) % TWO_32;
+    // With a 32-bit base one subtraction wraps the sum (a double % is a call out of line).
+    const sum = (lo >>> 0) + this.segBase[segment];
+    if (sum >= 0 && sum < 2 * TWO_32) return sum >= TWO_32 ? sum - TWO_32 : sum;
+    return sum % TWO_32;
   }
 
   // ---- memory by size (linear addresses) -----------------------------------------------------

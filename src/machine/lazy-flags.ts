@@ -1,6 +1,7 @@
 // Lazy arithmetic flags: the common ALU instructions record their operation, size, operands and
 // result; CF/PF/AF/ZF/SF/OF are computed only when something reads them. Values of up to 32 bits
 // live in the *Lo fields (unsigned); 64-bit values use both halves as int32 pairs.
+import { startAsDoubles } from "../util/representation.js";
 import { AF, CF, OF, PF, SF, ZF } from "../decoder/flags.js";
 
 export const LAZY_NONE = 0; // the arithmetic flags in Cpu.flags are up to date
@@ -32,6 +33,10 @@ export class LazyFlags {
   rLo = 0;
   rHi = 0;
   carryIn = 0;
+
+  constructor() {
+    startAsDoubles(this, ["aLo", "aHi", "bLo", "bHi", "rLo", "rHi"]);
+  }
 
   /** Records an operation on values of up to 32 bits (already masked to the size). */
   set(op: number, size: number, a: number, b: number, r: number): void {

@@ -23,6 +23,7 @@
 // readTag/writeTag/execTag/fastBase are swapped when `cpl` crosses between 3 and 0..2, so generated
 // code must reload them after anything that can change CPL.
 
+import { startAsDoubles } from "../util/representation.js";
 import { PF_FETCH, PF_PRESENT, PF_RSVD, PF_USER, PF_WRITE, generalProtection, pageFault } from "./cpu-exception.js";
 import type { PhysicalMemory, PhysicalMemoryObserver } from "./memory.js";
 import { INVALID_TAG, PERM_EXEC, PERM_GLOBAL, PERM_READ, PERM_WRITE, TLB_BITS, TlbSet } from "./tlb.js";
@@ -148,6 +149,7 @@ export class Mmu implements PhysicalMemoryObserver {
   declare readonly memory: PhysicalMemory;
 
   constructor(memory: PhysicalMemory) {
+    startAsDoubles(this, ["hi", "faultAddress"]);
     this.memory = memory;
     this.ram = memory.ram;
     this.view = memory.view;

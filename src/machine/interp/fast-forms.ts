@@ -18,9 +18,10 @@ import { OPCODE_TABLE } from "../../decoder/opcode-rows.js";
 import { M_O, M_X, M_XLAT, M_Y } from "../../decoder/operand-spec.js";
 import type { Cpu } from "../cpu.js";
 import { modrmAddress, modrmOffset, probeWrite } from "./operand-access.js";
-import { ALU_ADD, ALU_ADC, ALU_AND, ALU_CMP, ALU_OR, ALU_SBB, ALU_SUB, ALU_TEST, ALU_XOR, alu } from "./semantics/arithmetic.js";
+import { ALU_ADD, ALU_ADC, ALU_AND, ALU_CMP, ALU_OR, ALU_SBB, ALU_SUB, ALU_TEST, ALU_XOR, alu, imulTruncated, multiplyWide } from "./semantics/arithmetic.js";
 import { SEMANTICS } from "./semantics/index.js";
-import { SHIFT_KINDS, shiftOrRotateValue } from "./semantics/shift.js";
+import { SHIFT_KINDS, doubleResult, shiftDouble, shiftOrRotateValue } from "./semantics/shift.js";
+import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
 import type { Semantic } from "./semantics/types.js";
 
 export type FastHandler = (cpu: Cpu, ins: Instruction) => void;
@@ -270,7 +271,77 @@ export const SPECIALISED_HANDLERS: readonly FastHandler[] = [
   aluMemReg64, aluMemReg32, aluMemReg8, aluMemImm64, aluMemImm32, aluMemImm8,
   movRegReg64, movRegReg32, movRegReg8, movLoad64, movLoad32, movLoad8, movStore64, movStore32, movStore8,
   movRegImm64, movRegImm32, movMemImm, movzxRegReg, movzxLoad, lea64, lea32, push64, pop64, shiftReg64, shiftReg32,
+  shiftDoubleReg64, shiftDoubleReg32, multiplyAccumulator64, multiplyAccumulator32, imulReg64, imulReg32,
 ];
+
+// ---- SHLD/SHRD of registers ------------------------------------------------------------------------
+// fastOp: DOUBLE_LEFT for SHLD, plus DOUBLE_BY_CL when the count is CL rather than the immediate;
+// fastA the destination, fastB the source register.
+
+const DOUBLE_LEFT = 1, DOUBLE_BY_CL = 2;
+
+const DOUBLE_SHIFT_FLAGS = CF | OF | SF | ZF | PF | AF;
+
+function shiftDoubleReg64(cpu: Cpu, ins: Instruction): void {
+  const count = ((ins.fastOp & DOUBLE_BY_CL) !== 0 ? cpu.regBytes[8] : ins.imm) & 0x3f;
+  if (count === 0) return;
+  const regs = cpu.regs, a = ins.fastA << 1, b = ins.fastB << 1;
+  const flags = shiftDouble((ins.fastOp & DOUBLE_LEFT) !== 0, 8, regs[a], regs[a + 1], regs[b], regs[b + 1], count, doubleResult);
+  cpu.setFlags(flags, DOUBLE_SHIFT_FLAGS);
+  regs[a] = doubleResult[0];
+  regs[a + 1] = doubleResult[1];
+}
+
+function shiftDoubleReg32(cpu: Cpu, ins: Instruction): void {
+  const count = ((ins.fastOp & DOUBLE_BY_CL) !== 0 ? cpu.regBytes[8] : ins.imm) & 0x1f;
+  const regs = cpu.regs, a = ins.fastA << 1;
+  if (count !== 0) {
+    const flags = shiftDouble((ins.fastOp & DOUBLE_LEFT) !== 0, 4, regs[a] >>> 0, 0, regs[ins.fastB << 1] >>> 0, 0, count, doubleResult);
+    cpu.setFlags(flags, DOUBLE_SHIFT_FLAGS);
+    regs[a] = doubleResult[0];
+  }
+  regs[a + 1] = 0;
+}
+
+// ---- multiplication of registers --------------------------------------------------------------------
+
+const MULTIPLY_FLAGS = CF | OF | SF | ZF | AF | PF;
+const wide = new Int32Array(4);
+
+/** One-operand MUL (fastOp 0) or IMUL (1) of rAX by register fastA: rDX:rAX. */
+function multiplyAccumulator64(cpu: Cpu, ins: Instruction): void {
+  const regs = cpu.regs, b = ins.fastA << 1;
+  const flags = multiplyWide(ins.fastOp === 1, 8, regs[0], regs[1], regs[b], regs[b + 1], wide);
+  regs[0] = wide[0]; regs[1] = wide[1];
+  regs[4] = wide[2]; regs[5] = wide[3];
+  cpu.setFlags(flags, MULTIPLY_FLAGS);
+}
+
+function multiplyAccumulator32(cpu: Cpu, ins: Instruction): void {
+  const regs = cpu.regs;
+  const flags = multiplyWide(ins.fastOp === 1, 4, regs[0], 0, regs[ins.fastA << 1] >>> 0, 0, wide);
+  regs[0] = wide[0]; regs[1] = 0;
+  regs[4] = wide[2]; regs[5] = 0;
+  cpu.setFlags(flags, MULTIPLY_FLAGS);
+}
+
+/** IMUL reg, reg (fastOp 0) or IMUL reg, reg, imm (fastOp 1): fastA = fastB × (the immediate or fastA). */
+function imulReg64(cpu: Cpu, ins: Instruction): void {
+  const regs = cpu.regs, a = ins.fastA << 1, b = ins.fastB << 1;
+  const lo = ins.fastOp === 1
+    ? imulTruncated(cpu, 8, regs[b], regs[b + 1], ins.imm, ins.imm >> 31)
+    : imulTruncated(cpu, 8, regs[a], regs[a + 1], regs[b], regs[b + 1]);
+  regs[a] = lo;
+  regs[a + 1] = cpu.hi;
+}
+
+function imulReg32(cpu: Cpu, ins: Instruction): void {
+  const regs = cpu.regs, a = ins.fastA << 1, b = ins.fastB << 1;
+  regs[a] = ins.fastOp === 1
+    ? imulTruncated(cpu, 4, regs[b] >>> 0, 0, ins.imm >>> 0, 0)
+    : imulTruncated(cpu, 4, regs[a] >>> 0, 0, regs[b] >>> 0, 0);
+  regs[a + 1] = 0;
+}
 
 // ---- selection -------------------------------------------------------------------------------------
 
@@ -375,6 +446,20 @@ export function fastHandlerFor(ins: Instruction, notAccessed: boolean, inSemanti
     const count = form === "Ev,Ib" ? ins.imm & 0xff : form === "Ev,1" ? 1 : -1;
     if (size === 8) return withOperands(ins, shiftReg64, ins.rm, count, shift);
     if (size === 4) return withOperands(ins, shiftReg32, ins.rm, count, shift);
+  }
+  if ((mnemonic === "shld" || mnemonic === "shrd") && !memory && (form === "Ev,Gv,Ib" || form === "Ev,Gv,CL")) {
+    const kind = (mnemonic === "shld" ? DOUBLE_LEFT : 0) | (form === "Ev,Gv,CL" ? DOUBLE_BY_CL : 0);
+    if (size === 8) return withOperands(ins, shiftDoubleReg64, ins.rm, ins.reg, kind);
+    if (size === 4) return withOperands(ins, shiftDoubleReg32, ins.rm, ins.reg, kind);
+  }
+  if ((mnemonic === "mul" || mnemonic === "imul") && !memory && form === "Ev") {
+    if (size === 8) return withOperands(ins, multiplyAccumulator64, ins.rm, 0, mnemonic === "imul" ? 1 : 0);
+    if (size === 4) return withOperands(ins, multiplyAccumulator32, ins.rm, 0, mnemonic === "imul" ? 1 : 0);
+  }
+  if (mnemonic === "imul" && !memory && (form === "Gv,Ev" || form === "Gv,Ev,Iz" || form === "Gv,Ev,Ibs")) {
+    const immediate = form === "Gv,Ev" ? 0 : 1;
+    if (size === 8) return withOperands(ins, imulReg64, ins.reg, ins.rm, immediate);
+    if (size === 4) return withOperands(ins, imulReg32, ins.reg, ins.rm, immediate);
   }
   // Everything else whose semantics never read cpu.ea runs its semantic function as it is.
   if (!memory || notAccessed || inSemantics || !row.hasModrm) return semantic;

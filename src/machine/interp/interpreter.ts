@@ -10,6 +10,7 @@ import { DS, TWO_32, type Cpu } from "../cpu.js";
 import { CpuException, REP_UNFINISHED, VEC_DB, VEC_UD } from "../cpu-exception.js";
 import { SoftwareInterrupt, deliverException, deliverExternalInterrupt } from "../interrupts.js";
 import { LazyFlags } from "../lazy-flags.js";
+import { startAsDoubles } from "../../util/representation.js";
 import { fastHandlerFor, type FastHandler } from "./fast-forms.js";
 import { modrmAddress, moffsAddress, operandSize, probeWrite, segmentOverride } from "./operand-access.js";
 import { SEMANTICS } from "./semantics/index.js";
@@ -115,6 +116,7 @@ export class Interpreter {
   cacheMisses = 0;
 
   constructor(readonly cpu: Cpu) {
+    startAsDoubles(this, ["fetchLinearPage"]);
     cpu.memory.onCodeWrite = (physical, size) => this.invalidate(physical, size);
   }
 
@@ -185,14 +187,36 @@ export class Interpreter {
   run(limit: { readonly batchEnd: number }, steps: number): void {
     const cpu = this.cpu;
     const controller = this.interruptController;
+    const mmu = cpu.mmu;
     while (cpu.retired < limit.batchEnd && !cpu.halted && steps-- > 0) {
       if (cpu.interruptShadow || (cpu.flags & TF) !== 0 || (controller !== null && (cpu.flags & IF) !== 0 && controller.hasPending())) {
         this.step();
         continue;
       }
-      const fault = this.execute();
-      if (fault === REP_UNFINISHED) this.onRepUnfinished();
-      else if (fault !== null) deliverException(cpu, fault);
+      // The common case inline: a cached instruction of the page the last fetch used, run by its
+      // pre-decoded handler (what fetch() and executeInstruction() would do, without their calls).
+      const rip = cpu.rip;
+      const inPage = rip & 0xfff;
+      const ins = rip - inPage === this.fetchLinearPage && mmu.generation === this.fetchGeneration ? this.lastPage![inPage] : undefined;
+      if (ins === undefined || ins.fast === null || ins.mode !== cpu.mode) {
+        const fault = this.execute();
+        if (fault === REP_UNFINISHED) this.onRepUnfinished();
+        else if (fault !== null) deliverException(cpu, fault);
+        continue;
+      }
+      this.cacheHits++;
+      const next = rip + ins.length;
+      cpu.nextRip = cpu.mode === 64 || next < TWO_32 ? next : next - TWO_32;
+      try {
+        (ins.fast as FastHandler)(cpu, ins);
+      } catch (error) {
+        if (!(error instanceof CpuException)) throw error;
+        cpu.rip = rip;
+        deliverException(cpu, error);
+        continue;
+      }
+      cpu.rip = cpu.nextRip;
+      cpu.retired++;
     }
   }
 

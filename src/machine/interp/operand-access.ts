@@ -7,6 +7,7 @@ import {
   M_XLAT, M_Y, M_Z, S_B, S_BS, S_V, S_W, S_Z, resolveSize, type OperandSpec,
 } from "../../decoder/operand-spec.js";
 import { DS, ES, SS, TWO_32, type Cpu } from "../cpu.js";
+import { TLB_MASK } from "../paging.js";
 
 /** The size in bytes of operand `index` of `ins`. */
 export function operandSize(ins: Instruction, index: number): number {
@@ -166,8 +167,10 @@ function immediate(cpu: Cpu, ins: Instruction, spec: OperandSpec, size: number, 
 
 /** Checks that [address, address + size) is writable (both pages when it crosses one), as a read-modify-write does before reading. */
 export function probeWrite(cpu: Cpu, address: number, size: number): void {
-  cpu.mmu.translate(address, 1);
   const offset = address & 0xfff;
+  // A page the TLB holds as writable (what the store's own fast path checks) cannot fault.
+  if (offset + size <= 4096 && cpu.mmu.writeTag[(address >>> 12) & TLB_MASK] === address - offset) return;
+  cpu.mmu.translate(address, 1);
   // The second page is reported (CR2) by its first byte, as hardware does.
   if (offset + size > 4096) cpu.mmu.translate(cpu.next(address, 4096 - offset), 1);
 }

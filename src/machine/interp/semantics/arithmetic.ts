@@ -260,22 +260,32 @@ function imulTruncating(cpu: Cpu, ins: Instruction): void {
   const a = readOperand(cpu, ins, three ? 1 : 0);
   const aHi = cpu.hi;
   const b = readOperand(cpu, ins, three ? 2 : 1);
-  const bHi = cpu.hi;
+  const lo = imulTruncated(cpu, size, a, aHi, b, cpu.hi);
+  writeOperand(cpu, ins, 0, lo, cpu.hi);
+}
+
+/**
+ * The truncating IMUL of two `size`-byte values (high halves for 8): sets the flags and returns
+ * the product's low half, cpu.hi its high half (0 below 8 bytes). The table's IMUL and the
+ * interpreter's pre-decoded handlers share it.
+ */
+export function imulTruncated(cpu: Cpu, size: number, a: number, aHi: number, b: number, bHi: number): number {
   if (size === 8) {
     multiplySigned128(a, aHi, b, bHi, product);
     const lo = product[0] | 0, hi = product[1] | 0;
     const overflow = hi < 0 ? !(product[2] === 0xffffffff && product[3] === 0xffffffff) : !(product[2] === 0 && product[3] === 0);
     cpu.hi = hi;
     setMulFlags(cpu, overflow, lo, 8);
-    writeOperand(cpu, ins, 0, lo, hi);
-    return;
+    cpu.hi = hi;
+    return lo;
   }
   // The double product is exact whenever the true product fits the destination, and out of range otherwise.
   const full = signExtend(a, size) * signExtend(b, size);
   const low = size === 4 ? Math.imul(a, b) >>> 0 : maskTo(full, size);
   const overflow = full !== signExtend(low, size);
   setMulFlags(cpu, overflow, low, size);
-  writeOperand(cpu, ins, 0, low, 0);
+  cpu.hi = 0;
+  return low;
 }
 
 export function signExtend(value: number, size: number): number {

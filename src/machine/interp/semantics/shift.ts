@@ -187,7 +187,8 @@ export function shiftDouble(left: boolean, size: number, a: number, aHi: number,
   out[1] = hi | 0;
   return resultFlags(lo, hi, size) | (cf ? CF : 0) | (of ? OF : 0);
 }
-const doubleResult = new Int32Array(2);
+/** shiftDouble's result words (shared: one instruction at a time). */
+export const doubleResult = new Int32Array(2);
 
 function doubleShift(left: boolean) {
   return (cpu: Cpu, ins: Instruction): void => {
