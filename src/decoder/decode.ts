@@ -76,6 +76,7 @@ export class Instruction {
   fastA = 0;
   fastB = 0;
   fastOp = 0;
+  fastAddress = -1;
 
   constructor() {
     if (!instructionFieldsWidened) {

@@ -94,13 +94,24 @@ function instructionBytes(next: () => number, mode: 64 | 32): Uint8Array {
 }
 
 function randomValue(next: () => number): [number, number] {
-  switch (next() % 4) {
+  switch (next() % 5) {
     case 0: return [DATA + (next() % 0x8000), 0]; // a pointer into the data area
     case 1: return [READ_ONLY + (next() % 0x1000), 0]; // into the read-only page
     case 2: return [next() % 0x100, 0]; // small (scaled indices, counts)
+    case 3: return [next() | 0, next() % 2 === 0 ? 0x7fff : -0x8000]; // at either edge of the canonical range
     default: return [next() | 0, next() % 4 === 0 ? next() | 0 : 0];
   }
 }
+
+/** [RBX + 8] with RBX just below either end of the canonical range: the sum lands on each side of it. */
+const CANONICAL_EDGES: Array<{ code: number[]; rbx: [number, number] }> = [
+  { code: [0x48, 0x8b, 0x43, 0x08], rbx: [-8, 0x7fff] }, // 0x0000_7fff_ffff_fff8 + 8 = 2^47: #GP
+  { code: [0x48, 0x8b, 0x43, 0x08], rbx: [-16, 0x7fff] }, // 2^47 - 8: canonical, not mapped: #PF
+  { code: [0x48, 0x8b, 0x43, 0x08], rbx: [-8, -0x8001] }, // -2^47 - 8 + 8 = -2^47: canonical, #PF
+  { code: [0x48, 0x8b, 0x43, 0x08], rbx: [-16, -0x8001] }, // -2^47 - 8: #GP
+  { code: [0x48, 0x8b, 0x43, 0xf8], rbx: [0, -0x8000] }, // -2^47 - 8 from a canonical base: #GP
+  { code: [0x48, 0x89, 0x43, 0x08], rbx: [-8, 0x7fff] }, // a store to 2^47: #GP
+];
 
 interface Outcome { fault: string; regs: number[]; rip: number; flags: number; cr2: number; retired: number }
 
@@ -130,15 +141,20 @@ function compareMode(mode: 64 | 32, seed: number): Map<string, number> {
   }
   for (let n = 0; n < CASES; n++) {
     const code = instructionBytes(next, mode);
+    const regs: Array<[number, number]> = [];
+    for (let r = 0; r < 16; r++) regs.push(randomValue(next));
+    regs[4] = [DATA + 0x10000 + (next() % 0x100) * 8, 0]; // RSP: a usable stack most of the time
+    if (next() % 8 === 0) regs[4] = randomValue(next);
+    if (mode === 64 && n < CANONICAL_EDGES.length) {
+      // MOV RAX, [RBX + 8] and ADD [RIP - 8]... at the edges of the canonical range, exactly
+      code.set(CANONICAL_EDGES[n]!.code);
+      regs[3] = CANONICAL_EDGES[n]!.rbx;
+    }
     const probe = decode(code, 0, mode);
     if (probe.status === DecodeStatus.Ok) {
       const handler = fastHandlerFor(probe, false, false);
       if (handler !== null) exercised.set(handler.name, (exercised.get(handler.name) ?? 0) + 1);
     }
-    const regs: Array<[number, number]> = [];
-    for (let r = 0; r < 16; r++) regs.push(randomValue(next));
-    regs[4] = [DATA + 0x10000 + (next() % 0x100) * 8, 0]; // RSP: a usable stack most of the time
-    if (next() % 8 === 0) regs[4] = randomValue(next);
     const lazyOp = LAZY_OPS[next() % LAZY_OPS.length]!;
     const lazy = [next() % 4 === 0 ? 8 : [1, 2, 4][next() % 3]!, next() | 0, next() | 0, next() | 0, next() | 0, next() | 0, next() | 0, next() & 1];
     const flags = (next() & 0x8d5) | 2 | (1 << 9);

@@ -13,10 +13,10 @@
 // nothing (read-modify-write forms probe the write before anything is recorded, so the store
 // cannot fault after the flags are set). test/machine/interp-fast-forms.test.ts runs every form
 // through both paths from random states; the hardware oracle runs the interpreter as it is.
-import { DecodeStatus, P_REX, type Instruction } from "../../decoder/decode.js";
+import { BASE_RIP, DecodeStatus, P_REX, type Instruction } from "../../decoder/decode.js";
 import { OPCODE_TABLE } from "../../decoder/opcode-rows.js";
 import { M_O, M_X, M_XLAT, M_Y } from "../../decoder/operand-spec.js";
-import type { Cpu } from "../cpu.js";
+import { TWO_32, type Cpu } from "../cpu.js";
 import { modrmAddress, modrmOffset, probeWrite } from "./operand-access.js";
 import { ALU_ADD, ALU_ADC, ALU_AND, ALU_CMP, ALU_OR, ALU_SBB, ALU_SUB, ALU_TEST, ALU_XOR, alu, imulTruncated, multiplyWide } from "./semantics/arithmetic.js";
 import { SEMANTICS } from "./semantics/index.js";
@@ -38,6 +38,39 @@ function writesResult(op: number): boolean {
 /** The offset in cpu.regBytes of byte register `reg` (AH..BH without REX, SPL..DIL and R8B.. with it). */
 function byteRegister(reg: number, hasRex: boolean): number {
   return reg < 4 || hasRex ? reg << 3 : ((reg - 4) << 3) + 1;
+}
+
+// ---- memory operands ------------------------------------------------------------------------------
+
+/** Instruction.fastAddress for RIP-relative operands (0..15 name a base register, -1 the generic path). */
+const ADDRESS_RIP = 16;
+const CANONICAL_LIMIT = 0x800000000000;
+
+/**
+ * The linear address of the memory operand. In 64-bit mode, [base + disp] and [rip + disp] without
+ * an index or an FS/GS base (fastAddress) are one sum, exact in a double while the base's high half
+ * is within the canonical range, and canonical exactly when the sum lies in [-2^47, 2^47); every
+ * other operand, and any sum outside that range (which then faults there), takes modrmAddress.
+ */
+function address(cpu: Cpu, ins: Instruction): number {
+  const base = ins.fastAddress;
+  if (base === ADDRESS_RIP) {
+    const linear = cpu.nextRip + ins.disp;
+    if (linear >= -CANONICAL_LIMIT && linear < CANONICAL_LIMIT) return linear;
+  } else if (base >= 0) {
+    const regs = cpu.regs, hi = regs[(base << 1) + 1];
+    if (hi >= -0x8000 && hi < 0x8000) {
+      const linear = hi * TWO_32 + (regs[base << 1] >>> 0) + ins.disp;
+      if (linear >= -CANONICAL_LIMIT && linear < CANONICAL_LIMIT) return linear;
+    }
+  }
+  return modrmAddress(cpu, ins, cpu.nextRip);
+}
+
+/** What fastAddress should be for `ins` (see address()). */
+function addressForm(ins: Instruction): number {
+  if (ins.mode !== 64 || ins.addrSize !== 8 || ins.mod === 3 || ins.index >= 0 || ins.segment >= 4) return -1;
+  return ins.base === BASE_RIP ? ADDRESS_RIP : ins.base;
 }
 
 // ---- ALU: register, memory and immediate forms --------------------------------------------------
@@ -82,21 +115,21 @@ function aluRegImm8(cpu: Cpu, ins: Instruction): void {
 /** OP reg, [mem] (Gv,Ev / Gb,Eb with a memory operand): the register is the destination. */
 function aluRegMem64(cpu: Cpu, ins: Instruction): void {
   const regs = cpu.regs, a = ins.fastA << 1, op = ins.fastOp;
-  const lo = cpu.read(modrmAddress(cpu, ins, cpu.nextRip), 8);
+  const lo = cpu.read(address(cpu, ins), 8);
   const r = alu(cpu, op, 8, regs[a], regs[a + 1], lo, cpu.hi);
   if (writesResult(op)) { regs[a] = r; regs[a + 1] = cpu.hi; }
 }
 
 function aluRegMem32(cpu: Cpu, ins: Instruction): void {
   const regs = cpu.regs, a = ins.fastA << 1, op = ins.fastOp;
-  const value = cpu.read(modrmAddress(cpu, ins, cpu.nextRip), 4);
+  const value = cpu.read(address(cpu, ins), 4);
   const r = alu(cpu, op, 4, regs[a] >>> 0, 0, value, 0);
   if (writesResult(op)) { regs[a] = r; regs[a + 1] = 0; }
 }
 
 function aluRegMem8(cpu: Cpu, ins: Instruction): void {
   const bytes = cpu.regBytes, op = ins.fastOp;
-  const value = cpu.read(modrmAddress(cpu, ins, cpu.nextRip), 1);
+  const value = cpu.read(address(cpu, ins), 1);
   const r = alu(cpu, op, 1, bytes[ins.fastA], 0, value, 0);
   if (writesResult(op)) bytes[ins.fastA] = r;
 }
@@ -107,7 +140,7 @@ function aluRegMem8(cpu: Cpu, ins: Instruction): void {
  */
 function aluMemory(cpu: Cpu, ins: Instruction, size: number, lo: number, hi: number): void {
   const op = ins.fastOp;
-  const ea = modrmAddress(cpu, ins, cpu.nextRip);
+  const ea = address(cpu, ins);
   const write = writesResult(op);
   if (write) probeWrite(cpu, ea, size);
   const a = cpu.read(ea, size);
@@ -160,32 +193,32 @@ function movRegReg8(cpu: Cpu, ins: Instruction): void {
 
 function movLoad64(cpu: Cpu, ins: Instruction): void {
   const regs = cpu.regs, a = ins.fastA << 1;
-  const lo = cpu.read(modrmAddress(cpu, ins, cpu.nextRip), 8);
+  const lo = cpu.read(address(cpu, ins), 8);
   regs[a] = lo;
   regs[a + 1] = cpu.hi;
 }
 
 function movLoad32(cpu: Cpu, ins: Instruction): void {
   const regs = cpu.regs, a = ins.fastA << 1;
-  regs[a] = cpu.read(modrmAddress(cpu, ins, cpu.nextRip), 4);
+  regs[a] = cpu.read(address(cpu, ins), 4);
   regs[a + 1] = 0;
 }
 
 function movLoad8(cpu: Cpu, ins: Instruction): void {
-  cpu.regBytes[ins.fastA] = cpu.read(modrmAddress(cpu, ins, cpu.nextRip), 1);
+  cpu.regBytes[ins.fastA] = cpu.read(address(cpu, ins), 1);
 }
 
 function movStore64(cpu: Cpu, ins: Instruction): void {
   const regs = cpu.regs, b = ins.fastB << 1;
-  cpu.write(modrmAddress(cpu, ins, cpu.nextRip), 8, regs[b], regs[b + 1]);
+  cpu.write(address(cpu, ins), 8, regs[b], regs[b + 1]);
 }
 
 function movStore32(cpu: Cpu, ins: Instruction): void {
-  cpu.write(modrmAddress(cpu, ins, cpu.nextRip), 4, cpu.regs[ins.fastB << 1] >>> 0, 0);
+  cpu.write(address(cpu, ins), 4, cpu.regs[ins.fastB << 1] >>> 0, 0);
 }
 
 function movStore8(cpu: Cpu, ins: Instruction): void {
-  cpu.write(modrmAddress(cpu, ins, cpu.nextRip), 1, cpu.regBytes[ins.fastB], 0);
+  cpu.write(address(cpu, ins), 1, cpu.regBytes[ins.fastB], 0);
 }
 
 /** MOV reg, imm: fastB is the immediate's high half (a 64-bit immediate's, or the sign of an imm32). */
@@ -203,7 +236,7 @@ function movRegImm32(cpu: Cpu, ins: Instruction): void {
 
 function movMemImm(cpu: Cpu, ins: Instruction): void {
   const size = ins.fastOp;
-  cpu.write(modrmAddress(cpu, ins, cpu.nextRip), size, size === 1 ? ins.imm & 0xff : size === 4 ? ins.imm >>> 0 : ins.imm, ins.imm >> 31);
+  cpu.write(address(cpu, ins), size, size === 1 ? ins.imm & 0xff : size === 4 ? ins.imm >>> 0 : ins.imm, ins.imm >> 31);
 }
 
 /** MOVZX reg, r8/r16 (fastOp: the source size; fastB: its byte offset in regBytes, or word register). */
@@ -215,7 +248,7 @@ function movzxRegReg(cpu: Cpu, ins: Instruction): void {
 
 function movzxLoad(cpu: Cpu, ins: Instruction): void {
   const regs = cpu.regs, a = ins.fastA << 1;
-  regs[a] = cpu.read(modrmAddress(cpu, ins, cpu.nextRip), ins.fastOp);
+  regs[a] = cpu.read(address(cpu, ins), ins.fastOp);
   regs[a + 1] = 0;
 }
 
@@ -346,6 +379,7 @@ function imulReg32(cpu: Cpu, ins: Instruction): void {
 // ---- selection -------------------------------------------------------------------------------------
 
 function withOperands(ins: Instruction, handler: FastHandler, a: number, b: number, op: number): FastHandler {
+  ins.fastAddress = addressForm(ins);
   ins.fastA = a;
   ins.fastB = b;
   ins.fastOp = op;
