@@ -4,7 +4,7 @@
 import { DecodeStatus, Instruction, MAX_INSTRUCTION_LENGTH, decodeInto, type CpuMode } from "../decoder/decode.js";
 import { M_J } from "../decoder/operand-spec.js";
 import { TWO_32 } from "../machine/cpu.js";
-import { INSTRUCTION_KIND, KIND_BRANCH, KIND_INTERPRETED } from "./instruction-kinds.js";
+import { INSTRUCTION_KIND, KIND_BRANCH, KIND_INTERPRETED, KIND_PORT_IO } from "./instruction-kinds.js";
 
 /** Longest basic block, in instructions (keeps generated functions well under V8's limits). */
 export const MAX_BLOCK_INSTRUCTIONS = 64;
@@ -47,9 +47,9 @@ export function relativeTarget(ins: Instruction, nextRip: number): number | null
 /**
  * Decodes the basic block at linear `rip` = physical `physical` (plain RAM) in `mode`. Returns an
  * empty block when its first instruction is one the JIT leaves to the interpreter (or cannot be
- * decoded within the page).
+ * decoded within the page). Port I/O ends the block before it unless `portIo` (instruction-kinds.ts).
  */
-export function decodeBlock(ram: Uint8Array, rip: number, physical: number, mode: CpuMode, intoNextPage = false): GuestBlock {
+export function decodeBlock(ram: Uint8Array, rip: number, physical: number, mode: CpuMode, intoNextPage = false, portIo = true): GuestBlock {
   const pageStart = physical - (physical % 4096);
   const page = ram.subarray(pageStart, pageStart + 4096);
   const instructions: GuestInstruction[] = [];
@@ -70,7 +70,7 @@ export function decodeBlock(ram: Uint8Array, rip: number, physical: number, mode
     // Invalid, unsupported, or crossing into the next page: the interpreter takes it from here.
     if (ins.status !== DecodeStatus.Ok) break;
     const kind = INSTRUCTION_KIND[ins.row.id];
-    if (kind === KIND_INTERPRETED) break;
+    if (kind === KIND_INTERPRETED || (kind === KIND_PORT_IO && !portIo)) break;
     const next = mode === 64 ? at + ins.length : (at + ins.length) % TWO_32;
     instructions.push({ ins, rip: at, nextRip: next });
     offset += ins.length;

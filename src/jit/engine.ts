@@ -17,7 +17,7 @@ import type { Interpreter } from "../machine/interp/interpreter.js";
 import { probeWrite } from "../machine/interp/operand-access.js";
 import { CodeCache, Unit, type UnitFunction } from "./code-cache.js";
 import { MAX_BLOCK_INSTRUCTIONS, decodeBlock, discoverRegion, type GuestBlock } from "./discover.js";
-import { INSTRUCTION_KIND, KIND_STRAIGHT } from "./instruction-kinds.js";
+import { INSTRUCTION_KIND, KIND_PORT_IO, KIND_STRAIGHT, portAccessEndsUnit } from "./instruction-kinds.js";
 import { translateUnit, type TranslateOptions } from "./translate.js";
 import { finishSource, unmappedSource } from "./source-map.js";
 import { interpreterStringFastPath } from "./string-fast.js";
@@ -130,7 +130,10 @@ export const WASM_COMPILE_DELAY = 50_000;
 /** Shared with generated code (E.jit): the unit running, whether it was invalidated, its fault. */
 class JitState {
   current: Unit | null = null;
+  /** set by a store into the running unit's code, or a port access after which it must leave */
   stale = false;
+  /** the batch JitEngine.run is in: port I/O inside a unit sees whether a device moved its end */
+  limit: { readonly batchEnd: number } = { batchEnd: 0 };
   fault: CpuException | null = null;
   /** bumped whenever a write drops compiled units (a WebAssembly unit then leaves after the store) */
   invalidations = 0;
@@ -152,6 +155,8 @@ export class JitEngine {
   private jumpCacheGeneration = -1;
   jumpCacheHits = 0;
   private readonly writeLog: WriteLog | null;
+  /** whether units run IN and OUT (instruction-kinds.ts) */
+  private readonly portIoInUnits: boolean;
   /** check mode: write tags that never match, so every store reaches the write log (in the state area, where WebAssembly units read tags) */
   private readonly noWrites: Float64Array | null;
   /** the WebAssembly backend: what its units share, or null */
@@ -200,6 +205,8 @@ export class JitEngine {
     };
     this.helpers = makeHelpers(cpu);
     this.writeLog = options.check ? new WriteLog(memory) : null;
+    // check mode runs each unit twice: a device must see each port access once, so the interpreter makes them
+    this.portIoInUnits = !options.check;
     this.noWrites = options.check ? new Float64Array(memory.buffer, memory.namedState("check-mode write tags", TLB_SIZE * 8), TLB_SIZE).fill(INVALID_TAG) : null;
     if ((options.backend ?? "wasm") === "wasm" && memory.wasmMemory !== null) {
       const state = new WasmState(memory);
@@ -253,6 +260,7 @@ export class JitEngine {
     const interpreter = this.interpreter;
     const pic = interpreter.interruptController;
     const state = this.state;
+    state.limit = limit;
     let previous: Unit | null = null;
     let exit = 0;
     while (cpu.retired < limit.batchEnd && !cpu.halted && steps-- > 0) {
@@ -470,7 +478,8 @@ export class JitEngine {
       const rip = cpu.rip;
       interpreter.step();
       this.interpreterSteps++;
-      if (cpu.halted || cpu.retired >= limit.batchEnd || INSTRUCTION_KIND[interpreter.lastRowId] !== KIND_STRAIGHT || count >= MAX_BLOCK_INSTRUCTIONS) return;
+      const kind = INSTRUCTION_KIND[interpreter.lastRowId];
+      if (cpu.halted || cpu.retired >= limit.batchEnd || (kind !== KIND_STRAIGHT && (kind !== KIND_PORT_IO || !this.portIoInUnits)) || count >= MAX_BLOCK_INSTRUCTIONS) return;
       const next = rip + interpreter.lastLength;
       if (cpu.rip !== (cpu.mode === 64 ? next : next % TWO_32)) return; // an exception or interrupt
       if (cpu.interruptShadow || (cpu.flags & TF) !== 0) return;
@@ -517,7 +526,7 @@ export class JitEngine {
     let unit: Unit;
     const linearPage = rip - (rip % 4096);
     const intoNextPage = mode === 64 && pageStart + 4096 + 16 <= memory.fastEnd && this.nextPageHolds(linearPage + 4096, physical);
-    const decode = (at: number, phys: number): GuestBlock => decodeBlock(memory.ram, at, phys, mode, intoNextPage);
+    const decode = (at: number, phys: number): GuestBlock => decodeBlock(memory.ram, at, phys, mode, intoNextPage, this.portIoInUnits);
     const entry = pageStart + 4096 <= memory.fastEnd ? decode(rip, physical) : null;
     if (entry === null || entry.instructions.length === 0) {
       unit = new Unit(null, rip, physical, mode, 0, [physical, physical + 1], [], [], new Float64Array(0), 0, "", "", "");
@@ -556,12 +565,17 @@ export class JitEngine {
       }
       const interpreter = this.interpreter;
       const instructions = translated.instructions, rips = translated.rips;
+      const state = this.state;
       const exec = (index: number): CpuException | null => {
         cpu.rip = rips[index];
-        const fault = interpreter.executeInstruction(instructions[index]);
+        const ins = instructions[index];
+        const batchEnd = state.limit.batchEnd;
+        const fault = interpreter.executeInstruction(ins);
+        if (fault !== null) return fault;
         // the unit counts its instructions itself
-        if (fault === null) cpu.retired--;
-        return fault;
+        cpu.retired--;
+        if (INSTRUCTION_KIND[ins.row.id] === KIND_PORT_IO && portAccessEndsUnit(interpreter, state.limit, batchEnd)) state.stale = true;
+        return null;
       };
       const fn = factory({
         cpu, regs: cpu.regs, xmm: cpu.xmm, lazy: cpu.lazy, mmu: cpu.mmu, view: memory.view, ram: memory.ram,

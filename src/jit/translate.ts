@@ -12,7 +12,7 @@
 import type { Instruction } from "../decoder/decode.js";
 import type { GuestBlock, GuestInstruction } from "./discover.js";
 import { EMITTERS } from "./emitters.js";
-import { INSTRUCTION_KIND, KIND_BRANCH } from "./instruction-kinds.js";
+import { INSTRUCTION_KIND, KIND_BRANCH, KIND_PORT_IO } from "./instruction-kinds.js";
 import { UnitWriter, hex, type ExitInfo } from "./unit-writer.js";
 
 export interface TranslatedUnit {
@@ -59,6 +59,7 @@ function flagLiveness(block: GuestBlock, mode: 64 | 32, helperOnly: boolean): { 
 }
 
 /** Instructions whose semantics read cpu.retired (through the virtual clock). */
+/** Instructions that read the retired count (port I/O reads it too: devices see the virtual clock). */
 export const READS_RETIRED = new Set(["rdtsc", "rdtscp"]);
 
 export interface TranslateOptions {
@@ -103,7 +104,7 @@ export function translateUnit(blocks: GuestBlock[], mode: 64 | 32, options: Tran
         w.flushFlags();
         // a fault leaves the registers as the semantics left them (REP string instructions make progress)
         // (the time-stamp counter reads the retired count, which the unit otherwise adds at its exit)
-        const clock = READS_RETIRED.has(gi.ins.mnemonic);
+        const clock = READS_RETIRED.has(gi.ins.mnemonic) || INSTRUCTION_KIND[gi.ins.row.id] === KIND_PORT_IO;
         const call = clock ? `cpu.retired+=n+${k};e=X(${index});cpu.retired-=n+${k};` : `e=X(${index});`;
         w.emit(`i=${index};${w.writeBackHere()}${call}if(e!==null){/*RL*/throw e;}/*RL*/`);
         w.synchronized();

@@ -30,7 +30,7 @@ import { memorySegment } from "../../machine/interp/operand-access.js";
 import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from "../../machine/lazy-flags.js";
 import { RAM_OFFSET } from "../../machine/memory.js";
 import { relativeTarget, type GuestBlock, type GuestInstruction } from "../discover.js";
-import { INSTRUCTION_KIND, KIND_STRAIGHT } from "../instruction-kinds.js";
+import { INSTRUCTION_KIND, KIND_PORT_IO, KIND_STRAIGHT } from "../instruction-kinds.js";
 import { immediateParts, isGeneralOperand, isMemoryOperand, operandSize } from "../operand-forms.js";
 import type { ExitInfo } from "../unit-writer.js";
 import { F64, FunctionBody, I32, I64, OP, encodeModule } from "./encoding.js";
@@ -142,10 +142,6 @@ function shiftCount(ins: Instruction): number {
   return (ins.row.operands[1].method === M_ONE ? 1 : ins.imm) & (ins.opSize === 8 ? 63 : 31);
 }
 
-/**
- * Whether `ex` runs instruction `gi` inside the unit: a 64-bit instruction the JIT may run inline
- * (not a control transfer, nothing INSTRUCTION_KIND leaves to the interpreter) without a template.
- */
 /** SHLD/SHRD's constant count, masked as the instruction masks it. */
 function doubleShiftCount(ins: Instruction): number {
   return ins.imm & (operandSize(ins, 0) === 8 ? 63 : 31);
@@ -164,8 +160,13 @@ function stackBytes(ins: Instruction): number {
   return ins.mode === 64 ? 8 : 4;
 }
 
+/**
+ * Whether `ex` runs instruction `gi` inside the unit: an instruction the JIT may run inline (not a
+ * control transfer, nothing INSTRUCTION_KIND leaves to the interpreter) without a template.
+ */
 function throughSemantics(gi: GuestInstruction): boolean {
-  return (gi.ins.mode === 64 || gi.ins.mode === 32) && INSTRUCTION_KIND[gi.ins.row.id] === KIND_STRAIGHT && !templated(gi);
+  const kind = INSTRUCTION_KIND[gi.ins.row.id];
+  return (gi.ins.mode === 64 || gi.ins.mode === 32) && (kind === KIND_STRAIGHT || kind === KIND_PORT_IO) && !templated(gi);
 }
 
 function flagEffect(ins: Instruction, semantics: boolean): number {

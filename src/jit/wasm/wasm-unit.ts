@@ -6,6 +6,7 @@
 // cpu.lazy, and the runtime's helpers run the MMU's slow paths for them (returning a status, since
 // an exception must not unwind through a unit's frame before it has written back the faulting
 // instruction's state).
+import { INSTRUCTION_KIND, KIND_PORT_IO, portAccessEndsUnit } from "../instruction-kinds.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { AF, CF, DF, OF, PF, SF, ZF } from "../../decoder/flags.js";
@@ -48,8 +49,8 @@ export interface WasmUnitEnvironment {
   /** runs the instructions units hand to `ex`; its interrupt controller says when a chain must end */
   readonly interpreter: Interpreter;
   readonly state: WasmState;
-  /** the engine's state: `stale` is set when a store hits the running unit's code */
-  readonly jit: { stale: boolean; fault: CpuException | null; invalidations: number };
+  /** the engine's state: `stale` is set when a store hits the running unit's code; the batch running */
+  readonly jit: { stale: boolean; fault: CpuException | null; invalidations: number; readonly limit: { readonly batchEnd: number } };
 }
 
 function canonical(linear: number): boolean {
@@ -158,10 +159,12 @@ export function makeWasmImports(env: WasmUnitEnvironment) {
       takeFlagsRecord(words, cpu);
       cpu.rip = semanticsRips[id];
       const invalidations = jit.invalidations;
+      const batchEnd = jit.limit.batchEnd;
       // the instructions this call has retired before this one, which the wrapper adds at the end
       const before = imports.callBudget - budgetLeft;
       cpu.retired += before;
-      const fault = interpreter.executeInstruction(semantics[id]!);
+      const ins = semantics[id]!;
+      const fault = interpreter.executeInstruction(ins);
       cpu.retired -= before;
       words[I_SCRATCH] = cpu.getFlags() & ARITHMETIC;
       words[I_DIRECTION] = (cpu.flags & DF) !== 0 ? 1 : 0;
@@ -174,6 +177,11 @@ export function makeWasmImports(env: WasmUnitEnvironment) {
       cpu.retired--; // the unit counts its instructions itself
       // a device the instruction reached through memory may have raised an interrupt: the dispatcher must see it
       if (interpreter.interruptController?.hasPending()) words[I_BREAK] = 1;
+      // after a port access that raised an interrupt or moved the batch's end: leave after it (as for a store into the unit)
+      if (INSTRUCTION_KIND[ins.row.id] === KIND_PORT_IO && portAccessEndsUnit(interpreter, jit.limit, batchEnd)) {
+        words[I_BREAK] = 1;
+        return 2;
+      }
       return jit.invalidations !== invalidations ? 2 : 0;
     },
     pending(): CpuException | null {
