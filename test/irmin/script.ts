@@ -18,21 +18,15 @@ import {
   sortedSteps,
   treeHash,
 } from "./model.js";
+import { xorshift32 } from "../support/random.js";
 
 const SCRIPT_INFO: Info = { date: 0n, author: "author", message: "commit message" };
 const MERGE_INFO: Info = { date: 1n, author: "merger", message: "merge" };
 
-/** xorshift32: small, seedable, good enough to pick operations. */
+/** xorshift32 scaled to [0, 1): small, seedable, good enough to pick operations. */
 export function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 0x1_0000_0000;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 0x1_0000_0000;
 }
 
 const STEPS = ["a", "b", "c", "1", "10", "2"];

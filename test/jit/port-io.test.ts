@@ -8,6 +8,7 @@
 //     after it, every round, also when it sits in the middle of a compiled unit;
 //   - an OUT to the debug-exit port ends the run before the store after it.
 import { describe, expect, it } from "vitest";
+import { initPics } from "../machine/support/long-mode.js";
 import { ENGINES, IDT, RESULTS, STACK_TOP, assembleLongModeGuest, countInterpreterSteps, guestMachine, qword, setGate, symbol } from "./support/asm-guest.js";
 
 const ROUNDS = 200;
@@ -19,25 +20,7 @@ const GUEST = assembleLongModeGuest(`
   xor r12, r12
   xor r14, r14
   xor r15, r15
-  # the PIC: vectors 0x20 and 0x28, only IRQ 4 (COM1) unmasked
-  mov al, 0x11
-  out 0x20, al
-  out 0xa0, al
-  mov al, 0x20
-  out 0x21, al
-  mov al, 0x28
-  out 0xa1, al
-  mov al, 4
-  out 0x21, al
-  mov al, 2
-  out 0xa1, al
-  mov al, 1
-  out 0x21, al
-  out 0xa1, al
-  mov al, 0xef
-  out 0x21, al
-  mov al, 0xff
-  out 0xa1, al
+  # the PICs: vectors 0x20 and 0x28, only IRQ 4 (COM1) unmasked${initPics(0xef)}
   sti
   # port reads in a loop
   mov ecx, ${ROUNDS}

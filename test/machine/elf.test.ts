@@ -22,6 +22,7 @@ import {
   parseElf,
 } from "../../src/machine/elf.js";
 import { hostHas } from "../support/host-tools.js";
+import { xorshift32 } from "../support/random.js";
 
 const LS = "/usr/bin/ls";
 const hasGcc = hostHas("gcc");
@@ -105,18 +106,8 @@ function buildElf32(): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** xorshift32: deterministic "random" bytes */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
-}
+/** deterministic "random" bytes */
+const random = xorshift32;
 
 // ---------------------------------------------------------------------------------------------
 

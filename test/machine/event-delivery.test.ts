@@ -31,6 +31,7 @@ import {
   type AssembledGuest, type EngineConfig,
 } from "../jit/support/asm-guest.js";
 import type { PcMachine } from "../../src/machine/pc.js";
+import { initPics } from "./support/long-mode.js";
 
 // ---- the record the handler stubs write (qwords at RESULTS)
 const R_VECTOR = RESULTS;
@@ -112,25 +113,7 @@ const PIT_AND_PIC = `
   mov al, 16
   out 0x40, al
   xor eax, eax
-  out 0x40, al
-  mov al, 0x11
-  out 0x20, al
-  out 0xa0, al
-  mov al, 0x20
-  out 0x21, al
-  mov al, 0x28
-  out 0xa1, al
-  mov al, 4
-  out 0x21, al
-  mov al, 2
-  out 0xa1, al
-  mov al, 1
-  out 0x21, al
-  out 0xa1, al
-  mov al, 0xfe
-  out 0x21, al
-  mov al, 0xff
-  out 0xa1, al`;
+  out 0x40, al${initPics(0xfe)}`;
 
 /** a loop whose `instruction` raises the event every time (the handler returns to `resume`) */
 const loop = (instruction: string) => `

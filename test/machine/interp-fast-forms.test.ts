@@ -14,25 +14,13 @@ import { fastHandlerFor, SPECIALISED_HANDLERS } from "../../src/machine/interp/f
 import { Interpreter } from "../../src/machine/interp/interpreter.js";
 import { LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SBB, LAZY_SUB } from "../../src/machine/lazy-flags.js";
 import { PhysicalMemory } from "../../src/machine/memory.js";
+import { xorshift32 } from "../support/random.js";
 
 const RAM = 4 * 1024 * 1024;
 const CODE = 0x10000;
 const DATA = 0x100000; // pointers in registers aim around here
 const READ_ONLY = 0x200000; // the second 2 MiB page is mapped read-only in 64-bit mode
 const CASES = Number(process.env.FAST_FORMS_CASES ?? 20000);
-
-/** xorshift32, fixed seed: the same cases every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
-}
 
 interface Machine { cpu: Cpu; interpreter: Interpreter; memory: PhysicalMemory }
 
@@ -131,7 +119,7 @@ function runOnce(m: Machine, setup: (cpu: Cpu, memory: PhysicalMemory) => void):
 function compareMode(mode: 64 | 32, seed: number): Map<string, number> {
   const fast = machine(mode, true);
   const generic = machine(mode, false);
-  const next = random(seed);
+  const next = xorshift32(seed);
   const exercised = new Map<string, number>();
   // memory starts random and then evolves by the cases' own stores, identically on both machines
   const data = Uint8Array.from({ length: 0x20000 }, () => next() & 0xff);

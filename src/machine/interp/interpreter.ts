@@ -205,18 +205,8 @@ export class Interpreter {
         continue;
       }
       this.cacheHits++;
-      const next = rip + ins.length;
-      cpu.nextRip = cpu.mode === 64 || next < TWO_32 ? next : next - TWO_32;
-      try {
-        (ins.fast as FastHandler)(cpu, ins);
-      } catch (error) {
-        if (!(error instanceof CpuException)) throw error;
-        cpu.rip = rip;
-        deliverException(cpu, error);
-        continue;
-      }
-      cpu.rip = cpu.nextRip;
-      cpu.retired++;
+      const fault = this.runHandler(ins, rip);
+      if (fault !== null) deliverException(cpu, fault);
     }
   }
 
@@ -246,20 +236,7 @@ export class Interpreter {
     let restoreFlags = false;
     this.lastLength = ins.length;
     this.lastRowId = ins.row.id;
-    if (ins.fast !== null) {
-      const next = rip + ins.length;
-      cpu.nextRip = cpu.mode === 64 || next < TWO_32 ? next : next - TWO_32;
-      try {
-        (ins.fast as FastHandler)(cpu, ins);
-      } catch (error) {
-        if (!(error instanceof CpuException)) throw error;
-        cpu.rip = rip;
-        return error;
-      }
-      cpu.rip = cpu.nextRip;
-      cpu.retired++;
-      return null;
-    }
+    if (ins.fast !== null) return this.runHandler(ins, rip);
     try {
       if (ins.status !== DecodeStatus.Ok) throw new CpuException(VEC_UD, null, ins.status === DecodeStatus.Invalid ? "invalid instruction" : "unsupported instruction");
       const semantic = SEMANTICS[ins.row.id] as Semantic;
@@ -296,6 +273,26 @@ export class Interpreter {
       cpu.rip = rip;
       return error;
     }
+  }
+
+  /**
+   * Runs `ins` (at cpu.rip = `rip`) by its pre-decoded handler: null when it retired, else the
+   * exception it raised, with RIP restored (a handler changes nothing before it faults).
+   */
+  private runHandler(ins: Instruction, rip: number): CpuException | null {
+    const cpu = this.cpu;
+    const next = rip + ins.length;
+    cpu.nextRip = cpu.mode === 64 || next < TWO_32 ? next : next - TWO_32;
+    try {
+      (ins.fast as FastHandler)(cpu, ins);
+    } catch (error) {
+      if (!(error instanceof CpuException)) throw error;
+      cpu.rip = rip;
+      return error;
+    }
+    cpu.rip = cpu.nextRip;
+    cpu.retired++;
+    return null;
   }
 
   /** The pre-decoded handler for a newly cached instruction (null: the generic path runs it). */

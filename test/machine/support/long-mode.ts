@@ -53,3 +53,29 @@ export const ENABLE_SSE = `
   mov rax, cr4
   or eax, 0x600
   mov cr4, rax`;
+
+/**
+ * Initialises both 8259 PICs as a PC's firmware does (edge-triggered, cascaded on IRQ 2, vectors
+ * 0x20 and 0x28) and masks every IRQ but those clear in `masterMask` (the slave's all masked).
+ */
+export function initPics(masterMask: number): string {
+  return `
+  mov al, 0x11
+  out 0x20, al
+  out 0xa0, al
+  mov al, 0x20
+  out 0x21, al
+  mov al, 0x28
+  out 0xa1, al
+  mov al, 4
+  out 0x21, al
+  mov al, 2
+  out 0xa1, al
+  mov al, 1
+  out 0x21, al
+  out 0xa1, al
+  mov al, 0x${masterMask.toString(16)}
+  out 0x21, al
+  mov al, 0xff
+  out 0xa1, al`;
+}
