@@ -4,16 +4,18 @@
 // its form once (register slots, operand size and ALU operation fixed then), so executing it skips
 // the generic path: the semantic-table lookup, the addressing-kind switch and the operand accessors
 // that resolve each operand's kind and size on every access. A handler is the table's semantics
-// specialised, not new semantics: the ALU forms call the table's own `alu`, and every form whose
-// semantics need no precomputed memory address (register forms, branches, CALL/RET, LEA...) runs
-// the table's semantic function itself.
+// specialised, not new semantics: the ALU forms call the table's own `alu`, shifts its
+// `shiftOrRotateValue`, SHLD/SHRD `shiftDouble`, IMUL `imulTruncated`, MUL `multiplyWide`; every
+// other form whose semantics need no precomputed memory address (register forms, branches,
+// CALL/RET, port I/O...) runs the table's semantic function itself.
 //
-// The contract with Interpreter.executeInstruction: on entry cpu.nextRip is the next instruction's
-// address; a handler either completes the instruction or throws a CpuException having changed
-// nothing (read-modify-write forms probe the write before anything is recorded, so the store
-// cannot fault after the flags are set). test/machine/interp-fast-forms.test.ts runs every form
-// through both paths from random states; the hardware oracle runs the interpreter as it is.
+// The contract with Interpreter.runHandler: on entry cpu.nextRip is the next instruction's address;
+// a handler either completes the instruction or throws a CpuException having changed nothing
+// (read-modify-write forms probe the write before anything is recorded, so the store cannot fault
+// after the flags are set). test/machine/interp-fast-forms.test.ts runs every form through both
+// paths from random states; the hardware oracle runs the interpreter as it is.
 import { BASE_RIP, DecodeStatus, P_REX, type Instruction } from "../../decoder/decode.js";
+import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
 import { OPCODE_TABLE } from "../../decoder/opcode-rows.js";
 import { M_O, M_X, M_XLAT, M_Y } from "../../decoder/operand-spec.js";
 import { TWO_32, type Cpu } from "../cpu.js";
@@ -21,7 +23,6 @@ import { modrmAddress, modrmOffset, probeWrite } from "./operand-access.js";
 import { ALU_ADD, ALU_ADC, ALU_AND, ALU_CMP, ALU_OR, ALU_SBB, ALU_SUB, ALU_TEST, ALU_XOR, alu, imulTruncated, multiplyWide } from "./semantics/arithmetic.js";
 import { SEMANTICS } from "./semantics/index.js";
 import { SHIFT_KINDS, doubleResult, shiftDouble, shiftOrRotateValue } from "./semantics/shift.js";
-import { AF, CF, OF, PF, SF, ZF } from "../../decoder/flags.js";
 import type { Semantic } from "./semantics/types.js";
 
 export type FastHandler = (cpu: Cpu, ins: Instruction) => void;
@@ -398,7 +399,8 @@ const GENERIC_ONLY: Uint8Array = Uint8Array.from(OPCODE_TABLE, (row) =>
 
 /**
  * The pre-decoded handler for `ins`, or null when only the generic path runs it. Sets the
- * instruction's fastA/fastB/fastOp for the handler it returns.
+ * instruction's fastA/fastB/fastOp/fastAddress for the handler it returns. `notAccessed` and
+ * `inSemantics`: its memory operand is never accessed (LEA, NOPs) or addressed by the semantics.
  */
 export function fastHandlerFor(ins: Instruction, notAccessed: boolean, inSemantics: boolean): FastHandler | null {
   if (ins.status !== DecodeStatus.Ok) return null;
