@@ -167,7 +167,6 @@ export class JitEngine {
   private readonly pendingAt = new Set<number>();
   /** cpu.retired when the first of them was translated */
   private pendingSince = 0;
-
   /** translations dropped unused: the guest code changed before they were compiled */
   staleTranslations = 0;
   /** check mode: units compared */

@@ -187,26 +187,23 @@ export class Interpreter {
   run(limit: { readonly batchEnd: number }, steps: number): void {
     const cpu = this.cpu;
     const controller = this.interruptController;
-    const mmu = cpu.mmu;
     while (cpu.retired < limit.batchEnd && !cpu.halted && steps-- > 0) {
       if (cpu.interruptShadow || (cpu.flags & TF) !== 0 || (controller !== null && (cpu.flags & IF) !== 0 && controller.hasPending())) {
         this.step();
         continue;
       }
       // The common case inline: a cached instruction of the page the last fetch used, run by its
-      // pre-decoded handler (what fetch() and executeInstruction() would do, without their calls).
+      // pre-decoded handler (what execute() would do, without its calls).
       const rip = cpu.rip;
-      const inPage = rip & 0xfff;
-      const ins = rip - inPage === this.fetchLinearPage && mmu.generation === this.fetchGeneration ? this.lastPage![inPage] : undefined;
-      if (ins === undefined || ins.fast === null || ins.mode !== cpu.mode) {
-        const fault = this.execute();
-        if (fault === REP_UNFINISHED) this.onRepUnfinished();
-        else if (fault !== null) deliverException(cpu, fault);
-        continue;
+      const ins = this.cachedInLastPage(rip);
+      let fault: CpuException | null;
+      if (ins === undefined) fault = this.execute();
+      else {
+        this.cacheHits++;
+        fault = ins.fast !== null ? this.runHandler(ins, rip) : this.executeInstruction(ins);
       }
-      this.cacheHits++;
-      const fault = this.runHandler(ins, rip);
-      if (fault !== null) deliverException(cpu, fault);
+      if (fault === REP_UNFINISHED) this.onRepUnfinished();
+      else if (fault !== null) deliverException(cpu, fault);
     }
   }
 
@@ -316,19 +313,27 @@ export class Interpreter {
     this.cpu.flags = this.savedRflags;
   }
 
+  /**
+   * The cached instruction at linear `rip` for the current mode when `rip` lies in the linear page
+   * of the last cached fetch and the MMU generation is the same (no flush, INVLPG or privilege
+   * switch since, so the page maps where it did): no translation needed. Else undefined.
+   */
+  private cachedInLastPage(rip: number): Instruction | undefined {
+    const inPage = rip & 0xfff;
+    if (rip - inPage !== this.fetchLinearPage || this.cpu.mmu.generation !== this.fetchGeneration) return undefined;
+    const cached = this.lastPage![inPage];
+    return cached !== undefined && cached.mode === this.cpu.mode ? cached : undefined;
+  }
+
   /** The decoded instruction at linear address `rip` (cached by physical address when it lies in one RAM page). */
   private fetch(rip: number): Instruction {
     const cpu = this.cpu;
-    // Within the linear page of the last cached fetch, in the same MMU generation (no flush,
-    // INVLPG or privilege switch since), the page maps where it did: skip the translation.
-    const inPage = rip & 0xfff;
-    if (rip - inPage === this.fetchLinearPage && cpu.mmu.generation === this.fetchGeneration) {
-      const cached = this.lastPage![inPage];
-      if (cached !== undefined && cached.mode === cpu.mode) {
-        this.cacheHits++;
-        return cached;
-      }
+    const inLastPage = this.cachedInLastPage(rip);
+    if (inLastPage !== undefined) {
+      this.cacheHits++;
+      return inLastPage;
     }
+    const inPage = rip & 0xfff;
     const physical = cpu.mmu.translateFetch(rip);
     const pageNumber = Math.floor(physical / 4096);
     const offset = physical - pageNumber * 4096;
