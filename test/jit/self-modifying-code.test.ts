@@ -33,6 +33,18 @@ const EXIT = `
 
 const sum = (from: number, to: number) => ((to - from + 1) * (from + to)) / 2;
 
+/** Calls linear `target` 20 times and stores the sum of what it returned in result qword `slot`. */
+const sumOfCalls = (target: number, slot: number): string => `
+  xor r12, r12
+  mov r13d, 20
+9:
+  mov eax, 0x${target.toString(16)}
+  call rax
+  add r12, rax
+  dec r13d
+  jnz 9b
+  mov [${RESULTS + 8 * slot}], r12`;
+
 const cases: SmcCase[] = [
   {
     name: "patching an immediate, then an opcode, then instruction boundaries of a hot function between calls",
@@ -280,42 +292,18 @@ replacement_end:`,
   lea rax, [rip + page_a]
   or rax, 3
   mov [0x204000], rax
-  xor r12, r12
-  mov r13d, 20
-1:
-  mov eax, 0x800000
-  call rax
-  add r12, rax
-  dec r13d
-  jnz 1b
-  mov [${RESULTS}], r12
+${sumOfCalls(0x800000, 0)}
   lea rax, [rip + page_b]
   or rax, 3
   mov [0x204000], rax
   invlpg [0x800000]
-  xor r12, r12
-  mov r13d, 20
-2:
-  mov eax, 0x800000
-  call rax
-  add r12, rax
-  dec r13d
-  jnz 2b
-  mov [${RESULTS + 8}], r12
+${sumOfCalls(0x800000, 1)}
   lea rax, [rip + page_a]
   or rax, 3
   mov [0x204000], rax
   mov rax, cr3
   mov cr3, rax
-  xor r12, r12
-  mov r13d, 20
-3:
-  mov eax, 0x800000
-  call rax
-  add r12, rax
-  dec r13d
-  jnz 3b
-  mov [${RESULTS + 16}], r12
+${sumOfCalls(0x800000, 2)}
   ${EXIT}
   .p2align 12
 page_a:
@@ -357,38 +345,15 @@ page_b:
   lea rax, [rip + tail_a]
   or rax, 3
   mov [0x204008], rax
-  xor r12, r12
-  mov r13d, 20
-1:
-  mov eax, 0x800ffd                        # mov eax, imm32: 3 bytes in head, 2 in the next page
-  call rax
-  add r12, rax
-  dec r13d
-  jnz 1b
-  mov [${RESULTS}], r12
+  # at 0x800ffd: mov eax, imm32, 3 bytes in head and 2 in the next page
+${sumOfCalls(0x800ffd, 0)}
   mov byte ptr [rip + tail_a], 2           # the immediate's third byte, in the tail page
-  xor r12, r12
-  mov r13d, 20
-2:
-  mov eax, 0x800ffd
-  call rax
-  add r12, rax
-  dec r13d
-  jnz 2b
-  mov [${RESULTS + 8}], r12
+${sumOfCalls(0x800ffd, 1)}
   lea rax, [rip + tail_b]
   or rax, 3
   mov [0x204008], rax
   invlpg [0x801000]
-  xor r12, r12
-  mov r13d, 20
-3:
-  mov eax, 0x800ffd
-  call rax
-  add r12, rax
-  dec r13d
-  jnz 3b
-  mov [${RESULTS + 16}], r12
+${sumOfCalls(0x800ffd, 2)}
   # the tail's page unmapped: fetching the instruction faults on its second page
   mov qword ptr [0x204008], 0
   invlpg [0x801000]
